@@ -1,0 +1,5 @@
+import sys
+
+from hydraflow.cli import main
+
+sys.exit(main())

@@ -1,0 +1,39 @@
+"""Errors that front ends render once, at the edge, as ``error: …`` with exit status 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class UsageError(Exception):
+    """A mistake in how hydraflow was called: a bad flag value, an unknown job."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A mistake in ``hydraflow.yaml``, tied to a file and a line."""
+
+    def __init__(
+        self, message: str, path: Path | None = None, line: int = 0, detail: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.line = line
+        self.detail = detail
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = f"{display_path(self.path)}:{self.line}: " if self.line else f"{self.path}: "
+        text = where + self.message
+        return f"{text}\n{self.detail}" if self.detail else text
+
+
+def display_path(path: Path) -> str:
+    """The path as the user would type it from here: relative when below the working folder."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,116 @@
+"""From a job to its batches: the exact argv of every process, made lazily.
+
+For every set in order and every ``each`` combination in order::
+
+    <command> <extra> --multirun <each> <all> hydra.job.name=<name>
+        hydra.sweep.dir=multirun/<ULID> <add>
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from hydraflow.config import Job, JobSet
+
+SWEEP_ROOT = "multirun"
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One process of a job: Hydra overrides and where its outputs go."""
+
+    index: int
+    each: tuple[str, ...]
+    args: tuple[str, ...]
+    sweep_dir: str
+    key: str
+
+    @property
+    def label(self) -> str:
+        """How the batch is named in output and tables: its ``each`` overrides."""
+        return " ".join(self.each) or f"batch {self.index + 1}"
+
+
+def merge_add(job_add: Sequence[str], set_add: Sequence[str] | None) -> list[str]:
+    """Job-level words then set-level ones; a key keeps its first place and its last value."""
+    if set_add is None:
+        return list(job_add)
+    merged: dict[str, str] = {}
+    for word in (*job_add, *set_add):
+        merged[word.partition("=")[0]] = word
+    return list(merged.values())
+
+
+def batch_key(job: Job, each: Sequence[str], tail: Sequence[str]) -> str:
+    """A batch's identity by content: command and overrides, not its place or sweep dir."""
+    canonical = json.dumps([job.mode, list(job.command), job.name, list(each), list(tail)])
+    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+
+def batches(job: Job, sweep_dirs: dict[str, str] | None = None) -> Iterator[Batch]:
+    """Every batch of ``job`` in order. ``sweep_dirs`` maps a batch key to a dir to reuse."""
+    job_name = f"hydra.job.name={job.name}"
+    sets: Sequence[JobSet | None] = job.sets or (None,)
+    index = 0
+    for job_set in sets:
+        add = merge_add(job.add, job_set.add if job_set else None)
+        collected = job_set.collected if job_set else ()
+        tail = (*collected, job_name, *add)
+        combinations: Iterator[list[str]] = iter(job_set.sweep) if job_set else iter([[]])
+        for each in combinations:
+            key = batch_key(job, each, tail)
+            known = sweep_dirs.get(key) if sweep_dirs else None
+            sweep_dir = known or f"{SWEEP_ROOT}/{new_id()}"
+            args = ("--multirun", *each, *collected, job_name, f"hydra.sweep.dir={sweep_dir}", *add)
+            yield Batch(index, tuple(each), args, sweep_dir, key)
+            index += 1
+
+
+def argv(job: Job, batch: Batch, extra: Sequence[str] = ()) -> list[str]:
+    return [*job.command, *extra, *batch.args]
+
+
+def dry_run_lines(job: Job, extra: Sequence[str], submit_file: str) -> Iterator[str]:
+    """What ``--dry-run`` prints, one line at a time, as the batches are made."""
+    if job.mode == "run":
+        for batch in batches(job):
+            yield shlex.join(argv(job, batch, extra))
+    elif job.mode == "call":
+        function, *words = job.command
+        for batch in batches(job):
+            yield f"{function}([{', '.join(repr(a) for a in (*words, *extra, *batch.args))}])"
+    else:
+        yield shlex.join([*job.command, *extra, submit_file])
+        for batch in batches(job):
+            yield shlex.join(batch.args)
+
+
+# -- ULIDs -----------------------------------------------------------------------------
+
+_last = [0, 0]
+_lock = threading.Lock()
+
+
+def new_id() -> str:
+    """A ULID: 48 bits of milliseconds then 80 random bits, in Crockford base 32.
+
+    Within one millisecond the random part counts up, so ids made here sort
+    in the order they were made.
+    """
+    with _lock:
+        now = time.time_ns() // 1_000_000
+        if now <= _last[0]:
+            now, randomness = _last[0], _last[1] + 1
+        else:
+            randomness = int.from_bytes(os.urandom(10), "big") >> 1
+        _last[0], _last[1] = now, randomness
+    value = (now << 80) | (randomness & ((1 << 80) - 1))
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))

@@ -1,0 +1,306 @@
+"""Run batches as child processes, up to N at once.
+
+Every batch is a process-group leader (its own session), so a timeout or an
+interrupt can stop the batch *and everything it started*. Output is read line
+by line from both pipes, appended to the batch's log file and reported as
+events; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import ctypes
+import itertools
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, Literal
+
+from hydraflow.plan import Batch
+from hydraflow.run.events import (
+    BatchFinished,
+    BatchOutput,
+    BatchStarted,
+    Event,
+    Status,
+    Summary,
+)
+
+GRACE_SECONDS = 5.0
+TAIL_LINES = 5
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class PoolSettings:
+    workers: int = 1
+    failure_limit: int | None = 1
+    timeout: float | None = None
+    retries: int = 0
+    devices: Sequence[str] = ()
+    grace: float = GRACE_SECONDS
+    logs: bool = True
+
+
+@dataclass
+class _Running:
+    process: subprocess.Popen[bytes]
+    deadline: float | None
+    timed_out: bool = False
+
+
+@dataclass
+class Pool:
+    """Runs ``batches`` with ``argv_of(batch)`` in ``cwd``; reports through ``emit``."""
+
+    batches: Iterator[Batch]
+    argv_of: Callable[[Batch], Sequence[str]]
+    cwd: Path
+    settings: PoolSettings
+    emit: Callable[[Event], None]
+    summary: Summary
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: bool = False
+    _interrupted: bool = False
+    _running: dict[int, _Running] = field(default_factory=dict)
+
+    def run(self) -> Summary:
+        self.summary.started = time.time()
+        workers = [
+            threading.Thread(target=self._work, args=(slot,), name=f"hydraflow-{slot}", daemon=True)
+            for slot in range(self.settings.workers)
+        ]
+        for worker in workers:
+            worker.start()
+        with _signals_as_interrupts():
+            try:
+                _join(workers)
+            except KeyboardInterrupt:
+                self._interrupt(workers)
+        self.summary.interrupted = self._interrupted
+        self.summary.ended = time.time()
+        return self.summary
+
+    # -- scheduling ----------------------------------------------------------------
+
+    def _next(self) -> Batch | None:
+        with self._lock:
+            if self._stopping:
+                return None
+            return next(self.batches, None)
+
+    def _work(self, slot: int) -> None:
+        while (batch := self._next()) is not None:
+            for attempt in itertools.count(1):
+                finished = self._execute(batch, slot, attempt)
+                if finished.status == "ok" or finished.retrying is False:
+                    break
+
+    def _record(self, finished: BatchFinished) -> BatchFinished:
+        """Count a finished attempt, decide on a retry, and stop launches past the limit."""
+        with self._lock:
+            if finished.status == "ok":
+                self.summary.ok += 1
+                return finished
+            can_retry = (
+                finished.status in ("failed", "timeout")
+                and finished.attempt <= self.settings.retries
+                and not self._stopping
+            )
+            if can_retry:
+                return replace(finished, retrying=True)
+            self.summary.failures.append(finished)
+            limit = self.settings.failure_limit
+            failed = sum(f.status != "interrupted" for f in self.summary.failures)
+            if limit is not None and failed >= limit:
+                self._stopping = True
+            return finished
+
+    # -- one process -----------------------------------------------------------------
+
+    def _execute(self, batch: Batch, slot: int, attempt: int) -> BatchFinished:
+        argv = list(self.argv_of(batch))
+        log_path = self.cwd / batch.sweep_dir / "hydraflow.log" if self.settings.logs else None
+        env = self._environment(batch, slot)
+        started = time.time()
+        try:
+            if log_path is not None:
+                log_path.parent.mkdir(parents=True, exist_ok=True)
+            process = subprocess.Popen(
+                argv,
+                cwd=self.cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        except OSError as error:
+            self.emit(BatchStarted(batch, tuple(argv), slot, attempt, 0, log_path, started))
+            line = f"hydraflow: cannot start {argv[0]!r}: {error.strerror or error}"
+            self.emit(BatchOutput(batch, line.encode(), "stderr"))
+            failed = BatchFinished(
+                batch, "failed", None, started, time.time(), attempt, log_path, (line,)
+            )
+            finished = self._record(failed)
+            self.emit(finished)
+            return finished
+        deadline = started + self.settings.timeout if self.settings.timeout else None
+        running = _Running(process, deadline)
+        with self._lock:
+            self._running[process.pid] = running
+            if self._interrupted:
+                _signal_group(process.pid, signal.SIGTERM)
+        self.emit(BatchStarted(batch, tuple(argv), slot, attempt, process.pid, log_path, started))
+        tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        with open(log_path, "ab") if log_path else contextlib.nullcontext() as log:
+            self._pump(batch, running, log, tail)
+        returncode = process.wait()
+        # Whatever the batch left behind in its group goes with it.
+        _signal_group(process.pid, signal.SIGKILL)
+        with self._lock:
+            del self._running[process.pid]
+        status: Status = "ok" if returncode == 0 else "failed"
+        if running.timed_out:
+            status = "timeout"
+        elif self._interrupted and returncode != 0:
+            status = "interrupted"
+        finished = self._record(
+            BatchFinished(
+                batch, status, returncode, started, time.time(), attempt, log_path, tuple(tail)
+            )
+        )
+        self.emit(finished)
+        return finished
+
+    def _environment(self, batch: Batch, slot: int) -> dict[str, str]:
+        env = dict(os.environ)
+        env["HYDRAFLOW_SLOT"] = str(slot)
+        env["HYDRAFLOW_BATCH"] = str(batch.index)
+        if self.settings.devices:
+            env["CUDA_VISIBLE_DEVICES"] = self.settings.devices[slot % len(self.settings.devices)]
+        return env
+
+    def _pump(
+        self, batch: Batch, running: _Running, log: IO[bytes] | None, tail: collections.deque[str]
+    ) -> None:
+        """Read both pipes line by line until they close, enforcing the deadline."""
+        process = running.process
+        assert process.stdout is not None and process.stderr is not None
+        streams: dict[int, Literal["stdout", "stderr"]] = {
+            process.stdout.fileno(): "stdout",
+            process.stderr.fileno(): "stderr",
+        }
+        pending = {fd: b"" for fd in streams}
+        with selectors.DefaultSelector() as selector:
+            for fd in streams:
+                selector.register(fd, selectors.EVENT_READ)
+            while selector.get_map():
+                wait = None
+                if running.deadline is not None and not running.timed_out:
+                    wait = max(0.0, running.deadline - time.time())
+                ready = selector.select(wait)
+                if not ready:
+                    running.timed_out = True
+                    self._stop_group(process)
+                    continue
+                for key, _ in ready:
+                    fd = int(key.fd)
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        selector.unregister(fd)
+                        lines = [pending.pop(fd)] if pending[fd] else []
+                    else:
+                        *lines, pending[fd] = (pending[fd] + chunk).split(b"\n")
+                    for line in lines:
+                        if log is not None:
+                            log.write(line + b"\n")
+                        if streams[fd] == "stderr":
+                            tail.append(line.decode("utf-8", "replace"))
+                        self.emit(BatchOutput(batch, line, streams[fd]))
+        process.stdout.close()
+        process.stderr.close()
+
+    def _stop_group(self, process: subprocess.Popen[bytes]) -> None:
+        """TERM the batch's group; KILL it if the batch outlives the grace period."""
+        _signal_group(process.pid, signal.SIGTERM)
+        timer = threading.Timer(self.settings.grace, _signal_group, (process.pid, signal.SIGKILL))
+        timer.daemon = True
+        timer.start()
+
+    # -- interrupts ------------------------------------------------------------------
+
+    def _interrupt(self, workers: list[threading.Thread]) -> None:
+        with self._lock:
+            self._stopping = True
+            self._interrupted = True
+            pids = list(self._running)
+        for pid in pids:
+            _signal_group(pid, signal.SIGTERM)
+        deadline = time.time() + self.settings.grace
+        # A second Ctrl-C ends the grace period at once.
+        with contextlib.suppress(KeyboardInterrupt):
+            _join(workers, until=deadline)
+        with self._lock:
+            pids = list(self._running)
+        for pid in pids:
+            _signal_group(pid, signal.SIGKILL)
+        with contextlib.suppress(KeyboardInterrupt):
+            _join(workers)
+
+
+def _join(workers: list[threading.Thread], until: float | None = None) -> None:
+    """Wait for the workers in short steps, so that signals reach the main thread."""
+    while any(w.is_alive() for w in workers):
+        if until is not None and time.time() >= until:
+            return
+        for worker in workers:
+            worker.join(0.05)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+        return prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+# Loaded in the parent: between fork and exec the child must not load libraries.
+_prctl = _load_prctl()
+
+
+def _die_with_parent() -> None:
+    """In the child: if hydraflow dies, even by SIGKILL, the batch is killed too."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def _signals_as_interrupts() -> Iterator[None]:
+    """SIGTERM is handled like Ctrl-C; only the main thread can install handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,118 @@
+"""The extended sweep syntax: expressions in, Hydra overrides out.
+
+``expand`` gives the combinations of an ``each`` expression (one per process),
+``collect`` turns an ``all`` expression into one ``KEY=v1,v2,…`` override per
+token (swept by Hydra inside the process), ``count`` says how many
+combinations there are without making them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from hydraflow.sweep.errors import SweepError
+from hydraflow.sweep.parser import Assignment, Pipe, Token, Verbatim, parse_token
+from hydraflow.sweep.shell import split_words
+from hydraflow.sweep.values import product
+
+__all__ = [
+    "Assignment",
+    "Pipe",
+    "Sweep",
+    "SweepError",
+    "Token",
+    "Verbatim",
+    "collect",
+    "count",
+    "expand",
+    "parse_tokens",
+    "parse_zip",
+]
+
+
+def parse_tokens(expr: str, *, allow_pipe: bool = True) -> list[Token]:
+    """Parse every shell word of ``expr``; raises SweepError at the first fault."""
+    return [parse_token(word, expr, allow_pipe=allow_pipe) for word in split_words(expr)]
+
+
+@dataclass(frozen=True, slots=True)
+class Zipped:
+    """Tokens that advance together: the i-th combination takes the i-th value of each."""
+
+    tokens: tuple[Token, ...]
+
+    def __len__(self) -> int:
+        return len(self.tokens[0])
+
+    def __iter__(self) -> Iterator[tuple[str, ...]]:
+        return zip(*self.tokens, strict=True)
+
+
+def parse_zip(expr: str) -> Zipped | None:
+    words = split_words(expr)
+    if not words:
+        return None
+    tokens = tuple(parse_token(word, expr, allow_pipe=True) for word in words)
+    for token, word in zip(tokens, words, strict=True):
+        if len(token) != len(tokens[0]):
+            raise SweepError(
+                f"zip needs tokens of one length: {len(tokens[0])} and {len(token)}",
+                expr,
+                word.pos(0),
+            )
+    return Zipped(tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """The parsed ``each`` (and ``zip``) of a set: a lazy, countable stream of combinations."""
+
+    tokens: tuple[Token, ...]
+    zipped: Zipped | None = None
+
+    @classmethod
+    def parse(cls, each: str = "", paired: str = "") -> Sweep:
+        return cls(tuple(parse_tokens(each)), parse_zip(paired))
+
+    def __len__(self) -> int:
+        size = math.prod(len(token) for token in self.tokens)
+        return size * len(self.zipped) if self.zipped else size
+
+    def __iter__(self) -> Iterator[list[str]]:
+        if self.zipped is None:
+            return map(list, product(self.tokens))
+        return (_flatten(combination) for combination in product([*self.tokens, self.zipped]))
+
+
+def _flatten(combination: tuple[object, ...]) -> list[str]:
+    """Each-values then the zipped tuple, which the zip axis always puts last."""
+    *each, zipped = combination
+    assert isinstance(zipped, tuple)
+    return [*each, *zipped]
+
+
+def expand(each: str) -> Iterator[list[str]]:
+    """The combinations of an ``each`` expression, in order, each a list of overrides.
+
+    The expression is checked at once; the combinations are made as they are read.
+    """
+    return iter(Sweep.parse(each))
+
+
+def collect(all: str) -> list[str]:
+    """One ``KEY=v1,v2,…`` override per token of an ``all`` expression."""
+    return [collected(token) for token in parse_tokens(all, allow_pipe=False)]
+
+
+def collected(token: Token) -> str:
+    """A token as one override; pipes never reach here (parsing rejects them in ``all``)."""
+    if isinstance(token, Pipe):
+        raise TypeError("a pipe has no single collected form")
+    return token.collected()
+
+
+def count(each: str) -> int:
+    """How many combinations ``expand(each)`` gives, without making them."""
+    return len(Sweep.parse(each))
