@@ -47,7 +47,7 @@ class JobSet:
 
     @property
     def batches(self) -> int:
-        return len(self.sweep)
+        return self.sweep.size()
 
     @property
     def runs(self) -> int:
@@ -66,8 +66,8 @@ def _runs(token: Token) -> int:
 def _weights(token: Token) -> list[int]:
     """How many Hydra runs each value of a token stands for (a pipe section sweeps several)."""
     if isinstance(token, Pipe):
-        return [len(section.values) for section in token.sections]
-    return [1] * len(token)
+        return [section.values.size() for section in token.sections]
+    return [1] * token.size()
 
 
 @dataclass(frozen=True)
@@ -329,7 +329,7 @@ class _Reader:
             add=tuple(self.words(add, add_node, "add")) if add.strip() else None,
             sweep=sweep,
             collected=tuple(collected(t) for t in all_tokens),
-            runs_per_batch=math.prod(len(t) for t in all_tokens),
+            runs_per_batch=math.prod(t.size() for t in all_tokens),
             line=_line(node),
         )
 

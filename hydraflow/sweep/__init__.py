@@ -43,8 +43,8 @@ class Zipped:
 
     tokens: tuple[Token, ...]
 
-    def __len__(self) -> int:
-        return len(self.tokens[0])
+    def size(self) -> int:
+        return self.tokens[0].size()
 
     def __iter__(self) -> Iterator[tuple[str, ...]]:
         return zip(*self.tokens, strict=True)
@@ -56,9 +56,9 @@ def parse_zip(expr: str) -> Zipped | None:
         return None
     tokens = tuple(parse_token(word, expr, allow_pipe=True) for word in words)
     for token, word in zip(tokens, words, strict=True):
-        if len(token) != len(tokens[0]):
+        if token.size() != tokens[0].size():
             raise SweepError(
-                f"zip needs tokens of one length: {len(tokens[0])} and {len(token)}",
+                f"zip needs tokens of one length: {tokens[0].size()} and {token.size()}",
                 expr,
                 word.pos(0),
             )
@@ -76,9 +76,9 @@ class Sweep:
     def parse(cls, each: str = "", paired: str = "") -> Sweep:
         return cls(tuple(parse_tokens(each)), parse_zip(paired))
 
-    def __len__(self) -> int:
-        size = math.prod(len(token) for token in self.tokens)
-        return size * len(self.zipped) if self.zipped else size
+    def size(self) -> int:
+        size = math.prod(token.size() for token in self.tokens)
+        return size * self.zipped.size() if self.zipped else size
 
     def __iter__(self) -> Iterator[list[str]]:
         if self.zipped is None:
@@ -115,4 +115,4 @@ def collected(token: Token) -> str:
 
 def count(each: str) -> int:
     """How many combinations ``expand(each)`` gives, without making them."""
-    return len(Sweep.parse(each))
+    return Sweep.parse(each).size()

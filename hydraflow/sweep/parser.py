@@ -65,8 +65,8 @@ class Assignment:
     key: str
     values: Node
 
-    def __len__(self) -> int:
-        return len(self.values)
+    def size(self) -> int:
+        return self.values.size()
 
     def __iter__(self) -> Iterator[str]:
         prefix = self.key + "="
@@ -82,7 +82,7 @@ class Pipe:
 
     sections: tuple[Assignment, ...]
 
-    def __len__(self) -> int:
+    def size(self) -> int:
         return len(self.sections)
 
     def __iter__(self) -> Iterator[str]:
@@ -95,7 +95,7 @@ class Verbatim:
 
     text: str
 
-    def __len__(self) -> int:
+    def size(self) -> int:
         return 1
 
     def __iter__(self) -> Iterator[str]:

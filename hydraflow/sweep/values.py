@@ -1,6 +1,6 @@
 """Value nodes: lazily enumerable sequences of strings that know their length.
 
-A parsed sweep is a tree of these. ``len()`` never enumerates, so counting a
+A parsed sweep is a tree of these. ``size()`` never enumerates, so counting a
 sweep costs as much as reading its expression; iteration is a generator, so a
 sweep of millions of values streams in constant memory.
 """
@@ -41,9 +41,13 @@ CACHE_LIMIT = 1 << 16
 
 
 class Node(Protocol):
-    """A re-iterable sequence of values with a known length."""
+    """A re-iterable sequence of values that knows its size without enumerating.
 
-    def __len__(self) -> int: ...
+    ``size()`` rather than ``len()``: a sweep may hold more values than
+    ``len()`` can report (it is capped at ``sys.maxsize``).
+    """
+
+    def size(self) -> int: ...
 
     def __iter__(self) -> Iterator[str]: ...
 
@@ -73,7 +77,7 @@ def is_zero(value: str) -> bool:
 class Literal:
     text: str
 
-    def __len__(self) -> int:
+    def size(self) -> int:
         return 1
 
     def __iter__(self) -> Iterator[str]:
@@ -84,14 +88,14 @@ class Literal:
 class IntRange:
     start: int
     step: int
-    size: int
+    length: int
     exponent: str = ""
 
-    def __len__(self) -> int:
-        return self.size
+    def size(self) -> int:
+        return self.length
 
     def __iter__(self) -> Iterator[str]:
-        stop = self.start + self.step * self.size
+        stop = self.start + self.step * self.length
         values = map(str, range(self.start, stop, self.step))
         if not self.exponent:
             return values
@@ -102,15 +106,15 @@ class IntRange:
 class DecimalRange:
     start: Decimal
     step: Decimal
-    size: int
+    length: int
     exponent: str = ""
 
-    def __len__(self) -> int:
-        return self.size
+    def size(self) -> int:
+        return self.length
 
     def __iter__(self) -> Iterator[str]:
         # start + i*step rather than repeated addition: exact, and no drift.
-        for i in range(self.size):
+        for i in range(self.length):
             yield with_exponent(format_decimal(self.start + self.step * i), self.exponent)
 
 
@@ -120,15 +124,15 @@ class LogRange:
 
     start: Decimal
     stop: Decimal
-    size: int
+    length: int
 
-    def __len__(self) -> int:
-        return self.size
+    def size(self) -> int:
+        return self.length
 
     def __iter__(self) -> Iterator[str]:
         low, high = math.log10(self.start), math.log10(self.stop)
-        last = self.size - 1
-        for i in range(self.size):
+        last = self.length - 1
+        for i in range(self.length):
             if i == 0:
                 yield format_decimal(self.start)
             elif i == last:
@@ -145,8 +149,8 @@ class Union:
 
     items: tuple[Node, ...]
 
-    def __len__(self) -> int:
-        return sum(len(item) for item in self.items)
+    def size(self) -> int:
+        return sum(item.size() for item in self.items)
 
     def __iter__(self) -> Iterator[str]:
         return itertools.chain.from_iterable(self.items)
@@ -158,8 +162,8 @@ class Concat:
 
     parts: tuple[Node, ...]
 
-    def __len__(self) -> int:
-        return math.prod(len(part) for part in self.parts)
+    def size(self) -> int:
+        return math.prod(part.size() for part in self.parts)
 
     def __iter__(self) -> Iterator[str]:
         return map("".join, product(self.parts))
@@ -172,27 +176,27 @@ class Suffixed:
     node: Node
     exponent: str
 
-    def __len__(self) -> int:
-        return len(self.node)
+    def size(self) -> int:
+        return self.node.size()
 
     def __iter__(self) -> Iterator[str]:
         return (with_exponent(value, self.exponent) for value in self.node)
 
 
 class Axis(Protocol[T_co]):
-    """Anything with a length that can be iterated again and again."""
+    """Anything with a size that can be iterated again and again."""
 
-    def __len__(self) -> int: ...
+    def size(self) -> int: ...
 
     def __iter__(self) -> Iterator[T_co]: ...
 
 
 def product(axes: Sequence[Axis[T]]) -> Iterator[tuple[T, ...]]:
     """``itertools.product`` with the leftmost axis slowest, never materialising a long axis."""
-    return _product([tuple(axis) if len(axis) <= CACHE_LIMIT else axis for axis in axes])
+    return _product([tuple(axis) if axis.size() <= CACHE_LIMIT else axis for axis in axes])
 
 
-def _product(axes: Sequence[Axis[T]]) -> Iterator[tuple[T, ...]]:
+def _product(axes: Sequence[Axis[T] | tuple[T, ...]]) -> Iterator[tuple[T, ...]]:
     lazy = next((i for i, axis in enumerate(axes) if not isinstance(axis, tuple)), None)
     if lazy is None:
         yield from itertools.product(*axes)
