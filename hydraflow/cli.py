@@ -110,10 +110,6 @@ def _parser() -> argparse.ArgumentParser:
         "--count", action="store_true", help="print only the number of combinations"
     )
 
-    status = commands.add_parser("status", parents=[file_option], help="what ran, from the ledger")
-    status.add_argument("job", nargs="?", help="the job's name")
-    status.add_argument("--failed", action="store_true", help="list the failed batches")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
@@ -186,19 +182,11 @@ def _expand(namespace: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
-def _status(namespace: argparse.Namespace, extra: list[str]) -> int:
-    from hydraflow.status import show_status
-
-    loaded = _config(namespace)
-    return show_status(loaded, namespace.job, failed=namespace.failed, as_json=namespace.json)
-
-
 _HANDLERS = {
     "run": _run,
     "show": _show,
     "list": _list,
     "expand": _expand,
-    "status": _status,
 }
 
 if __name__ == "__main__":

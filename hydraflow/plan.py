@@ -8,13 +8,11 @@ For every set in order and every ``each`` combination in order::
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shlex
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from hydraflow.config import Job, JobSet
@@ -31,7 +29,6 @@ class Batch:
     each: tuple[str, ...]
     args: tuple[str, ...]
     sweep_dir: str
-    key: str
 
     @property
     def label(self) -> str:
@@ -49,28 +46,19 @@ def merge_add(job_add: Sequence[str], set_add: Sequence[str] | None) -> list[str
     return list(merged.values())
 
 
-def batch_key(job: Job, each: Sequence[str], tail: Sequence[str]) -> str:
-    """A batch's identity by content: command and overrides, not its place or sweep dir."""
-    canonical = json.dumps([job.mode, list(job.command), job.name, list(each), list(tail)])
-    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
-
-
-def batches(job: Job, sweep_dirs: dict[str, str] | None = None) -> Iterator[Batch]:
-    """Every batch of ``job`` in order. ``sweep_dirs`` maps a batch key to a dir to reuse."""
+def batches(job: Job) -> Iterator[Batch]:
+    """Every batch of ``job`` in order, made as they are read."""
     job_name = f"hydra.job.name={job.name}"
     sets: Sequence[JobSet | None] = job.sets or (None,)
     index = 0
     for job_set in sets:
         add = merge_add(job.add, job_set.add if job_set else None)
         collected = job_set.collected if job_set else ()
-        tail = (*collected, job_name, *add)
         combinations: Iterator[list[str]] = iter(job_set.sweep) if job_set else iter([[]])
         for each in combinations:
-            key = batch_key(job, each, tail)
-            known = sweep_dirs.get(key) if sweep_dirs else None
-            sweep_dir = known or f"{SWEEP_ROOT}/{new_id()}"
+            sweep_dir = f"{SWEEP_ROOT}/{new_id()}"
             args = ("--multirun", *each, *collected, job_name, f"hydra.sweep.dir={sweep_dir}", *add)
-            yield Batch(index, tuple(each), args, sweep_dir, key)
+            yield Batch(index, tuple(each), args, sweep_dir)
             index += 1
 
 
@@ -78,18 +66,20 @@ def argv(job: Job, batch: Batch, extra: Sequence[str] = ()) -> list[str]:
     return [*job.command, *extra, *batch.args]
 
 
-def dry_run_lines(job: Job, extra: Sequence[str], submit_file: str) -> Iterator[str]:
+def dry_run_lines(
+    job: Job, chosen: Iterable[Batch], extra: Sequence[str], submit_file: str
+) -> Iterator[str]:
     """What ``--dry-run`` prints, one line at a time, as the batches are made."""
     if job.mode == "run":
-        for batch in batches(job):
+        for batch in chosen:
             yield shlex.join(argv(job, batch, extra))
     elif job.mode == "call":
         function, *words = job.command
-        for batch in batches(job):
+        for batch in chosen:
             yield f"{function}([{', '.join(repr(a) for a in (*words, *extra, *batch.args))}])"
     else:
         yield shlex.join([*job.command, *extra, submit_file])
-        for batch in batches(job):
+        for batch in chosen:
             yield shlex.join(batch.args)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from hydraflow.errors import UsageError
@@ -25,6 +25,9 @@ class Selection:
                 raise UsageError(f"--only needs KEY=PATTERN, got {expression!r}")
             rules.append((key, tuple(patterns.split(","))))
         return cls(tuple(rules))
+
+    def filter(self, batches: Iterable[Batch]) -> Iterator[Batch]:
+        return (batch for batch in batches if self.matches(batch)) if self.rules else iter(batches)
 
     def matches(self, batch: Batch) -> bool:
         if not self.rules:

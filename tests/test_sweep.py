@@ -38,8 +38,10 @@ def values(expr: str) -> list[str]:
         ("x=(1,4)k", ["1e3", "4e3"]),
         ("x=2e(-1,-2)", ["2e-1", "2e-2"]),
         ("x=(1:3,5:9:2,20)k", ["1e3", "2e3", "3e3", "5e3", "7e3", "9e3", "20e3"]),
-        ("x=(cnn,transformer)_(small,large)",
-         ["cnn_small", "cnn_large", "transformer_small", "transformer_large"]),
+        (
+            "x=(cnn,transformer)_(small,large)",
+            ["cnn_small", "cnn_large", "transformer_small", "transformer_large"],
+        ),
         ("x=(1:3)e(3,5)", ["1e3", "1e5", "2e3", "2e5", "3e3", "3e5"]),
         ("x=((a,b),c)d", ["ad", "bd", "cd"]),
         ("x=foo(a,b)", ["fooa", "foob"]),
@@ -103,13 +105,18 @@ def test_folded_newlines_are_whitespace() -> None:
 
 def test_product_order_leftmost_slowest() -> None:
     assert list(expand("a=1,2 b=x,y")) == [
-        ["a=1", "b=x"], ["a=1", "b=y"], ["a=2", "b=x"], ["a=2", "b=y"],
+        ["a=1", "b=x"],
+        ["a=1", "b=y"],
+        ["a=2", "b=x"],
+        ["a=2", "b=y"],
     ]
 
 
 def test_pipes() -> None:
     assert list(expand("model=small,large|lr=0.1,0.2|dropout=1:5:2")) == [
-        ["model=small,large"], ["lr=0.1,0.2"], ["dropout=1,3,5"],
+        ["model=small,large"],
+        ["lr=0.1,0.2"],
+        ["dropout=1,3,5"],
     ]
     assert list(expand("model=small,medium|large")) == [["model=small,medium"], ["model=large"]]
     assert count("model=small,large|lr=0.1,0.2 decay=1,2") == 4

@@ -65,9 +65,7 @@ def test_count_matches_enumeration(tokens: list[str]) -> None:
 @given(st.lists(st.lists(word, min_size=1, max_size=4, unique=True), min_size=1, max_size=4))
 def test_products_have_the_right_size_and_order(lists: list[list[str]]) -> None:
     expr = " ".join(f"k{i}={','.join(values)}" for i, values in enumerate(lists))
-    expected = [
-        [f"k{i}={v}" for i, v in enumerate(combo)] for combo in itertools.product(*lists)
-    ]
+    expected = [[f"k{i}={v}" for i, v in enumerate(combo)] for combo in itertools.product(*lists)]
     assert list(expand(expr)) == expected
 
 

@@ -29,14 +29,7 @@ def run_job(
     selection = Selection.parse(options.only)
     if options.dry_run:
         file = submit_file(job) if job.mode == "submit" else ""
-        lines = dry_run_lines(job, extra, file)
-        if job.mode != "submit" and options.only:
-            lines = (
-                line
-                for line, batch in zip(lines, batches(job), strict=True)
-                if selection.matches(batch)
-            )
-        for line in lines:
+        for line in dry_run_lines(job, selection.filter(batches(job)), extra, file):
             out.write(line + "\n")
         out.flush()
         return 0
@@ -103,7 +96,7 @@ def _submit(config: Config, job: Job, options: RunOptions, extra: Sequence[str])
     selection = Selection.parse(options.only)
     relative = submit_file(job)
     path = config.root / relative
-    write_atomically(path, (shlex.join(b.args) for b in batches(job) if selection.matches(b)))
+    write_atomically(path, (shlex.join(b.args) for b in selection.filter(batches(job))))
     try:
         code = run_handler([*job.command, *extra, relative], config.root)
     finally:

@@ -1,0 +1,91 @@
+"""Helpers for tests that drive the real programs in a temporary project."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+ULID = re.compile(r"multirun/[0-9A-HJKMNP-TV-Z]{26}")
+
+# A program that records the argv it receives, one JSON line per call.
+RECORDER = """\
+import json, os, sys
+with open(os.environ["RECORD"], "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+"""
+
+
+def command(name: str) -> list[str]:
+    """The installed console script, or the module when it is not on disk."""
+    script = BIN / name
+    if script.exists():
+        return [str(script)]
+    return (
+        [sys.executable, "-m", "hydraflow"] if name == "hydraflow" else [sys.executable, "-m", name]
+    )
+
+
+def run(
+    args: list[str], cwd: Path, record: Path | None = None, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1", "RECORD": str(record or cwd / "record.jsonl")}
+    env.update(kwargs.pop("env", {}))  # type: ignore[arg-type]
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kwargs,  # type: ignore[call-overload]
+    )
+
+
+def unulid(text: str) -> str:
+    return ULID.sub("multirun/ID", text)
+
+
+class Project:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "record.py").write_text(RECORDER)
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def yaml(self, text: str) -> Path:
+        return self.write("hydraflow.yaml", text)
+
+    def hydraflow(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        return run([*command("hydraflow"), *args], self.root, **kwargs)
+
+    def invoke(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        cwd = kwargs.pop("cwd", self.root)
+        record = self.root / "record.jsonl"
+        return run([*command("invoke"), *args], cwd, record, **kwargs)  # type: ignore[arg-type]
+
+    def records(self) -> list[list[str]]:
+        path = self.root / "record.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return Project(tmp_path)
+
+
+ProjectFactory = Callable[[], Project]

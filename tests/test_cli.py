@@ -1,0 +1,258 @@
+"""The hydraflow command end to end: dry runs, the three modes, exit codes, extras."""
+
+from __future__ import annotations
+
+import itertools
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import Project, command, run, unulid
+
+PY = shlex.quote(sys.executable)
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+SPEC_JOB = f"""\
+jobs:
+  train:
+    run: {PY} record.py
+    add: hydra/launcher=joblib hydra.launcher.n_jobs=2
+    sets:
+      - each: model=small,large
+        all: seed=1:3
+      - each: model=huge
+        add: hydra.launcher.n_jobs=1
+"""
+
+
+def test_dry_run_of_the_spec_example(project: Project) -> None:
+    project.yaml(SPEC_JOB)
+    result = project.hydraflow("run", "train", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    tail = "hydra/launcher=joblib hydra.launcher.n_jobs="
+    assert unulid(result.stdout).splitlines() == [
+        f"{sys.executable} record.py --multirun model=small seed=1,2,3 hydra.job.name=train "
+        f"hydra.sweep.dir=multirun/ID {tail}2",
+        f"{sys.executable} record.py --multirun model=large seed=1,2,3 hydra.job.name=train "
+        f"hydra.sweep.dir=multirun/ID {tail}2",
+        f"{sys.executable} record.py --multirun model=huge hydra.job.name=train "
+        f"hydra.sweep.dir=multirun/ID {tail}1",
+    ]
+    assert project.records() == []
+
+
+def test_sweep_dirs_are_unique_and_sorted(project: Project) -> None:
+    project.yaml(f"jobs:\n  t:\n    run: {PY} record.py\n    sets:\n      - each: a=1:50\n")
+    dirs = [
+        line.split("hydra.sweep.dir=")[1].split()[0]
+        for line in project.hydraflow("run", "t", "--dry-run").stdout.splitlines()
+    ]
+    assert len(set(dirs)) == 50 and dirs == sorted(dirs)
+
+
+@pytest.mark.parametrize(
+    ("job_add", "set_add", "expected"),
+    [
+        ("a=1 b=2", "b=3 c=4", "a=1 b=3 c=4"),
+        ("a=1 b=2", None, "a=1 b=2"),
+        ("a=1 b=2", "''", "a=1 b=2"),
+        ("a b", "c d a b=1", "a b=1 c d"),
+        ("--flag x=1", "x=2", "--flag x=2"),
+    ],
+)
+def test_add_merge(project: Project, job_add: str, set_add: str | None, expected: str) -> None:
+    set_line = f"\n        add: {set_add}" if set_add is not None else ""
+    project.yaml(
+        f"jobs:\n  t:\n    run: app\n    add: {job_add}\n    sets:\n      - each: k=1{set_line}\n"
+    )
+    line = project.hydraflow("run", "t", "--dry-run").stdout.strip()
+    assert line.endswith(" " + expected)
+    assert "hydra.job.name=t hydra.sweep.dir=" in line
+
+
+def test_job_name_and_no_sets(project: Project) -> None:
+    project.yaml("jobs:\n  t:\n    run: app\n    name: custom\n")
+    assert unulid(project.hydraflow("run", "t", "--dry-run").stdout) == (
+        "app --multirun hydra.job.name=custom hydra.sweep.dir=multirun/ID\n"
+    )
+
+
+def test_run_mode_passes_awkward_values_as_single_arguments(project: Project) -> None:
+    project.yaml(
+        f"""\
+        jobs:
+          t:
+            run: {PY} record.py
+            sets:
+              - each: "msg='a b;c','$HOME x'"
+        """
+    )
+    result = project.hydraflow("run", "t", "x=$HOME y", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    ok = project.hydraflow("run", "t", "extra=one two", "semi=;")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    records = project.records()
+    assert [r[:2] for r in records] == [["extra=one two", "semi=;"]] * 2
+    assert [r[3] for r in records] == ["msg=a b;c", "msg=$HOME x"]
+
+
+def test_extra_args_after_double_dash_and_dry_run_anywhere(project: Project) -> None:
+    project.yaml(f"jobs:\n  t:\n    run: {PY} record.py\n")
+    before = project.hydraflow("run", "--dry-run", "t", "seed=1")
+    after = project.hydraflow("run", "t", "seed=1", "--dry-run")
+    dashed = project.hydraflow("run", "t", "--dry-run", "--", "--dry-run", "a b")
+    assert unulid(before.stdout) == unulid(after.stdout)
+    assert " record.py seed=1 --multirun " in before.stdout
+    assert " record.py --dry-run 'a b' --multirun " in dashed.stdout
+
+
+def test_call_mode(project: Project) -> None:
+    project.write(
+        "calls.py",
+        """\
+        import json, os
+        def record(args):
+            with open(os.environ["RECORD"], "a") as f:
+                f.write(json.dumps(args) + "\\n")
+        def fail(args):
+            raise SystemExit(3)
+        """,
+    )
+    project.yaml(
+        """\
+        jobs:
+          good:
+            call: calls.record fixed
+            sets:
+              - each: p=1,2
+          bad:
+            call: calls.fail
+          missing:
+            call: calls.nothing_here
+        """
+    )
+    dry = project.hydraflow("run", "good", "--dry-run", "x=1")
+    assert unulid(dry.stdout).splitlines() == [
+        f"calls.record(['fixed', 'x=1', '--multirun', 'p={p}', 'hydra.job.name=good', "
+        "'hydra.sweep.dir=multirun/ID'])"
+        for p in (1, 2)
+    ]
+    assert project.hydraflow("run", "good", "x=1").returncode == 0
+    assert [r[:4] for r in project.records()] == [
+        ["fixed", "x=1", "--multirun", f"p={p}"] for p in (1, 2)
+    ]
+    assert project.hydraflow("run", "bad").returncode == 1
+    missing = project.hydraflow("run", "missing")
+    assert missing.returncode == 2 and "has no function 'nothing_here'" in missing.stderr
+
+
+def test_submit_mode(project: Project) -> None:
+    project.write(
+        "handler.py",
+        """\
+        import json, os, sys
+        with open(os.environ["RECORD"], "a") as f:
+            f.write(json.dumps(sys.argv[1:]) + "\\n")
+            f.write(json.dumps(open(sys.argv[-1]).read().splitlines()) + "\\n")
+        sys.exit(int(os.environ.get("HANDLER_EXIT", "0")))
+        """,
+    )
+    project.yaml(
+        f"""\
+        jobs:
+          sub:
+            submit: {PY} handler.py --opt
+            sets:
+              - each: q=1:2 msg='"a b"'
+        """
+    )
+    dry = unulid(project.hydraflow("run", "sub", "--dry-run", "extra").stdout).splitlines()
+    assert dry[0].startswith(f"{sys.executable} handler.py --opt extra .hydraflow/submit/sub-")
+    assert dry[1:] == [
+        f"--multirun q={q} 'msg=\"a b\"' hydra.job.name=sub hydra.sweep.dir=multirun/ID"
+        for q in (1, 2)
+    ]
+    assert project.hydraflow("run", "sub", "extra").returncode == 0
+    argv, lines = project.records()
+    assert argv[:2] == ["--opt", "extra"]
+    assert [shlex.split(unulid(line)) for line in lines] == [
+        ["--multirun", f"q={q}", 'msg="a b"', "hydra.job.name=sub", "hydra.sweep.dir=multirun/ID"]
+        for q in (1, 2)
+    ]
+    assert not (project.root / argv[-1]).exists()
+    failed = project.hydraflow("run", "sub", "--keep-file", env={"HANDLER_EXIT": "4"})
+    assert failed.returncode == 1
+    assert (project.root / project.records()[-2][-1]).exists()
+
+
+def test_a_failing_batch_fails_the_run(project: Project) -> None:
+    project.yaml(
+        f"""\
+        jobs:
+          t:
+            run: {PY} -c "import sys; sys.exit(int(sys.argv[2].split('=')[1]))"
+            sets:
+              - each: code=0,3,0
+        """
+    )
+    result = project.hydraflow("run", "t")
+    assert result.returncode == 1
+    assert "1 ok, 1 failed, 1 not started" in result.stdout
+    assert project.hydraflow("run", "t", "--keep-going").returncode == 1
+
+
+def test_dry_run_streams(project: Project) -> None:
+    project.yaml("jobs:\n  big:\n    run: app\n    sets:\n      - each: a=1:1000 b=1:1000\n")
+    process = __import__("subprocess").Popen(
+        [*command("hydraflow"), "run", "big", "--dry-run"],
+        cwd=project.root,
+        stdout=__import__("subprocess").PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    process.kill()
+    process.wait()
+    assert first.startswith("app --multirun a=1 b=1 ")
+
+
+def test_list_show_expand_version(project: Project) -> None:
+    project.yaml(SPEC_JOB)
+    listing = project.hydraflow("list")
+    assert listing.returncode == 0
+    assert "train" in listing.stdout and " 3 " in listing.stdout and " 7" in listing.stdout
+    show = project.hydraflow("show", "train")
+    assert "each: model=small,large" in show.stdout
+    assert "# 2 sets, 3 batches, 7 Hydra runs" in show.stdout
+    expand = project.hydraflow("expand", "a=1:2 b='x y'")
+    assert expand.stdout == "a=1 'b=x y'\na=2 'b=x y'\n"
+    assert project.hydraflow("expand", "--count", "a=1:10 b=1:10").stdout == "100\n"
+    assert project.hydraflow("expand", "--all", "a=1:3").stdout == "a=1,2,3\n"
+    assert project.hydraflow("--version").stdout.startswith("hydraflow ")
+
+
+def test_expand_error_has_a_caret_and_no_traceback(project: Project) -> None:
+    result = project.hydraflow("expand", "lr=1:2:0")
+    assert result.returncode == 2
+    assert result.stderr == "error: step cannot be zero\n  lr=1:2:0\n         ^\n"
+
+
+def test_seed_document_examples(tmp_path: Path) -> None:
+    seed = EXAMPLES / "seed"
+    train = run([*command("hydraflow"), "run", "train", "--dry-run"], seed)
+    assert unulid(train.stdout).splitlines() == [
+        "python train.py --multirun model=small hydra.job.name=train hydra.sweep.dir=multirun/ID",
+        "python train.py --multirun model=large hydra.job.name=train hydra.sweep.dir=multirun/ID",
+        "python train.py --multirun seed=42 hydra.job.name=train hydra.sweep.dir=multirun/ID",
+    ]
+    syntax = run([*command("hydraflow"), "run", "syntax", "--dry-run"], seed).stdout.splitlines()
+    sizes = range(16, 129, 16)
+    rates = [f"{i}e-3" for i in range(1, 6)]
+    models = ["cnn_small", "cnn_large", "transformer_small", "transformer_large"]
+    expected = [
+        f"python train.py --multirun batch_size={b} learning_rate={r} model={m} "
+        "hydra.job.name=syntax hydra.sweep.dir=multirun/ID"
+        for b, r, m in itertools.product(sizes, rates, models)
+    ]
+    assert [unulid(line) for line in syntax] == expected

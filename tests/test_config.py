@@ -1,0 +1,102 @@
+"""Every mistake in hydraflow.yaml: one message naming file and line, exit 2, no traceback."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import Project
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("jobs:\n  train:\n    run: x\n    sets: [\n", 5, "YAML syntax error"),
+        ("jobz:\n  a:\n    run: x\n", 1, "unknown key 'jobz' (did you mean 'jobs'?)"),
+        (
+            "jobs:\n  a:\n    run: x\n    sest: []\n",
+            4,
+            "unknown key 'sest' in job 'a' (did you mean 'sets'?)",
+        ),
+        ("jobs:\n  a:\n    run: x\n    sets:\n      - eahc: a=1\n", 5, "did you mean 'each'?"),
+        (
+            "jobs:\n  a:\n    help: no command\n",
+            3,
+            "needs exactly one of run, call or submit; it has none",
+        ),
+        ("jobs:\n  a:\n    run: x\n    call: m.f\n", 3, "it has run and call"),
+        ("jobs:\n  a.b:\n    run: x\n", 2, "cannot be a task name"),
+        ("jobs:\n  a:\n    run: x\n    sets:\n      - a=1\n", 5, "must be a mapping"),
+        ("jobs:\n  a:\n    run: x\n    sets: nope\n", 4, "sets must be a list"),
+        ("jobs:\n  a:\n    run: x\n    parallel: two\n", 4, "parallel must be a whole number"),
+        ("jobs:\n  a:\n    run: [x]\n", 3, "run must be a string"),
+        ("jobs:\n  a:\n    run: x\n  a:\n    run: y\n", 4, "duplicate key 'a'"),
+        ("jobs:\n  a:\n    run: x\n    sets:\n      - each: x=1\n        all: a=1|2\n", 6, "pipe"),
+        ("jobs:\n  a:\n    run: x\n    sets:\n      - zip: a=1,2 b=1\n", 5, "one length"),
+        ("jobs:\n  a:\n    run: ''\n", 3, "run of job 'a' is empty"),
+    ],
+)
+def test_config_errors(project: Project, text: str, line: int, message: str) -> None:
+    project.write("hydraflow.yaml", text)
+    result = project.hydraflow("run", "a", "--dry-run")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: hydraflow.yaml:{line}: ")
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_sweep_error_shows_the_expression_and_a_caret(project: Project) -> None:
+    project.yaml(
+        """\
+        jobs:
+          train:
+            run: python app.py
+            sets:
+              - each: model=a,b
+              - each: >-
+                  model=c
+                  lr=1:2:0
+        """
+    )
+    result = project.hydraflow("run", "train", "--dry-run")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: hydraflow.yaml:6: step cannot be zero\n  model=c lr=1:2:0\n                 ^\n"
+    )
+
+
+def test_unknown_job_lists_the_jobs(project: Project) -> None:
+    project.yaml("jobs:\n  train:\n    run: x\n  eval:\n    run: y\n")
+    result = project.hydraflow("run", "trian")
+    assert result.returncode == 2
+    assert "no job named 'trian' (did you mean 'train'?)" in result.stderr
+    assert "train, eval" in result.stderr
+
+
+def test_missing_file_says_where_it_looked(project: Project) -> None:
+    result = project.hydraflow("run", "train")
+    assert result.returncode == 2
+    assert f"no hydraflow.yaml in {project.root.resolve()}" in result.stderr
+    missing = project.hydraflow("-f", "nope.yaml", "list")
+    assert missing.returncode == 2 and "nope.yaml: no such file" in missing.stderr
+
+
+def test_interpolations_are_resolved(project: Project) -> None:
+    project.yaml(
+        """\
+        jobs:
+          train:
+            run: python ${oc.env:APP,default.py}
+            sets:
+              - each: data=${oc.env:DATA_DIR,/data}
+        """
+    )
+    result = project.hydraflow("run", "train", "--dry-run", env={"DATA_DIR": "/mnt/d"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("python default.py --multirun data=/mnt/d ")
+
+
+def test_unresolvable_interpolation_names_the_line(project: Project) -> None:
+    project.yaml("jobs:\n  train:\n    run: python ${oc.env:SURELY_UNSET_VAR_42}\n")
+    result = project.hydraflow("run", "train", "--dry-run")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: hydraflow.yaml:3: cannot resolve")

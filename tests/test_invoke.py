@@ -1,0 +1,145 @@
+"""The real invoke program in a temporary project."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+
+from conftest import Project, unulid
+
+PY = shlex.quote(sys.executable)
+TASKS = "from hydraflow import collection\nns = collection()\n"
+
+
+def make(project: Project) -> None:
+    project.write("tasks.py", TASKS)
+    project.yaml(
+        f"""\
+        jobs:
+          train:
+            help: Train all models
+            run: {PY} record.py
+            sets:
+              - each: model=small,large
+                all: seed=1:3
+          eval_all:
+            run: {PY} record.py
+          big-sweep:
+            run: {PY} record.py
+            sets:
+              - each: a=1:100 b=1:100
+        """
+    )
+
+
+def test_list_shows_every_job_with_help(project: Project) -> None:
+    make(project)
+    result = project.invoke("--list")
+    assert result.returncode == 0, result.stderr
+    assert "Train all models" in result.stdout
+    listed = json.loads(project.invoke("--list", "--list-format=json").stdout)
+    helps = {t["name"]: t["help"] for t in listed["tasks"]}
+    assert set(helps) == {"train", "eval-all", "big-sweep"}
+    assert helps["train"] == "Train all models"
+    assert helps["eval-all"].endswith("record.py · 0 sets · 1 batch")
+    assert helps["big-sweep"].endswith("· 1 set · 10000 batches")
+
+
+def test_help_describes_the_job_and_its_flags(project: Project) -> None:
+    make(project)
+    text = project.invoke("--help", "train").stdout
+    for expected in (
+        "Train all models",
+        "each: model=small,large | all: seed=1:3",
+        "2 batches, 6 Hydra runs",
+        "--dry-run",
+        "-j",
+        "--jobs",
+        "--keep-going",
+        "--timeout",
+        "--only",
+    ):
+        assert expected in text, expected
+
+
+def test_dry_run_matches_the_hydraflow_command(project: Project) -> None:
+    make(project)
+    via_invoke = project.invoke("train", "--dry-run")
+    via_cli = project.hydraflow("run", "train", "--dry-run")
+    assert via_invoke.returncode == 0, via_invoke.stderr
+    assert unulid(via_invoke.stdout) == unulid(via_cli.stdout)
+    assert len(via_invoke.stdout.splitlines()) == 2
+    core_dry = project.invoke("--dry", "train")
+    assert unulid(core_dry.stdout) == unulid(via_cli.stdout)
+    assert project.records() == []
+
+
+def test_arguments_after_double_dash_keep_their_quoting(project: Project) -> None:
+    make(project)
+    result = project.invoke("eval_all", "--", "a=x y", "b=';'")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert project.records()[0][:2] == ["a=x y", "b=';'"]
+
+
+def test_either_separator_names_a_job(project: Project) -> None:
+    make(project)
+    for name in ("eval_all", "eval-all", "big_sweep", "big-sweep"):
+        result = project.invoke(name, "--dry-run", "--only", "a=1", "--only", "b=1,2")
+        assert result.returncode == 0, (name, result.stderr)
+    assert (
+        len(
+            project.invoke(
+                "big_sweep", "--dry-run", "--only", "a=1", "--only", "b=1,2"
+            ).stdout.splitlines()
+        )
+        == 2
+    )
+
+
+def test_broken_yaml_is_one_clear_error(project: Project) -> None:
+    project.write("tasks.py", TASKS)
+    project.yaml("jobs:\n  train:\n    run: x\n    sets:\n      - each: a=1:2:0\n")
+    result = project.invoke("--list")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: hydraflow.yaml:5: step cannot be zero")
+    assert "Traceback" not in result.stderr
+
+
+def test_tasks_py_in_a_parent_folder(project: Project) -> None:
+    make(project)
+    sub = project.root / "deep" / "er"
+    sub.mkdir(parents=True)
+    result = project.invoke("eval-all", cwd=sub)
+    assert result.returncode == 0, result.stderr
+    assert len(project.records()) == 1
+    assert not (sub / "multirun").exists() and (project.root / "multirun").is_dir()
+
+
+def test_user_collection_mixes_tasks_and_mounts_jobs(project: Project) -> None:
+    make(project)
+    project.write(
+        "tasks.py",
+        """\
+        from invoke import Collection, task
+        from hydraflow import collection
+
+        @task
+        def hello(c):
+            print("hello from a hand-written task")
+
+        ns = Collection(hello)
+        ns.add_collection(collection(), "jobs")
+        """,
+    )
+    listing = project.invoke("--list").stdout
+    assert "hello" in listing and "jobs.train" in listing
+    assert "hand-written" in project.invoke("hello").stdout
+    dry = project.invoke("jobs.train", "--dry-run")
+    assert dry.returncode == 0 and len(dry.stdout.splitlines()) == 2
+
+
+def test_a_failing_batch_gives_a_non_zero_exit(project: Project) -> None:
+    project.write("tasks.py", TASKS)
+    project.yaml(f"jobs:\n  bad:\n    run: {PY} -c 'raise SystemExit(5)'\n")
+    assert project.invoke("bad").returncode == 1
