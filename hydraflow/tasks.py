@@ -7,7 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from invoke import Collection, Context, Exit, Task
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import Task
 
 from hydraflow import config as config_module
 from hydraflow.config import Config, Job
@@ -61,7 +64,7 @@ def _accept_either_separator(names: list[str], frame: Any) -> None:
 
 
 def _calling_program(frame: Any) -> Any:
-    from invoke import Program
+    from invoke.program import Program
 
     while frame is not None:
         candidate = frame.f_locals.get("self")

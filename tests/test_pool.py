@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shlex
@@ -23,7 +24,8 @@ start = time.time()
 time.sleep(float(args.get("sleep", "0")))
 with open(os.environ["RECORD"], "a") as f:
     f.write(json.dumps({"args": args, "start": start, "end": time.time(),
-                        "slot": os.environ["HYDRAFLOW_SLOT"], "batch": os.environ["HYDRAFLOW_BATCH"],
+                        "slot": os.environ["HYDRAFLOW_SLOT"],
+                        "batch": os.environ["HYDRAFLOW_BATCH"],
                         "cuda": os.environ.get("CUDA_VISIBLE_DEVICES")}) + "\\n")
 sys.exit(int(args.get("code", "0")))
 """
@@ -47,7 +49,7 @@ def test_batches_really_overlap_with_two_workers(project: Project) -> None:
     assert len(records) == 4
     overlapping = sum(
         1
-        for a, b in zip(records, records[1:], strict=False)
+        for a, b in itertools.pairwise(records)
         if b["start"] < a["end"]  # type: ignore[operator]
     )
     assert overlapping >= 2
