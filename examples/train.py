@@ -35,7 +35,10 @@ def fit(width: int, lr: float, momentum: float, epochs: int, seed: int) -> float
     return loss
 
 
-@hydra.main(version_base=None, config_path="conf", config_name="config")
+# An absolute config path works whether this runs as a script or is imported (call jobs).
+@hydra.main(
+    version_base=None, config_path=str(Path(__file__).parent / "conf"), config_name="config"
+)
 def main(cfg: DictConfig) -> float:
     loss = fit(cfg.model.width, cfg.optimizer.lr, cfg.optimizer.momentum, cfg.epochs, cfg.seed)
     log.info("model=%s lr=%s seed=%s loss=%.6f", cfg.model.name, cfg.optimizer.lr, cfg.seed, loss)

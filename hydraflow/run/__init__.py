@@ -56,12 +56,15 @@ def _run_batches(
     )
     summary = Summary(job.key, total)
     if job.mode == "call":
-        from hydraflow.run.modes import call_batches
+        from hydraflow.run.modes import call_batches, import_callable
 
+        function = import_callable(job, config.root)
         if options.jobs and options.jobs > 1:
             out.write("hydraflow: call jobs run one batch at a time in this process; -j ignored\n")
         emit(RunStarted(job.key, total, 1))
-        call_batches(job, chosen, extra, config.root, emit, summary, options.failure_limit)
+        call_batches(
+            job, function, chosen, extra, config.root, emit, summary, options.failure_limit
+        )
     else:
         from hydraflow.run.pool import Pool, PoolSettings
 

@@ -52,6 +52,7 @@ def working_directory(path: Path) -> Iterator[None]:
 
 def call_batches(
     job: Job,
+    function: Callable[[list[str]], Any],
     batches: Iterator[Batch],
     extra: Sequence[str],
     root: Path,
@@ -60,7 +61,6 @@ def call_batches(
     failure_limit: int | None,
 ) -> Summary:
     """Call the job's function once per batch, in this process, one after another."""
-    function = import_callable(job, root)
     words = list(job.command[1:])
     summary.started = time.time()
     with working_directory(root):
