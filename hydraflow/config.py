@@ -7,7 +7,6 @@ a bad ``each`` fails at load time, with a caret under the fault.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 import shlex
@@ -142,6 +141,8 @@ def load(path: Path) -> Config:
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

@@ -62,6 +62,11 @@ def batches(job: Job) -> Iterator[Batch]:
             index += 1
 
 
+def submit_file(job: Job) -> str:
+    """Where a submit job's batch file goes, relative to the project folder."""
+    return f".hydraflow/submit/{job.key}-{new_id()}.txt"
+
+
 def argv(job: Job, batch: Batch, extra: Sequence[str] = ()) -> list[str]:
     return [*job.command, *extra, *batch.args]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import shlex
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import IO
 
 from hydraflow.config import Config, Job
 from hydraflow.options import RunOptions
-from hydraflow.plan import Batch, argv, batches, dry_run_lines
+from hydraflow.plan import argv, batches, dry_run_lines, submit_file
 from hydraflow.run.events import Event, Observer, RunFinished, RunStarted, Summary
 from hydraflow.selection import Selection
 
@@ -23,8 +23,6 @@ def run_job(
     out: IO[str] | None = None,
 ) -> int:
     """Run (or preview) every batch of ``job``; returns the exit status."""
-    from hydraflow.run.modes import submit_file
-
     out = out or sys.stdout
     selection = Selection.parse(options.only)
     if options.dry_run:
@@ -50,10 +48,8 @@ def _run_batches(
 
     observers: list[Observer] = [make_display(options.quiet, out)]
     emit = _broadcast(observers)
-    chosen: Iterator[Batch] = (b for b in batches(job) if selection.matches(b))
-    total = (
-        job.batches if not options.only else sum(1 for b in batches(job) if selection.matches(b))
-    )
+    chosen = selection.filter(batches(job))
+    total = job.batches if not selection.rules else sum(1 for _ in selection.filter(batches(job)))
     summary = Summary(job.key, total)
     if job.mode == "call":
         from hydraflow.run.modes import call_batches, import_callable
@@ -94,7 +90,7 @@ def _broadcast(observers: Sequence[Observer]) -> Callable[[Event], None]:
 
 
 def _submit(config: Config, job: Job, options: RunOptions, extra: Sequence[str]) -> int:
-    from hydraflow.run.modes import run_handler, submit_file, write_atomically
+    from hydraflow.run.modes import run_handler, write_atomically
 
     selection = Selection.parse(options.only)
     relative = submit_file(job)

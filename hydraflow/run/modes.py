@@ -103,13 +103,6 @@ def _call(
     return "ok", 0, ()
 
 
-def submit_file(job: Job) -> str:
-    """Where a submit job's batch file goes, relative to the project folder."""
-    from hydraflow.plan import new_id
-
-    return f".hydraflow/submit/{job.key}-{new_id()}.txt"
-
-
 def write_atomically(path: Path, lines: Iterator[str]) -> None:
     """Write through a temporary file and rename: a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import ctypes
 import itertools
 import os
 import selectors
@@ -35,7 +34,6 @@ from hydraflow.run.events import (
 
 GRACE_SECONDS = 5.0
 TAIL_LINES = 5
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -141,7 +139,6 @@ class Pool:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
             )
         except OSError as error:
             self.emit(BatchStarted(batch, tuple(argv), slot, attempt, 0, log_path, started))
@@ -269,24 +266,6 @@ def _join(workers: list[threading.Thread], until: float | None = None) -> None:
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-
-
-def _load_prctl() -> Callable[..., int] | None:
-    try:
-        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
-        return prctl
-    except (OSError, AttributeError):  # not Linux
-        return None
-
-
-# Loaded in the parent: between fork and exec the child must not load libraries.
-_prctl = _load_prctl()
-
-
-def _die_with_parent() -> None:
-    """In the child: if hydraflow dies, even by SIGKILL, the batch is killed too."""
-    if _prctl is not None:
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @contextlib.contextmanager
