@@ -16,6 +16,7 @@ from hydraflow.run.events import (
     BatchOutput,
     BatchStarted,
     Event,
+    Observer,
     RunFinished,
     RunStarted,
     Summary,
@@ -31,7 +32,7 @@ def wants_live(stream: IO[str]) -> bool:
     return stream.isatty()
 
 
-def make_display(quiet: bool = False, stream: IO[str] | None = None) -> Any:
+def make_display(quiet: bool = False, stream: IO[str] | None = None) -> Observer:
     stream = stream or sys.stdout
     if wants_live(stream):
         return LiveDisplay(quiet)
@@ -74,9 +75,8 @@ class PlainDisplay:
             )
         elif isinstance(event, RunStarted):
             self.total = event.total
-            skipped = f", {event.skipped} skipped" if event.skipped else ""
             at_once = f", {event.workers} at once" if event.workers > 1 else ""
-            self._line(f"{event.job}: {event.total} batches{skipped}{at_once}")
+            self._line(f"{event.job}: {event.total} batches{at_once}")
         elif isinstance(event, RunFinished):
             self.stream.flush()
             print_summary(event.summary, self.stream, colour=False)
@@ -174,8 +174,6 @@ def print_summary(summary: Summary, stream: IO[str], *, colour: bool) -> None:
         file=stream, highlight=False, no_color=not colour, force_terminal=colour or None, width=120
     )
     parts = [f"{summary.ok} ok", f"{len(summary.failures)} failed"]
-    if summary.skipped:
-        parts.append(f"{summary.skipped} skipped")
     parts.append(f"{summary.not_started} not started")
     elapsed = summary.ended - summary.started
     state = " (interrupted)" if summary.interrupted else ""

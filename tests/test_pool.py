@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import Project, command
 
 PY = shlex.quote(sys.executable)
@@ -114,7 +115,10 @@ def test_timeout_kills_the_batch_and_its_grandchild(project: Project) -> None:
     assert not _alive(grandchild)
 
 
-def test_sigint_stops_every_process_of_every_batch(project: Project) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_stops_every_process_of_every_batch(
+    project: Project, sig: signal.Signals
+) -> None:
     project.write(
         "spawn.py",
         """\
@@ -139,7 +143,7 @@ def test_sigint_stops_every_process_of_every_batch(project: Project) -> None:
     deadline = time.time() + 30
     while time.time() < deadline and (not record.exists() or len(record.read_text().split()) < 4):
         time.sleep(0.1)
-    runner.send_signal(signal.SIGINT)
+    runner.send_signal(sig)
     out, err = runner.communicate(timeout=30)
     assert runner.returncode == 130, out + err
     assert "Traceback" not in err
@@ -205,3 +209,26 @@ def _alive(pid: int) -> bool:
         return False
     status = Path(f"/proc/{pid}/status")
     return not (status.exists() and "State:\tZ" in status.read_text())
+
+
+def test_interrupting_a_submit_stops_the_handler(project: Project) -> None:
+    project.write(
+        "handler.py",
+        """\
+        import os, time
+        with open(os.environ["RECORD"], "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(60)
+        """,
+    )
+    project.yaml(f"jobs:\n  s:\n    submit: {PY} handler.py\n")
+    env = {**os.environ, "RECORD": str(project.root / "record.jsonl")}
+    runner = subprocess.Popen([*command("hydraflow"), "run", "s"], cwd=project.root, env=env)
+    record = project.root / "record.jsonl"
+    deadline = time.time() + 30
+    while time.time() < deadline and not (record.exists() and record.read_text()):
+        time.sleep(0.1)
+    runner.send_signal(signal.SIGTERM)
+    assert runner.wait(timeout=30) == 130
+    assert not _alive(int(record.read_text()))
+    assert not list((project.root / ".hydraflow" / "submit").glob("*.txt"))

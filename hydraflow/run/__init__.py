@@ -12,6 +12,7 @@ from hydraflow.config import Config, Job
 from hydraflow.options import RunOptions
 from hydraflow.plan import argv, batches, dry_run_lines, submit_file
 from hydraflow.run.events import Event, Observer, RunFinished, RunStarted, Summary
+from hydraflow.run.signals import signals_as_interrupts
 from hydraflow.selection import Selection
 
 
@@ -31,9 +32,10 @@ def run_job(
             out.write(line + "\n")
         out.flush()
         return 0
-    if job.mode == "submit":
-        return _submit(config, job, options, extra)
-    return _run_batches(config, job, options, extra, selection, out)
+    with signals_as_interrupts():
+        if job.mode == "submit":
+            return _submit(config, job, extra, selection, options.keep_file)
+        return _run_batches(config, job, options, extra, selection, out)
 
 
 def _run_batches(
@@ -89,17 +91,18 @@ def _broadcast(observers: Sequence[Observer]) -> Callable[[Event], None]:
     return emit
 
 
-def _submit(config: Config, job: Job, options: RunOptions, extra: Sequence[str]) -> int:
+def _submit(
+    config: Config, job: Job, extra: Sequence[str], selection: Selection, keep_file: bool
+) -> int:
     from hydraflow.run.modes import run_handler, write_atomically
 
-    selection = Selection.parse(options.only)
     relative = submit_file(job)
     path = config.root / relative
     write_atomically(path, (shlex.join(b.args) for b in selection.filter(batches(job))))
     try:
         code = run_handler([*job.command, *extra, relative], config.root)
     finally:
-        if not options.keep_file:
+        if not keep_file:
             path.unlink(missing_ok=True)
     if code == 130:
         return 130

@@ -20,6 +20,7 @@ from hydraflow.errors import ConfigError
 from hydraflow.plan import Batch
 from hydraflow.run.events import BatchFinished, BatchStarted, Event, Status, Summary
 from hydraflow.run.pool import GRACE_SECONDS
+from hydraflow.run.signals import signal_group
 
 
 def import_callable(job: Job, root: Path) -> Callable[[list[str]], Any]:
@@ -118,28 +119,11 @@ def run_handler(argv: Sequence[str], cwd: Path) -> int:
     """Run the submit handler once, in its own process group; Ctrl-C stops all of it."""
     process = subprocess.Popen(list(argv), cwd=cwd, start_new_session=True)
     try:
-        return _wait(process)
-    except KeyboardInterrupt:
-        _stop(process)
-        return 130
-
-
-def _wait(process: subprocess.Popen[bytes]) -> int:
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
         return process.wait()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired, KeyboardInterrupt):
-        process.wait(GRACE_SECONDS)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    except KeyboardInterrupt:
+        signal_group(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired, KeyboardInterrupt):
+            process.wait(GRACE_SECONDS)
+        signal_group(process.pid, signal.SIGKILL)
+        process.wait()
+        return 130

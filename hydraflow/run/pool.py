@@ -31,6 +31,7 @@ from hydraflow.run.events import (
     Status,
     Summary,
 )
+from hydraflow.run.signals import signal_group
 
 GRACE_SECONDS = 5.0
 TAIL_LINES = 5
@@ -77,11 +78,10 @@ class Pool:
         ]
         for worker in workers:
             worker.start()
-        with _signals_as_interrupts():
-            try:
-                _join(workers)
-            except KeyboardInterrupt:
-                self._interrupt(workers)
+        try:
+            _join(workers)
+        except KeyboardInterrupt:
+            self._interrupt(workers)
         self.summary.interrupted = self._interrupted
         self.summary.ended = time.time()
         return self.summary
@@ -155,14 +155,14 @@ class Pool:
         with self._lock:
             self._running[process.pid] = running
             if self._interrupted:
-                _signal_group(process.pid, signal.SIGTERM)
+                signal_group(process.pid, signal.SIGTERM)
         self.emit(BatchStarted(batch, tuple(argv), slot, attempt, process.pid, log_path, started))
         tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         with open(log_path, "ab") if log_path else contextlib.nullcontext() as log:
             self._pump(batch, running, log, tail)
         returncode = process.wait()
         # Whatever the batch left behind in its group goes with it.
-        _signal_group(process.pid, signal.SIGKILL)
+        signal_group(process.pid, signal.SIGKILL)
         with self._lock:
             del self._running[process.pid]
         status: Status = "ok" if returncode == 0 else "failed"
@@ -228,8 +228,8 @@ class Pool:
 
     def _stop_group(self, process: subprocess.Popen[bytes]) -> None:
         """TERM the batch's group; KILL it if the batch outlives the grace period."""
-        _signal_group(process.pid, signal.SIGTERM)
-        timer = threading.Timer(self.settings.grace, _signal_group, (process.pid, signal.SIGKILL))
+        signal_group(process.pid, signal.SIGTERM)
+        timer = threading.Timer(self.settings.grace, signal_group, (process.pid, signal.SIGKILL))
         timer.daemon = True
         timer.start()
 
@@ -241,7 +241,7 @@ class Pool:
             self._interrupted = True
             pids = list(self._running)
         for pid in pids:
-            _signal_group(pid, signal.SIGTERM)
+            signal_group(pid, signal.SIGTERM)
         deadline = time.time() + self.settings.grace
         # A second Ctrl-C ends the grace period at once.
         with contextlib.suppress(KeyboardInterrupt):
@@ -249,7 +249,7 @@ class Pool:
         with self._lock:
             pids = list(self._running)
         for pid in pids:
-            _signal_group(pid, signal.SIGKILL)
+            signal_group(pid, signal.SIGKILL)
         with contextlib.suppress(KeyboardInterrupt):
             _join(workers)
 
@@ -261,25 +261,3 @@ def _join(workers: list[threading.Thread], until: float | None = None) -> None:
             return
         for worker in workers:
             worker.join(0.05)
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
-
-
-@contextlib.contextmanager
-def _signals_as_interrupts() -> Iterator[None]:
-    """SIGTERM is handled like Ctrl-C; only the main thread can install handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
