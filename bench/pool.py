@@ -40,11 +40,15 @@ def main() -> None:
     per_xargs = xargs / N * 1000
     per_ours = (ours - startup) / N * 1000
     print(f"{N} x true, 2 at once: xargs -P 2 {xargs:.2f} s ({per_xargs:.2f} ms/batch)")
-    print(f"{N} x true, 2 at once: hydraflow -j 2 {ours:.2f} s, of which start-up and planning"
-          f" {startup:.2f} s ({per_ours:.2f} ms/batch with logs)")
+    print(
+        f"{N} x true, 2 at once: hydraflow -j 2 {ours:.2f} s, of which start-up and planning"
+        f" {startup:.2f} s ({per_ours:.2f} ms/batch with logs)"
+    )
     print(f"per-batch ratio hydraflow/xargs: {per_ours / per_xargs:.2f}  (target <= 1.5)")
-    print(f"8 CPU-bound batches: -j 1 {serial:.2f} s, -j 2 {parallel:.2f} s,"
-          f" speed-up {serial / parallel:.2f}  (target >= 1.8)")
+    print(
+        f"8 CPU-bound batches: -j 1 {serial:.2f} s, -j 2 {parallel:.2f} s,"
+        f" speed-up {serial / parallel:.2f}  (target >= 1.8)"
+    )
 
 
 if __name__ == "__main__":

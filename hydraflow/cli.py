@@ -117,7 +117,7 @@ def _config(namespace: argparse.Namespace):  # type: ignore[no-untyped-def]
     from hydraflow import config
 
     path = getattr(namespace, "file", None)
-    return config.load(path if path is not None else config.find())
+    return config.load(path if path is not None else config.find()).check()
 
 
 def _run(namespace: argparse.Namespace, extra: list[str]) -> int:

@@ -12,13 +12,16 @@ import re
 import shlex
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import yaml
 
 from hydraflow.errors import ConfigError, UsageError
-from hydraflow.sweep import Pipe, Sweep, SweepError, Token, collected, parse_tokens, parse_zip
+
+if TYPE_CHECKING:
+    from hydraflow.sweep import Sweep, Token
 
 FILENAME = "hydraflow.yaml"
 MODES = ("run", "call", "submit")
@@ -33,16 +36,51 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class JobSet:
-    """One entry of a job's ``sets``, parsed."""
+    """One entry of a job's ``sets``. Its expressions are parsed when first needed.
+
+    Parsing on demand keeps ``invoke --list`` cheap; ``check()`` (called by
+    every run and by the ``hydraflow`` command) parses all of them first, so a
+    bad expression still stops everything before anything runs.
+    """
 
     each: str
     all: str
     zip: str
     add: tuple[str, ...] | None
-    sweep: Sweep
-    collected: tuple[str, ...]
-    runs_per_batch: int
+    path: Path
     line: int
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False)
+
+    @cached_property
+    def sweep(self) -> Sweep:
+        from hydraflow.sweep import Sweep, parse_tokens, parse_zip
+
+        return Sweep(tuple(self._parsed("each", parse_tokens)), self._parsed("zip", parse_zip))
+
+    @cached_property
+    def all_tokens(self) -> tuple[Token, ...]:
+        from hydraflow.sweep import parse_tokens
+
+        return tuple(self._parsed("all", lambda expr: parse_tokens(expr, allow_pipe=False)))
+
+    @cached_property
+    def collected(self) -> tuple[str, ...]:
+        from hydraflow.sweep import collected
+
+        return tuple(collected(token) for token in self.all_tokens)
+
+    def check(self) -> None:
+        """Parse every expression now; raises ConfigError at the first bad one."""
+        _ = self.sweep, self.all_tokens
+
+    def _parsed(self, key: str, parse: Callable[[str], T]) -> T:
+        from hydraflow.sweep import SweepError
+
+        try:
+            return parse(getattr(self, key))
+        except SweepError as error:
+            line = self.lines.get(key, self.line)
+            raise ConfigError(str(error), self.path, line, error.caret()) from None
 
     @property
     def batches(self) -> int:
@@ -55,7 +93,7 @@ class JobSet:
         if self.sweep.zipped is not None:
             rows = zip(*(_weights(token) for token in self.sweep.zipped.tokens), strict=True)
             each_runs *= sum(math.prod(row) for row in rows)
-        return each_runs * self.runs_per_batch
+        return each_runs * math.prod(token.size() for token in self.all_tokens)
 
 
 def _runs(token: Token) -> int:
@@ -64,6 +102,8 @@ def _runs(token: Token) -> int:
 
 def _weights(token: Token) -> list[int]:
     """How many Hydra runs each value of a token stands for (a pipe section sweeps several)."""
+    from hydraflow.sweep import Pipe
+
     if isinstance(token, Pipe):
         return [section.values.size() for section in token.sections]
     return [1] * token.size()
@@ -82,7 +122,16 @@ class Job:
     parallel: int | None
     devices: tuple[str, ...]
     line: int
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
+    node: yaml.Node = field(repr=False, compare=False)
+
+    @cached_property
+    def raw(self) -> Any:
+        """The job as plain data, as written (for ``hydraflow show``)."""
+        return _plain(self.node)
+
+    def check(self) -> None:
+        for job_set in self.sets:
+            job_set.check()
 
     @property
     def batches(self) -> int:
@@ -105,6 +154,12 @@ class Job:
 class Config:
     path: Path
     jobs: dict[str, Job]
+
+    def check(self) -> Config:
+        """Parse every sweep expression of every job; raises ConfigError at the first fault."""
+        for job in self.jobs.values():
+            job.check()
+        return self
 
     @property
     def root(self) -> Path:
@@ -272,7 +327,7 @@ class _Reader:
             else None,
             devices=self.devices(entries["devices"][1]) if "devices" in entries else (),
             line=_line(node),
-            raw=_plain(node),
+            node=node,
         )
 
     def words(self, text: str, node: yaml.Node, what: str) -> list[str]:
@@ -310,17 +365,6 @@ class _Reader:
             node_entries = self.mapping(node, "a set")
         self.known(node_entries, SET_KEYS, "a set")
         text = {k: self.string(v, k) for k, (_, v) in node_entries.items()}
-        line = {k: _line(v) for k, (_, v) in node_entries.items()}
-        fallback = _line(node)
-
-        def parsed(key: str, parse: Callable[[str], T]) -> T:
-            try:
-                return parse(text.get(key, ""))
-            except SweepError as error:
-                raise self.error(str(error), line.get(key, fallback), error.caret()) from None
-
-        sweep = Sweep(tuple(parsed("each", parse_tokens)), parsed("zip", parse_zip))
-        all_tokens = parsed("all", lambda expr: parse_tokens(expr, allow_pipe=False))
         add = text.get("add", "")
         add_node = node_entries["add"][1] if "add" in node_entries else node
         return JobSet(
@@ -328,10 +372,9 @@ class _Reader:
             all=text.get("all", ""),
             zip=text.get("zip", ""),
             add=tuple(self.words(add, add_node, "add")) if add.strip() else None,
-            sweep=sweep,
-            collected=tuple(collected(t) for t in all_tokens),
-            runs_per_batch=math.prod(t.size() for t in all_tokens),
+            path=self.path,
             line=_line(node),
+            lines={k: _line(v) for k, (_, v) in node_entries.items()},
         )
 
 
@@ -339,10 +382,13 @@ def _is_null(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
 
 
+_CONSTRUCTOR = yaml.SafeLoader("")
+
+
 def _scalar(node: yaml.Node) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         return None
-    return yaml.SafeLoader("").construct_object(node)
+    return _CONSTRUCTOR.construct_object(node)
 
 
 def _plain(node: yaml.Node) -> Any:

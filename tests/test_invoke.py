@@ -143,3 +143,17 @@ def test_a_failing_batch_gives_a_non_zero_exit(project: Project) -> None:
     project.write("tasks.py", TASKS)
     project.yaml(f"jobs:\n  bad:\n    run: {PY} -c 'raise SystemExit(5)'\n")
     assert project.invoke("bad").returncode == 1
+
+
+def test_a_bad_sweep_in_a_job_with_help_stops_that_job_before_it_runs(project: Project) -> None:
+    project.write("tasks.py", TASKS)
+    project.yaml(
+        f"jobs:\n  ok:\n    run: {PY} record.py\n  bad:\n    help: Has help\n"
+        f"    run: {PY} record.py\n    sets:\n      - each: a=1,2\n      - each: b=3:1\n"
+    )
+    assert project.invoke("--list").returncode == 0
+    result = project.invoke("bad")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: hydraflow.yaml:9: range runs the wrong way")
+    assert project.records() == []
+    assert project.hydraflow("list").returncode == 2

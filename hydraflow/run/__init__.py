@@ -24,6 +24,7 @@ def run_job(
     out: IO[str] | None = None,
 ) -> int:
     """Run (or preview) every batch of ``job``; returns the exit status."""
+    job.check()
     out = out or sys.stdout
     selection = Selection.parse(options.only)
     if options.dry_run:
