@@ -86,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
             flags.insert(0, f"-{spec['short']}")
         if spec["kind"] == "bool":
             run.add_argument(*flags, dest=name, action="store_true", help=spec["help"])
+        elif spec["kind"] == "negated":
+            no = f"--no-{name.replace('_', '-')}"
+            run.add_argument(no, dest=name, action="store_false", help=f"do not {spec['help']}")
         elif spec["kind"] == "list":
             run.add_argument(
                 *flags,
@@ -102,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("job", nargs="?", help="the job's name")
 
     commands.add_parser("list", parents=[file_option], help="list the jobs with their counts")
+
+    status = commands.add_parser("status", parents=[file_option], help="what ran, from the ledger")
+    status.add_argument("job", nargs="?", help="the job's name (default: every job)")
+    status.add_argument("--failed", action="store_true", help="list the failed batches")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
 
     expand = commands.add_parser("expand", help="expand a sweep expression")
     expand.add_argument("expr", help="an each/all expression, e.g. 'lr=1:5:m model=a,b'")
@@ -182,11 +190,19 @@ def _expand(namespace: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _status(namespace: argparse.Namespace, extra: list[str]) -> int:
+    from hydraflow.status import show_status
+
+    loaded = _config(namespace)
+    return show_status(loaded, namespace.job, failed=namespace.failed, as_json=namespace.json)
+
+
 _HANDLERS = {
     "run": _run,
     "show": _show,
     "list": _list,
     "expand": _expand,
+    "status": _status,
 }
 
 if __name__ == "__main__":

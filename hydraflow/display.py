@@ -76,7 +76,8 @@ class PlainDisplay:
         elif isinstance(event, RunStarted):
             self.total = event.total
             at_once = f", {event.workers} at once" if event.workers > 1 else ""
-            self._line(f"{event.job}: {event.total} batches{at_once}")
+            skipped = f" ({event.skipped} done before, skipped)" if event.skipped else ""
+            self._line(f"{event.job}: {event.total} batches{skipped}{at_once}")
         elif isinstance(event, RunFinished):
             self.stream.flush()
             print_summary(event.summary, self.stream, colour=False)
@@ -174,6 +175,8 @@ def print_summary(summary: Summary, stream: IO[str], *, colour: bool) -> None:
         file=stream, highlight=False, no_color=not colour, force_terminal=colour or None, width=120
     )
     parts = [f"{summary.ok} ok", f"{len(summary.failures)} failed"]
+    if summary.skipped:
+        parts.append(f"{summary.skipped} skipped (running elsewhere or done)")
     parts.append(f"{summary.not_started} not started")
     elapsed = summary.ended - summary.started
     state = " (interrupted)" if summary.interrupted else ""

@@ -45,7 +45,13 @@ class RunOptions:
     quiet: bool = field(
         default=False, metadata={"help": "show only progress and the summary; output goes to logs"}
     )
-    resume: bool = field(default=False, metadata={"help": "skip batches that already succeeded"})
+    resume: bool = field(
+        default=False,
+        metadata={"help": "skip batches that already succeeded (from the ledger)"},
+    )
+    ledger: bool = field(
+        default=True, metadata={"help": "record every attempt in .hydraflow/ledger.db"}
+    )
     only: tuple[str, ...] = field(
         default=(),
         metadata={
@@ -70,7 +76,10 @@ def flag_specs() -> list[tuple[str, dict[str, Any]]]:
     """(name, metadata + kind) of every flag, in declaration order."""
     specs = []
     for spec in fields(RunOptions):
-        kind = "bool" if spec.default is False else ("list" if spec.name == "only" else "value")
+        if isinstance(spec.default, bool):
+            kind = "bool" if spec.default is False else "negated"
+        else:
+            kind = "list" if spec.name == "only" else "value"
         specs.append((spec.name, {**spec.metadata, "kind": kind}))
     return specs
 

@@ -8,11 +8,12 @@ For every set in order and every ``each`` combination in order::
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from hydraflow.config import Job, JobSet
@@ -29,6 +30,7 @@ class Batch:
     each: tuple[str, ...]
     args: tuple[str, ...]
     sweep_dir: str
+    key: str = ""
 
     @property
     def label(self) -> str:
@@ -46,9 +48,29 @@ def merge_add(job_add: Sequence[str], set_add: Sequence[str] | None) -> list[str
     return list(merged.values())
 
 
-def batches(job: Job) -> Iterator[Batch]:
-    """Every batch of ``job`` in order, made as they are read."""
+def batch_key(command: Sequence[str], args_without_dir: Sequence[str]) -> str:
+    """A batch's identity by content: its command and overrides, not its place or sweep dir.
+
+    Reordering sets or adding new ones leaves the keys of the other batches alone.
+    """
+    canonical = "\0".join((*command, "\0", *args_without_dir))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def batches(
+    job: Job,
+    extra: Sequence[str] = (),
+    *,
+    keyed: bool = False,
+    sweep_dirs: Mapping[str, str] | None = None,
+) -> Iterator[Batch]:
+    """Every batch of ``job`` in order, made as they are read.
+
+    ``keyed`` gives each batch its content key; ``sweep_dirs`` (key → dir)
+    lets a rerun batch write into the folder of its earlier attempt.
+    """
     job_name = f"hydra.job.name={job.name}"
+    command = (*job.command, *extra)
     sets: Sequence[JobSet | None] = job.sets or (None,)
     index = 0
     for job_set in sets:
@@ -56,9 +78,11 @@ def batches(job: Job) -> Iterator[Batch]:
         collected = job_set.collected if job_set else ()
         combinations: Iterator[list[str]] = iter(job_set.sweep) if job_set else iter([[]])
         for each in combinations:
-            sweep_dir = f"{SWEEP_ROOT}/{new_id()}"
+            key = batch_key(command, (*each, *collected, job_name, *add)) if keyed else ""
+            known = sweep_dirs.get(key) if sweep_dirs else None
+            sweep_dir = known or f"{SWEEP_ROOT}/{new_id()}"
             args = ("--multirun", *each, *collected, job_name, f"hydra.sweep.dir={sweep_dir}", *add)
-            yield Batch(index, tuple(each), args, sweep_dir)
+            yield Batch(index, tuple(each), args, sweep_dir, key)
             index += 1
 
 

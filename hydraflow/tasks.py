@@ -102,7 +102,7 @@ class _TaskMaker:
         specs = flag_specs()
         parameters = [inspect.Parameter("c", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
         for name, spec in specs:
-            default: Any = {"bool": False, "list": []}.get(spec["kind"])
+            default: Any = {"bool": False, "negated": True, "list": []}.get(spec["kind"])
             parameters.append(
                 inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
             )

@@ -113,7 +113,8 @@ def test_tasks_py_in_a_parent_folder(project: Project) -> None:
     result = project.invoke("eval-all", cwd=sub)
     assert result.returncode == 0, result.stderr
     assert len(project.records()) == 1
-    assert not (sub / "multirun").exists() and (project.root / "multirun").is_dir()
+    assert not (sub / ".hydraflow").exists()
+    assert (project.root / ".hydraflow" / "ledger.db").is_file()
 
 
 def test_user_collection_mixes_tasks_and_mounts_jobs(project: Project) -> None:

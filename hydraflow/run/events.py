@@ -16,6 +16,7 @@ class RunStarted:
     job: str
     total: int
     workers: int
+    skipped: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ class Summary:
     job: str
     total: int
     ok: int = 0
+    skipped: int = 0
     failures: list[BatchFinished] = field(default_factory=list)
     interrupted: bool = False
     started: float = 0.0
@@ -65,7 +67,7 @@ class Summary:
 
     @property
     def not_started(self) -> int:
-        return self.total - self.ok - len(self.failures)
+        return self.total - self.ok - self.skipped - len(self.failures)
 
     @property
     def exit_code(self) -> int:

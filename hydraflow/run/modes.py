@@ -60,12 +60,16 @@ def call_batches(
     emit: Callable[[Event], None],
     summary: Summary,
     failure_limit: int | None,
+    claim: Callable[[Batch], bool] | None = None,
 ) -> Summary:
     """Call the job's function once per batch, in this process, one after another."""
     words = list(job.command[1:])
     summary.started = time.time()
     with working_directory(root):
         for batch in batches:
+            if claim is not None and not claim(batch):
+                summary.skipped += 1
+                continue
             args = [*words, *extra, *batch.args]
             started = time.time()
             emit(BatchStarted(batch, (job.command[0], *args), 0, 1, os.getpid(), None, started))

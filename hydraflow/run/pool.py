@@ -32,6 +32,7 @@ from hydraflow.run.events import (
     Summary,
 )
 from hydraflow.run.signals import signal_group
+from hydraflow.run.watchdog import Watchdog
 
 GRACE_SECONDS = 5.0
 TAIL_LINES = 5
@@ -46,6 +47,30 @@ class PoolSettings:
     devices: Sequence[str] = ()
     grace: float = GRACE_SECONDS
     logs: bool = True
+
+
+class _Log:
+    """A batch's log file, made at its first line: a silent batch costs no file."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._file: IO[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        if self.path is None:
+            return
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "ab")  # noqa: SIM115 - closed by close()
+        self._file.write(data)
+
+    @property
+    def written(self) -> Path | None:
+        return self.path if self._file is not None else None
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 @dataclass
@@ -65,23 +90,27 @@ class Pool:
     settings: PoolSettings
     emit: Callable[[Event], None]
     summary: Summary
+    claim: Callable[[Batch], bool] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: bool = False
     _interrupted: bool = False
     _running: dict[int, _Running] = field(default_factory=dict)
+    _watchdog: Watchdog = field(init=False)
+    _live: int = 0
+    _done: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> Summary:
         self.summary.started = time.time()
-        workers = [
-            threading.Thread(target=self._work, args=(slot,), name=f"hydraflow-{slot}", daemon=True)
-            for slot in range(self.settings.workers)
-        ]
-        for worker in workers:
-            worker.start()
+        self._watchdog = Watchdog(self.settings.grace)
+        self._live = self.settings.workers
+        for slot in range(self.settings.workers):
+            name = f"hydraflow-{slot}"
+            threading.Thread(target=self._work, args=(slot,), name=name, daemon=True).start()
         try:
-            _join(workers)
+            self._wait()
         except KeyboardInterrupt:
-            self._interrupt(workers)
+            self._interrupt()
+        self._watchdog.close()
         self.summary.interrupted = self._interrupted
         self.summary.ended = time.time()
         return self.summary
@@ -94,8 +123,31 @@ class Pool:
                 return None
             return next(self.batches, None)
 
+    def _wait(self, until: float | None = None) -> None:
+        """Wait for the workers in short steps, so that signals reach the main thread.
+
+        An Event rather than Thread.join: a join cut short by KeyboardInterrupt
+        can leave a finished thread looking alive.
+        """
+        while not self._done.wait(0.05):
+            if until is not None and time.time() >= until:
+                return
+
     def _work(self, slot: int) -> None:
+        try:
+            self._work_through(slot)
+        finally:
+            with self._lock:
+                self._live -= 1
+                if self._live == 0:
+                    self._done.set()
+
+    def _work_through(self, slot: int) -> None:
         while (batch := self._next()) is not None:
+            if self.claim is not None and not self.claim(batch):
+                with self._lock:
+                    self.summary.skipped += 1
+                continue
             for attempt in itertools.count(1):
                 finished = self._execute(batch, slot, attempt)
                 if finished.status == "ok" or finished.retrying is False:
@@ -129,8 +181,6 @@ class Pool:
         env = self._environment(batch, slot)
         started = time.time()
         try:
-            if log_path is not None:
-                log_path.parent.mkdir(parents=True, exist_ok=True)
             process = subprocess.Popen(
                 argv,
                 cwd=self.cwd,
@@ -150,6 +200,7 @@ class Pool:
             finished = self._record(failed)
             self.emit(finished)
             return finished
+        self._watchdog.watch(process.pid)
         deadline = started + self.settings.timeout if self.settings.timeout else None
         running = _Running(process, deadline)
         with self._lock:
@@ -158,11 +209,15 @@ class Pool:
                 signal_group(process.pid, signal.SIGTERM)
         self.emit(BatchStarted(batch, tuple(argv), slot, attempt, process.pid, log_path, started))
         tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
-        with open(log_path, "ab") if log_path else contextlib.nullcontext() as log:
+        log = _Log(log_path)
+        try:
             self._pump(batch, running, log, tail)
+        finally:
+            log.close()
         returncode = process.wait()
         # Whatever the batch left behind in its group goes with it.
         signal_group(process.pid, signal.SIGKILL)
+        self._watchdog.release(process.pid)
         with self._lock:
             del self._running[process.pid]
         status: Status = "ok" if returncode == 0 else "failed"
@@ -172,7 +227,7 @@ class Pool:
             status = "interrupted"
         finished = self._record(
             BatchFinished(
-                batch, status, returncode, started, time.time(), attempt, log_path, tuple(tail)
+                batch, status, returncode, started, time.time(), attempt, log.written, tuple(tail)
             )
         )
         self.emit(finished)
@@ -187,7 +242,7 @@ class Pool:
         return env
 
     def _pump(
-        self, batch: Batch, running: _Running, log: IO[bytes] | None, tail: collections.deque[str]
+        self, batch: Batch, running: _Running, log: _Log, tail: collections.deque[str]
     ) -> None:
         """Read both pipes line by line until they close, enforcing the deadline."""
         process = running.process
@@ -218,8 +273,7 @@ class Pool:
                     else:
                         *lines, pending[fd] = (pending[fd] + chunk).split(b"\n")
                     for line in lines:
-                        if log is not None:
-                            log.write(line + b"\n")
+                        log.write(line + b"\n")
                         if streams[fd] == "stderr":
                             tail.append(line.decode("utf-8", "replace"))
                         self.emit(BatchOutput(batch, line, streams[fd]))
@@ -235,7 +289,7 @@ class Pool:
 
     # -- interrupts ------------------------------------------------------------------
 
-    def _interrupt(self, workers: list[threading.Thread]) -> None:
+    def _interrupt(self) -> None:
         with self._lock:
             self._stopping = True
             self._interrupted = True
@@ -245,19 +299,10 @@ class Pool:
         deadline = time.time() + self.settings.grace
         # A second Ctrl-C ends the grace period at once.
         with contextlib.suppress(KeyboardInterrupt):
-            _join(workers, until=deadline)
+            self._wait(until=deadline)
         with self._lock:
             pids = list(self._running)
         for pid in pids:
             signal_group(pid, signal.SIGKILL)
         with contextlib.suppress(KeyboardInterrupt):
-            _join(workers)
-
-
-def _join(workers: list[threading.Thread], until: float | None = None) -> None:
-    """Wait for the workers in short steps, so that signals reach the main thread."""
-    while any(w.is_alive() for w in workers):
-        if until is not None and time.time() >= until:
-            return
-        for worker in workers:
-            worker.join(0.05)
+            self._wait()

@@ -1,0 +1,63 @@
+"""A helper process that outlives the runner to stop the batches it leaves behind.
+
+The runner tells it every batch's process group as the batch starts and ends,
+through a pipe. If the runner dies, even by SIGKILL, the pipe closes and the
+helper stops every group still listed (TERM, then KILL after a grace period).
+This costs one small process per run instead of a ``preexec_fn`` per batch,
+which would make every launch use ``fork`` instead of ``vfork``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import threading
+
+_HELPER = """
+import os, signal, sys, time
+groups = set()
+for line in sys.stdin:
+    (groups.add if line[0] == "+" else groups.discard)(int(line[1:]))
+for sig in (signal.SIGTERM, signal.SIGKILL):
+    for group in groups:
+        try:
+            os.killpg(group, sig)
+        except OSError:
+            pass
+    if groups and sig == signal.SIGTERM:
+        time.sleep(float(sys.argv[1]))
+"""
+
+
+class Watchdog:
+    def __init__(self, grace: float) -> None:
+        # Its own session: a Ctrl-C meant for the runner must not reach it.
+        self._process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _HELPER, str(grace)],
+            stdin=subprocess.PIPE,
+            # Holding the runner's output open would keep its readers waiting.
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            text=True,
+        )
+        self._lock = threading.Lock()
+
+    def _send(self, line: str) -> None:
+        assert self._process.stdin is not None
+        with self._lock, contextlib.suppress(BrokenPipeError, ValueError):
+            self._process.stdin.write(line)
+            self._process.stdin.flush()
+
+    def watch(self, group: int) -> None:
+        self._send(f"+{group}\n")
+
+    def release(self, group: int) -> None:
+        self._send(f"-{group}\n")
+
+    def close(self) -> None:
+        assert self._process.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            self._process.stdin.close()
+        self._process.wait()
