@@ -74,6 +74,7 @@ class PlainDisplay:
                 f"  {event.duration:.1f}s  [{self.done}/{self.total}]"
             )
         elif isinstance(event, RunStarted):
+            self.stream.flush()  # what was written as text so far comes first
             self.total = event.total
             at_once = f", {event.workers} at once" if event.workers > 1 else ""
             skipped = f" ({event.skipped} done before, skipped)" if event.skipped else ""
@@ -87,7 +88,7 @@ class PlainDisplay:
 
     def _write(self, data: bytes) -> None:
         if self.raw is not None:
-            self.stream.flush()
+            # Everything here goes through the byte buffer, so nothing waits in the text layer.
             self.raw.write(data)
             self.raw.flush()
         else:

@@ -97,11 +97,14 @@ class Pool:
     _running: dict[int, _Running] = field(default_factory=dict)
     _watchdog: Watchdog = field(init=False)
     _live: int = 0
+    _base_env: dict[bytes, bytes] = field(default_factory=dict)
     _done: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> Summary:
         self.summary.started = time.time()
         self._watchdog = Watchdog(self.settings.grace)
+        # Encoded once: Popen would otherwise re-encode the whole environment per batch.
+        self._base_env = dict(os.environb)
         self._live = self.settings.workers
         for slot in range(self.settings.workers):
             name = f"hydraflow-{slot}"
@@ -233,12 +236,13 @@ class Pool:
         self.emit(finished)
         return finished
 
-    def _environment(self, batch: Batch, slot: int) -> dict[str, str]:
-        env = dict(os.environ)
-        env["HYDRAFLOW_SLOT"] = str(slot)
-        env["HYDRAFLOW_BATCH"] = str(batch.index)
+    def _environment(self, batch: Batch, slot: int) -> dict[bytes, bytes]:
+        env = dict(self._base_env)
+        env[b"HYDRAFLOW_SLOT"] = str(slot).encode()
+        env[b"HYDRAFLOW_BATCH"] = str(batch.index).encode()
         if self.settings.devices:
-            env["CUDA_VISIBLE_DEVICES"] = self.settings.devices[slot % len(self.settings.devices)]
+            device = self.settings.devices[slot % len(self.settings.devices)]
+            env[b"CUDA_VISIBLE_DEVICES"] = os.fsencode(device)
         return env
 
     def _pump(

@@ -10,6 +10,7 @@ which would make every launch use ``fork`` instead of ``vfork``.
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import threading
@@ -36,19 +37,19 @@ class Watchdog:
         self._process = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", _HELPER, str(grace)],
             stdin=subprocess.PIPE,
+            bufsize=0,
             # Holding the runner's output open would keep its readers waiting.
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            text=True,
         )
         self._lock = threading.Lock()
 
     def _send(self, line: str) -> None:
         assert self._process.stdin is not None
+        # One unbuffered write: a short line reaches the pipe whole.
         with self._lock, contextlib.suppress(BrokenPipeError, ValueError):
-            self._process.stdin.write(line)
-            self._process.stdin.flush()
+            os.write(self._process.stdin.fileno(), line.encode())
 
     def watch(self, group: int) -> None:
         self._send(f"+{group}\n")
