@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 BIN = Path(sys.executable).parent
 ULID = re.compile(r"multirun/[0-9A-HJKMNP-TV-Z]{26}")
@@ -85,3 +88,42 @@ class Project:
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     return Project(tmp_path)
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    """A copy of the repository's demo: hydraflow.yaml and the examples it runs."""
+    shutil.copytree(REPO / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("seed"))
+    shutil.copy(REPO / "hydraflow.yaml", tmp_path)
+    return tmp_path
+
+
+def run_demo(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    # `python` in the demo jobs must be this interpreter, as in an activated virtualenv.
+    path = f"{BIN}{os.pathsep}{os.environ['PATH']}"
+    full_env = {**os.environ, "PATH": path, "NO_COLOR": "1", **(env or {})}
+    return subprocess.run(
+        [*command("hydraflow"), *args],
+        cwd=root,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def hydra_runs(root: Path) -> list[tuple[str, ...]]:
+    """The overrides of every Hydra run under multirun/, as Hydra recorded them."""
+    found = []
+    for path in root.glob("multirun/*/*/.hydra/overrides.yaml"):
+        found.append(tuple(sorted(yaml.safe_load(path.read_text()))))
+    return sorted(found)
+
+
+def expected(*axes: list[str]) -> list[tuple[str, ...]]:
+    return sorted(tuple(sorted(combo)) for combo in itertools.product(*axes))
