@@ -41,16 +41,6 @@ def import_callable(job: Job, root: Path) -> Callable[[list[str]], Any]:
     return function  # type: ignore[no-any-return]
 
 
-@contextlib.contextmanager
-def working_directory(path: Path) -> Iterator[None]:
-    previous = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
-
-
 def call_batches(
     job: Job,
     function: Callable[[list[str]], Any],
@@ -65,7 +55,7 @@ def call_batches(
     """Call the job's function once per batch, in this process, one after another."""
     words = list(job.command[1:])
     summary.started = time.time()
-    with working_directory(root):
+    with contextlib.chdir(root):
         for batch in batches:
             if claim is not None and not claim(batch):
                 summary.skipped += 1
