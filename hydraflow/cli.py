@@ -3,27 +3,44 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from hydraflow import __version__
 from hydraflow.errors import UsageError
-from hydraflow.options import flag_specs, parse_options
+from hydraflow.options import FLAGS, parse_options
+
+EXAMPLES = """\
+examples:
+  hydraflow list                         the jobs, with their batches and runs
+  hydraflow run train --dry-run          the exact commands, nothing started
+  hydraflow run train -j 2               two batches at a time
+  hydraflow run train -- epochs=1        a quick smoke test: the override wins
+  hydraflow run train --resume           only what has not succeeded yet
+  hydraflow status --failed              what failed, with its log
+  hydraflow expand 'lr=1:5:m model=a,b'  try the sweep syntax
+"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from hydraflow.engine.signals import install_sigterm_as_interrupt
+
+    # First of all: a SIGTERM from now on stops the run as Ctrl-C does.
+    install_sigterm_as_interrupt()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         return _dispatch(args)
     except UsageError as error:
-        sys.stderr.write(f"error: {error}\n")
+        from hydraflow.app import error_line
+
+        sys.stderr.write(error_line(error) + "\n")
         return error.exit_code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        # `hydraflow run big --dry-run | head` is fine; silence the closed pipe.
+        # `hydraflow list | head` is fine; silence the closed pipe.
         sys.stderr.close()
         return 0
 
@@ -36,30 +53,47 @@ def _dispatch(args: list[str]) -> int:
         args, extra_after = args[:cut], args[cut + 1 :]
     parser = _parser()
     namespace, unknown = parser.parse_known_args(args)
-    if namespace.command != "run" and (unknown or extra_after):
-        parser.error(f"unrecognized arguments: {' '.join([*unknown, *extra_after])}")
     if namespace.command is None:
         parser.print_help()
         return 2
-    handler = _HANDLERS[namespace.command]
-    if namespace.command == "run":
-        return handler(namespace, [*unknown, *extra_after])
-    return handler(namespace, [])
+    flags = [word for word in unknown if word.startswith("-")]
+    if flags:
+        raise UsageError(_unknown_flag(flags[0], namespace.command))
+    if namespace.command != "run" and (unknown or extra_after):
+        raise UsageError(
+            f"unexpected arguments: {shlex.join([*unknown, *extra_after])} "
+            f"(see hydraflow {namespace.command} --help)"
+        )
+    return _HANDLERS[namespace.command](namespace, [*unknown, *extra_after])
+
+
+def _unknown_flag(word: str, command: str) -> str:
+    known = [flag.long for flag in FLAGS] + ["--no-ledger"] if command == "run" else []
+    known += ["--file", "--help", "--failed", "--json", "--all", "--count"]
+    close = difflib.get_close_matches(word.partition("=")[0], known, n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    after = "; words for the job's command go after --" if command == "run" else ""
+    return f"unknown flag {word!r}{hint}{after} (see hydraflow {command} --help)"
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is a UsageError rendered like every other error."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see hydraflow {self.prog.split()[-1]} --help)")
+        command = self.prog.removeprefix("hydraflow").strip()
+        raise UsageError(f"{message} (see hydraflow {command + ' ' if command else ''}--help)")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="hydraflow",
         description="Run the jobs of a hydraflow.yaml: Hydra sweeps with an extended syntax.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
+    from hydraflow import __version__
+
     parser.add_argument("--version", action="version", version=f"hydraflow {__version__}")
     file_option = _Parser(add_help=False, allow_abbrev=False)
     file_option.add_argument(
@@ -67,58 +101,76 @@ def _parser() -> argparse.ArgumentParser:
         "--file",
         type=Path,
         default=argparse.SUPPRESS,
+        metavar="PATH",
         help="the hydraflow.yaml to use (default: the nearest one, here or above)",
     )
-    parser.add_argument("-f", "--file", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "-f", "--file", type=Path, default=None, metavar="PATH", help="the hydraflow.yaml to use"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = commands.add_parser(
         "run",
         parents=[file_option],
         allow_abbrev=False,
-        help="run a job (arguments after the job name go to its command)",
-        description="Run a job. Unknown arguments, and all after --, reach the job's command.",
+        help="run a job",
+        description="Run a job. Words after -- (and other words that are not flags) go to "
+        "its command; KEY=VALUE overrides replace the job's own.",
+        usage="hydraflow run JOB [flags] [-- extra words]",
     )
     run.add_argument("job", help="the job's name")
-    for name, spec in flag_specs():
-        flags = [f"--{name.replace('_', '-')}"]
-        if "short" in spec:
-            flags.insert(0, f"-{spec['short']}")
-        if spec["kind"] == "bool":
-            run.add_argument(*flags, dest=name, action="store_true", help=spec["help"])
-        elif spec["kind"] == "negated":
-            no = f"--no-{name.replace('_', '-')}"
-            run.add_argument(no, dest=name, action="store_false", help=f"do not {spec['help']}")
-        elif spec["kind"] == "list":
-            run.add_argument(
-                *flags,
-                dest=name,
-                action="append",
-                default=[],
-                metavar=spec["metavar"],
-                help=spec["help"],
-            )
-        else:
-            run.add_argument(*flags, dest=name, metavar=spec["metavar"], help=spec["help"])
+    _add_run_flags(run)
 
     show = commands.add_parser("show", parents=[file_option], help="show a job (or all) as YAML")
     show.add_argument("job", nargs="?", help="the job's name")
 
     commands.add_parser("list", parents=[file_option], help="list the jobs with their counts")
 
-    status = commands.add_parser("status", parents=[file_option], help="what ran, from the ledger")
+    from hydraflow.status import STATE_HELP
+
+    states = "\n".join(f"  {state:<12}{text}" for state, text in STATE_HELP.items())
+    status = commands.add_parser(
+        "status",
+        parents=[file_option],
+        help="what ran, from the ledger",
+        description="Every job's batches, by the state of their latest attempt. Runs made "
+        "with extra words (-- epochs=1) are their own lines.",
+        epilog=f"states:\n{states}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     status.add_argument("job", nargs="?", help="the job's name (default: every job)")
-    status.add_argument("--failed", action="store_true", help="list the failed batches")
+    status.add_argument("--failed", action="store_true", help="list the batches that failed")
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
     expand = commands.add_parser("expand", help="expand a sweep expression")
     expand.add_argument("expr", help="an each/all expression, e.g. 'lr=1:5:m model=a,b'")
     expand.add_argument("--all", action="store_true", help="collect as an `all` expression")
     expand.add_argument(
-        "--count", action="store_true", help="print only the number of combinations"
+        "--count", action="store_true", help="print only the number of combinations (or values)"
     )
-
     return parser
+
+
+def _add_run_flags(run: argparse.ArgumentParser) -> None:
+    for flag in FLAGS:
+        names = [f"-{flag.short}"] if flag.short else []
+        names.append(flag.long)
+        if flag.kind == "switch":
+            run.add_argument(*names, dest=flag.name, action="store_true", help=flag.help)
+        elif flag.kind == "negatable":
+            no = "--no-" + flag.long[2:]
+            run.add_argument(no, dest=flag.name, action="store_false", help=f"do not {flag.help}")
+        elif flag.kind == "repeated":
+            run.add_argument(
+                *names,
+                dest=flag.name,
+                action="append",
+                default=[],
+                metavar=flag.metavar,
+                help=flag.help,
+            )
+        else:
+            run.add_argument(*names, dest=flag.name, metavar=flag.metavar, help=flag.help)
 
 
 def _config(namespace: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -129,11 +181,13 @@ def _config(namespace: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _run(namespace: argparse.Namespace, extra: list[str]) -> int:
-    from hydraflow.run import run_job
+    from hydraflow import app
 
-    options = parse_options({name: getattr(namespace, name) for name, _ in flag_specs()})
+    options = parse_options({flag.name: getattr(namespace, flag.name) for flag in FLAGS})
     loaded = _config(namespace)
-    return run_job(loaded, loaded.job(namespace.job), options, extra)
+    job = loaded.job(namespace.job)
+    file = f" -f {shlex.quote(str(namespace.file))}" if getattr(namespace, "file", None) else ""
+    return app.run(loaded, job, options, extra, rerun=f"hydraflow{file} run {job.key} --resume")
 
 
 def _show(namespace: argparse.Namespace, extra: list[str]) -> int:
@@ -148,41 +202,40 @@ def _show(namespace: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _list(namespace: argparse.Namespace, extra: list[str]) -> int:
-    from rich.console import Console
-    from rich.table import Table
+    from hydraflow.display.tables import print_table
 
     loaded = _config(namespace)
-    table = Table(box=None, pad_edge=False)
-    for column in ("job", "mode", "help", "sets", "batches", "Hydra runs"):
-        table.add_column(
-            column, justify="right" if column in ("sets", "batches", "Hydra runs") else "left"
-        )
-    for job in loaded.jobs.values():
-        table.add_row(
+    rows = [
+        [
             job.key,
             job.mode,
             job.help or job.summary(),
             str(len(job.sets)),
             str(job.batches),
             str(job.runs),
-        )
-    Console(highlight=False).print(table)
+        ]
+        for job in loaded.jobs.values()
+    ]
+    print_table(
+        ["job", "mode", "help", "sets", "batches", "Hydra runs"], rows, sys.stdout, right=(3, 4, 5)
+    )
     return 0
 
 
 def _expand(namespace: argparse.Namespace, extra: list[str]) -> int:
     from hydraflow.errors import ConfigError
-    from hydraflow.sweep import SweepError, collect, expand
+    from hydraflow.sweep import SweepError, collect, count, expand, parse_tokens
 
+    write = sys.stdout.write
     try:
-        if namespace.all:
-            sys.stdout.write(shlex.join(collect(namespace.expr)) + "\n")
+        if namespace.all and namespace.count:
+            tokens = parse_tokens(namespace.expr, allow_pipe=False)
+            write(" ".join(f"{token.size()}" for token in tokens) + "\n")
+        elif namespace.all:
+            write(shlex.join(collect(namespace.expr)) + "\n")
         elif namespace.count:
-            from hydraflow.sweep import count
-
-            sys.stdout.write(f"{count(namespace.expr)}\n")
+            write(f"{count(namespace.expr)}\n")
         else:
-            write = sys.stdout.write
             for combination in expand(namespace.expr):
                 write(shlex.join(combination) + "\n")
     except SweepError as error:
@@ -191,13 +244,18 @@ def _expand(namespace: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _status(namespace: argparse.Namespace, extra: list[str]) -> int:
-    from hydraflow.status import show_status
+    from hydraflow.display.tables import print_status, print_status_json
+    from hydraflow.status import project_status
 
-    loaded = _config(namespace)
-    return show_status(loaded, namespace.job, failed=namespace.failed, as_json=namespace.json)
+    report = project_status(_config(namespace), namespace.job)
+    if namespace.json:
+        print_status_json(report, sys.stdout)
+    else:
+        print_status(report, sys.stdout, failed=namespace.failed)
+    return 0
 
 
-_HANDLERS = {
+_HANDLERS: dict[str, Callable[[argparse.Namespace, list[str]], int]] = {
     "run": _run,
     "show": _show,
     "list": _list,

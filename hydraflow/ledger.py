@@ -1,11 +1,12 @@
 """The run ledger: one SQLite row per batch attempt, at ``.hydraflow/ledger.db``.
 
-Batches are known by their content key (see ``plan.batch_key``), so an edited
+Batches are known by their content key (``Batch.key``), so an edited
 hydraflow.yaml still resumes right. Before a batch starts, its runner *claims*
 it in a write transaction: a batch that another live runner is running is
 skipped, so two runners on one ledger never run it twice at once. A runner
-that dies leaves its rows ``running``; they read as ``lost`` once its process
-is gone, and a batch it left behind is stopped before the batch is run again.
+that dies leaves its rows ``running``; they read as ``lost`` once both the
+runner and its watchdog are gone, and the watchdog ends only after the
+batches it guards have ended, so a lost batch never runs twice at once.
 """
 
 from __future__ import annotations
@@ -17,72 +18,53 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from hydraflow.errors import UsageError
-from hydraflow.plan import Batch
-from hydraflow.run.events import BatchFinished, BatchStarted, Event
+from hydraflow.process import is_alive, process_token
 
 LEDGER = Path(".hydraflow") / "ledger.db"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS attempts (
-    id INTEGER PRIMARY KEY,
-    job TEXT NOT NULL,
-    key TEXT NOT NULL,
-    label TEXT NOT NULL,
-    argv TEXT NOT NULL,
-    sweep_dir TEXT NOT NULL,
-    status TEXT NOT NULL,
-    exit_code INTEGER,
-    start REAL,
-    end REAL,
-    host TEXT NOT NULL,
-    runner_pid INTEGER NOT NULL,
-    runner_token TEXT NOT NULL,
-    pid INTEGER,
-    log_path TEXT,
-    attempt INTEGER NOT NULL DEFAULT 1
-);
-CREATE INDEX IF NOT EXISTS attempts_by_key ON attempts (key, id);
-CREATE INDEX IF NOT EXISTS attempts_by_job ON attempts (job, id);
-"""
+_COLUMNS = {
+    "id": "INTEGER PRIMARY KEY",
+    "job": "TEXT NOT NULL",
+    "key": "TEXT NOT NULL",
+    "label": "TEXT NOT NULL",
+    "argv": "TEXT NOT NULL",
+    "sweep_dir": "TEXT NOT NULL",
+    "status": "TEXT NOT NULL",
+    "exit_code": "INTEGER",
+    "start": "REAL",
+    "end": "REAL",
+    "host": "TEXT NOT NULL",
+    "runner_pid": "INTEGER NOT NULL",
+    "runner_token": "TEXT NOT NULL",
+    "pid": "INTEGER",
+    "log_path": "TEXT",
+    "attempt": "INTEGER NOT NULL DEFAULT 1",
+    # Added after the first release; older ledgers gain them when next written.
+    "extra": "TEXT NOT NULL DEFAULT '[]'",
+    "guard_pid": "INTEGER",
+    "guard_token": "TEXT",
+    "runs": "INTEGER",
+    "part": "TEXT",
+    "scheduler_id": "TEXT",
+}
+_TABLE = "CREATE TABLE IF NOT EXISTS attempts ({})".format(
+    ", ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())
+)
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS attempts_by_key ON attempts (key, id)",
+    "CREATE INDEX IF NOT EXISTS attempts_by_job ON attempts (job, id)",
+)
+LIVE = ("running", "queued")
 
 
 class LedgerError(UsageError):
-    """The ledger file exists but cannot be used; it is never replaced silently."""
-
-
-def process_token(pid: int) -> str | None:
-    """A process's start time (Linux), to tell it from a later process with the same pid.
-
-    None when no such process runs; "" when it runs but the start time is unknown.
-    """
-    if pid <= 0:
-        return None
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return None
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return ""
-    fields = stat.rpartition(")")[2].split()
-    if fields and fields[0] == "Z":  # a zombie has finished
-        return None
-    return fields[19] if len(fields) > 19 else ""
-
-
-def is_alive(pid: int | None, token: str | None) -> bool:
-    current = process_token(pid or 0)
-    return current is not None and (not token or not current or current == token)
+    """The ledger cannot be used; it is never replaced silently."""
 
 
 @dataclass(frozen=True)
@@ -103,17 +85,54 @@ class Attempt:
     pid: int | None
     log_path: str | None
     attempt: int
+    extra: list[str]
+    guard_pid: int | None
+    guard_token: str | None
+    runs: int | None
+    part: list[int] | None
+    scheduler_id: str | None
 
     @property
     def state(self) -> str:
-        """The status as it stands now: a ``running`` row whose runner is gone is ``lost``."""
-        if self.status != "running" or self.host != socket.gethostname():
+        """The status as it stands now: a ``running`` row whose runner and watchdog are
+        both gone is ``lost``."""
+        if self.status not in LIVE or self.host != socket.gethostname() or self.scheduler_id:
             return self.status
-        return "running" if is_alive(self.runner_pid, self.runner_token) else "lost"
+        return self.status if self.holder_alive else "lost"
+
+    @property
+    def holder_alive(self) -> bool:
+        return is_alive(self.runner_pid, self.runner_token) or self.guard_alive
+
+    @property
+    def guard_alive(self) -> bool:
+        return bool(self.guard_pid) and is_alive(self.guard_pid, self.guard_token)
 
 
-_HOST = socket.gethostname()
-_RUNNER = (os.getpid(), process_token(os.getpid()) or "")
+@dataclass(frozen=True)
+class Claimed:
+    row: int
+    sweep_dir: str
+
+
+Skip = Literal["done", "elsewhere"]
+
+
+@dataclass(frozen=True)
+class Runner:
+    """Who writes rows: this process, on this host, guarded by its watchdog."""
+
+    host: str
+    pid: int
+    token: str
+    guard_pid: int | None = None
+    guard_token: str | None = None
+
+    @classmethod
+    def this(cls, guard_pid: int | None = None) -> Runner:
+        guard_token = process_token(guard_pid) if guard_pid else None
+        pid = os.getpid()
+        return cls(socket.gethostname(), pid, process_token(pid) or "", guard_pid, guard_token)
 
 
 class Ledger:
@@ -122,36 +141,59 @@ class Ledger:
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
         self._lock = threading.Lock()
-        if create:
-            path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            if create:
+                path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
                 path, timeout=30, isolation_level=None, check_same_thread=False
             )
             self._prepare(create)
-        except sqlite3.Error as error:
-            raise LedgerError(
-                f"{path} is not a usable ledger ({error}); move it aside to start a new one"
-            ) from None
+        except sqlite3.DatabaseError as error:
+            raise LedgerError(_explain(path, error)) from None
+        except OSError as error:
+            raise LedgerError(f"cannot open the ledger {path}: {error.strerror}") from None
 
     def _prepare(self, create: bool) -> None:
-        """Switch to WAL and make the table. Runners starting together may briefly
-        find the file locked while one of them does this (SQLite's busy timeout does
-        not cover a change of journal mode), so a locked file is tried again."""
-        deadline = time.time() + 30
+        """WAL mode and the table, made once by whichever runner comes first.
+
+        A change of journal mode is not covered by SQLite's busy timeout, so a
+        locked file is tried again; the table is made inside a write
+        transaction, so a second runner waits for it instead of finding it half made.
+        """
+        deadline = time.monotonic() + 30
         while True:
             try:
-                if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
                 if create:
-                    self._db.executescript(_SCHEMA)
-                self._db.execute("SELECT count(*) FROM attempts").fetchone()
+                    if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                        self._db.execute("PRAGMA journal_mode=WAL")
+                    self._db.execute("PRAGMA synchronous=NORMAL")
+                    self._make_table()
+                self._columns = self._existing_columns()
+                if create or self._columns:
+                    self._db.execute("SELECT count(*) FROM attempts").fetchone()
                 return
             except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or time.time() > deadline:
+                if "locked" not in str(error) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
+
+    def _make_table(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute(_TABLE)
+            have = self._existing_columns()
+            for name, kind in _COLUMNS.items():
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE attempts ADD COLUMN {name} {kind}")
+            for index in _INDEXES:
+                self._db.execute(index)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _existing_columns(self) -> set[str]:
+        return {row[1] for row in self._db.execute("PRAGMA table_info(attempts)")}
 
     @classmethod
     def existing(cls, root: Path) -> Ledger | None:
@@ -173,16 +215,18 @@ class Ledger:
                     self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
-            except sqlite3.Error as error:
-                raise LedgerError(f"{self.path}: {error}") from None
+            except sqlite3.DatabaseError as error:
+                raise LedgerError(_explain(self.path, error)) from None
 
     def _query(self, sql: str, *params: object) -> list[sqlite3.Row]:
+        if not self._columns:
+            return []  # a file another runner has only just made: nothing recorded yet
         with self._lock:
             try:
                 self._db.row_factory = sqlite3.Row
                 return list(self._db.execute(sql, params))
-            except sqlite3.Error as error:
-                raise LedgerError(f"{self.path}: {error}") from None
+            except sqlite3.DatabaseError as error:
+                raise LedgerError(_explain(self.path, error)) from None
             finally:
                 self._db.row_factory = None
 
@@ -203,98 +247,97 @@ class Ledger:
 
     # -- writing ---------------------------------------------------------------------
 
-    def claim(self, job: str, batch: Batch, argv: list[str], *, resume: bool) -> int | None:
-        """Record that this runner starts ``batch``; None when it must not run here."""
+    def claim(
+        self, job: str, key: str, fields: dict[str, object], runner: Runner, *, resume: bool
+    ) -> Claimed | Skip | Attempt:
+        """Record that ``runner`` starts the batch ``key``.
+
+        Returns the new row, or why the batch must not run here now: ``done``
+        (it succeeded before, with ``resume``), ``elsewhere`` (a live runner has
+        it), or the attempt of a dead runner whose watchdog is still stopping it.
+        """
         with self._write() as db:
             if (
                 resume
                 and db.execute(
-                    "SELECT 1 FROM attempts WHERE key = ? AND status = 'ok' LIMIT 1", (batch.key,)
+                    "SELECT 1 FROM attempts WHERE key = ? AND status = 'ok' LIMIT 1", (key,)
                 ).fetchone()
             ):
-                return None
+                return "done"
             db.row_factory = sqlite3.Row
             row = db.execute(
-                "SELECT * FROM attempts WHERE key = ? ORDER BY id DESC LIMIT 1", (batch.key,)
+                "SELECT * FROM attempts WHERE key = ? ORDER BY id DESC LIMIT 1", (key,)
             ).fetchone()
             db.row_factory = None
-            if row is not None and row["status"] == "running":
+            if row is not None and row["status"] in LIVE:
                 previous = _attempt(row)
-                if previous.state == "running":
-                    return None  # another live runner has it
+                if is_alive(previous.runner_pid, previous.runner_token):
+                    return "elsewhere"
+                if previous.guard_alive:
+                    return previous
                 db.execute("UPDATE attempts SET status = 'lost' WHERE id = ?", (previous.id,))
-            return self._insert(db, job, batch, argv, attempt=1)
+            return Claimed(self._insert(db, job, key, fields, runner), str(fields["sweep_dir"]))
 
+    def insert(self, job: str, key: str, fields: dict[str, object], runner: Runner) -> int:
+        with self._write() as db:
+            return self._insert(db, job, key, fields, runner)
+
+    @staticmethod
     def _insert(
-        self, db: sqlite3.Connection, job: str, batch: Batch, argv: list[str], attempt: int
+        db: sqlite3.Connection, job: str, key: str, fields: dict[str, object], runner: Runner
     ) -> int:
+        values = {
+            "job": job,
+            "key": key,
+            "status": "running",
+            "host": runner.host,
+            "runner_pid": runner.pid,
+            "runner_token": runner.token,
+            "guard_pid": runner.guard_pid,
+            "guard_token": runner.guard_token,
+            "start": time.time(),
+            **{k: _sql(v) for k, v in fields.items()},
+        }
+        names = ", ".join(values)
+        marks = ", ".join("?" * len(values))
         cursor = db.execute(
-            "INSERT INTO attempts (job, key, label, argv, sweep_dir, status, host, runner_pid,"
-            " runner_token, attempt, start) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
-            (
-                job,
-                batch.key,
-                batch.label,
-                json.dumps(argv),
-                batch.sweep_dir,
-                _HOST,
-                *_RUNNER,
-                attempt,
-                time.time(),
-            ),
+            f"INSERT INTO attempts ({names}) VALUES ({marks})", tuple(values.values())
         )
         return int(cursor.lastrowid or 0)
 
-    def retry(self, job: str, batch: Batch, argv: list[str], attempt: int) -> int:
+    def update(self, row: int, **fields: object) -> None:
         with self._write() as db:
-            return self._insert(db, job, batch, argv, attempt)
-
-    def finished(self, row: int, event: BatchFinished, pid: int | None) -> None:
-        log = str(event.log_path) if event.log_path else None
-        with self._write() as db:
+            assignments = ", ".join(f"{name} = ?" for name in fields)
             db.execute(
-                "UPDATE attempts SET status = ?, exit_code = ?, start = ?, end = ?, pid = ?,"
-                " log_path = ? WHERE id = ?",
-                (event.status, event.returncode, event.started, event.ended, pid, log, row),
+                f"UPDATE attempts SET {assignments} WHERE id = ?",
+                (*(_sql(v) for v in fields.values()), row),
             )
 
 
+def _sql(value: object) -> object:
+    """Lists go into the ledger as JSON text."""
+    return json.dumps(value) if isinstance(value, list | tuple) else value
+
+
 def _attempt(row: sqlite3.Row) -> Attempt:
-    values = dict(row)
+    names = row.keys()
+    values: dict[str, Any] = {name: row[name] if name in names else None for name in _COLUMNS}
     values["argv"] = json.loads(values["argv"])
+    values["extra"] = json.loads(values["extra"] or "[]")
+    values["part"] = json.loads(values["part"]) if values["part"] else None
+    values["attempt"] = values["attempt"] or 1
     return Attempt(**values)
 
 
-class Recorder:
-    """Connects a run to the ledger: claims batches and records every attempt's fate."""
-
-    def __init__(
-        self, ledger: Ledger, job: str, argv_of: Callable[[Batch], Sequence[str]], *, resume: bool
-    ) -> None:
-        self.ledger = ledger
-        self.job = job
-        self.argv_of = argv_of
-        self.resume = resume
-        self.rows: dict[int, int] = {}
-        self.pids: dict[int, int] = {}
-
-    def claim(self, batch: Batch) -> bool:
-        row = self.ledger.claim(self.job, batch, list(self.argv_of(batch)), resume=self.resume)
-        if row is None:
-            return False
-        self.rows[batch.index] = row
-        return True
-
-    def handle(self, event: Event) -> None:
-        # Two writes per batch, the claim and the end: the batch's process is
-        # stopped with its runner by the watchdog, so its pid is history, not a guard.
-        if isinstance(event, BatchStarted):
-            if event.batch.index not in self.rows or event.attempt > 1:
-                self.rows[event.batch.index] = self.ledger.retry(
-                    self.job, event.batch, list(event.argv), event.attempt
-                )
-            self.pids[event.batch.index] = event.pid
-        elif isinstance(event, BatchFinished):
-            row = self.rows.get(event.batch.index)
-            if row is not None:
-                self.ledger.finished(row, event, self.pids.pop(event.batch.index, None))
+def _explain(path: Path, error: sqlite3.DatabaseError) -> str:
+    """Say what is really wrong: only a damaged file is worth moving aside."""
+    text = str(error)
+    if "readonly" in text or "read-only" in text:
+        return f"cannot write the ledger {path}: the folder or file is read-only ({text})"
+    if "disk is full" in text or "disk I/O" in text:
+        return f"cannot write the ledger {path}: {text} (free some space and run again)"
+    if "locked" in text:
+        return f"the ledger {path} stayed locked by another process for too long ({text})"
+    if "unable to open" in text:
+        return f"cannot open the ledger {path}: {text}"
+    return f"{path} is not a usable ledger ({text}); move it aside to start a new one"

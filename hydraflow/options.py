@@ -1,68 +1,40 @@
-"""The run flags, declared once: the ``hydraflow`` CLI and the Invoke tasks share them."""
+"""The run flags, declared once: one record per flag with its parser, short flag and help.
+
+Both front ends (the ``hydraflow`` command and the Invoke tasks) build their
+flags from ``FLAGS`` and turn what they parsed into ``RunOptions`` with
+``parse_options``. A flag of an unknown kind, or a field without a flag, stops
+the import: nothing can silently become a ``bool``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Literal
 
 from hydraflow.errors import UsageError
+
+Kind = Literal["switch", "negatable", "value", "repeated"]
+KINDS: tuple[Kind, ...] = ("switch", "negatable", "value", "repeated")
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How to run a job. Field metadata gives each flag's help and value name."""
+    """How to run a job."""
 
-    dry_run: bool = field(default=False, metadata={"help": "print the commands, run nothing"})
-    jobs: int | None = field(
-        default=None,
-        metadata={
-            "help": "batches to run at once (default: the job's parallel, else 1)",
-            "metavar": "N",
-            "short": "j",
-        },
-    )
-    keep_going: bool = field(
-        default=False, metadata={"help": "run every batch even after failures"}
-    )
-    max_failures: int | None = field(
-        default=None, metadata={"help": "stop launching batches after K failures", "metavar": "K"}
-    )
-    timeout: float | None = field(
-        default=None,
-        metadata={"help": "kill a batch (and its children) after SECONDS", "metavar": "SECONDS"},
-    )
-    retries: int = field(
-        default=0, metadata={"help": "rerun a failed batch up to N times", "metavar": "N"}
-    )
-    devices: tuple[str, ...] = field(
-        default=(),
-        metadata={
-            "help": "device ids, one per worker, as CUDA_VISIBLE_DEVICES (e.g. 0,1)",
-            "metavar": "IDS",
-        },
-    )
-    quiet: bool = field(
-        default=False, metadata={"help": "show only progress and the summary; output goes to logs"}
-    )
-    resume: bool = field(
-        default=False,
-        metadata={"help": "skip batches that already succeeded (from the ledger)"},
-    )
-    ledger: bool = field(
-        default=True, metadata={"help": "record every attempt in .hydraflow/ledger.db"}
-    )
-    only: tuple[str, ...] = field(
-        default=(),
-        metadata={
-            "help": "run only batches whose overrides match KEY=PATTERN[,PATTERN] "
-            "(repeatable, globs allowed)",
-            "metavar": "EXPR",
-        },
-    )
-    keep_file: bool = field(
-        default=False, metadata={"help": "submit jobs: keep the batch file after the handler ends"}
-    )
+    dry_run: bool = False
+    jobs: int | None = None
+    keep_going: bool = False
+    max_failures: int | None = None
+    timeout: float | None = None
+    retries: int = 0
+    devices: tuple[str, ...] = ()
+    quiet: bool = False
+    resume: bool = False
+    ledger: bool = True
+    only: tuple[str, ...] = ()
+    keep_file: bool = False
 
     @property
     def failure_limit(self) -> int | None:
@@ -72,56 +44,145 @@ class RunOptions:
         return self.max_failures if self.max_failures is not None else 1
 
 
-def flag_specs() -> list[tuple[str, dict[str, Any]]]:
-    """(name, metadata + kind) of every flag, in declaration order."""
-    specs = []
-    for spec in fields(RunOptions):
-        if isinstance(spec.default, bool):
-            kind = "bool" if spec.default is False else "negated"
-        else:
-            kind = "list" if spec.name == "only" else "value"
-        specs.append((spec.name, {**spec.metadata, "kind": kind}))
-    return specs
+@dataclass(frozen=True)
+class Flag:
+    name: str
+    kind: Kind
+    help: str
+    parse: Callable[[str], Any] = str
+    metavar: str = ""
+    short: str = ""
+
+    @property
+    def long(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def _whole(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise ValueError(f"needs a whole number, got {text!r}") from None
+        if number < minimum:
+            raise ValueError(f"must be at least {minimum}, got {number}")
+        return number
+
+    return parse
+
+
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([hms])")
+_PLAIN_SECONDS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``1.5m``, ``2h`` or ``1h30m``."""
+    compact = text.strip().lower()
+    parts = _DURATION_PART.findall(compact)
+    if _PLAIN_SECONDS.fullmatch(compact):
+        seconds = float(compact)
+    elif parts and "".join(n + u for n, u in parts) == compact:
+        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    else:
+        raise ValueError(f"needs a duration such as 90, 90s, 15m, 2h or 1h30m; got {text!r}")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"must be a duration above zero, got {text!r}")
+    return seconds
+
+
+def parse_devices(text: str) -> tuple[str, ...]:
+    """``0,1`` → ("0", "1"); an id may repeat to share a device between workers."""
+    devices = tuple(part.strip() for part in text.split(","))
+    if not text.strip() or any(not d or any(c.isspace() for c in d) for d in devices):
+        raise ValueError(f"needs device ids separated by commas, such as 0,1; got {text!r}")
+    return devices
+
+
+FLAGS: tuple[Flag, ...] = (
+    Flag("dry_run", "switch", "print the commands, start nothing", short="n"),
+    Flag(
+        "jobs",
+        "value",
+        "batches to run at once (default: the job's parallel:, else 1)",
+        _whole(1),
+        "N",
+        "j",
+    ),
+    Flag("keep_going", "switch", "run every batch even after failures", short="k"),
+    Flag("max_failures", "value", "stop launching batches after K failures", _whole(1), "K"),
+    Flag(
+        "timeout",
+        "value",
+        "stop a batch and its children after TIME (90, 90s, 15m, 2h, 1h30m)",
+        parse_duration,
+        "TIME",
+        "t",
+    ),
+    Flag("retries", "value", "rerun a failed batch up to N times", _whole(0), "N"),
+    Flag(
+        "devices",
+        "value",
+        "device ids, one per worker, as CUDA_VISIBLE_DEVICES (0,1; repeat an id to share)",
+        parse_devices,
+        "IDS",
+        "d",
+    ),
+    Flag("quiet", "switch", "show only progress and the summary; output goes to logs", short="q"),
+    Flag("resume", "switch", "skip batches (and runs) that already succeeded", short="r"),
+    Flag("ledger", "negatable", "record every attempt in .hydraflow/ledger.db"),
+    Flag(
+        "only",
+        "repeated",
+        "run only batches whose overrides match KEY=PATTERN[,PATTERN] (globs; repeatable)",
+        str,
+        "KEY=PAT",
+        "o",
+    ),
+    Flag("keep_file", "switch", "submit jobs: keep the batch file after the handler ends"),
+)
+
+
+def _check_declarations() -> None:
+    declared = {flag.name for flag in FLAGS}
+    wanted = {spec.name for spec in fields(RunOptions)}
+    if declared != wanted:
+        raise TypeError(f"flags and RunOptions disagree: {sorted(declared ^ wanted)}")
+    for flag in FLAGS:
+        if flag.kind not in KINDS:
+            raise TypeError(f"flag {flag.name!r} has an unknown kind {flag.kind!r}")
+        if flag.kind in ("value", "repeated") and not flag.metavar:
+            raise TypeError(f"flag {flag.name!r} takes a value but names no placeholder")
+    shorts = [flag.short for flag in FLAGS if flag.short]
+    if len(shorts) != len(set(shorts)):
+        raise TypeError("two flags share a short flag")
+
+
+_check_declarations()
 
 
 def parse_options(raw: Mapping[str, Any]) -> RunOptions:
-    """Validate flag values as given on a command line (strings, bools, lists)."""
+    """RunOptions from what a front end parsed: bools for switches, strings (or lists of
+    strings) for values. Absent or empty values keep their defaults."""
     values: dict[str, Any] = {}
-    for name, value in raw.items():
+    for flag in FLAGS:
+        value = raw.get(flag.name)
         if value is None or value == [] or value == ():
             continue
-        if name in ("jobs", "max_failures", "retries"):
-            values[name] = _whole(name, value, minimum=0 if name == "retries" else 1)
-        elif name == "timeout":
-            values[name] = _seconds(value)
-        elif name == "devices":
-            values[name] = tuple(d.strip() for d in str(value).split(",") if d.strip())
-        elif name == "only":
-            values[name] = tuple(value) if not isinstance(value, str) else (value,)
+        if flag.kind in ("switch", "negatable"):
+            if not isinstance(value, bool):
+                raise UsageError(f"{flag.long} takes no value")
+            values[flag.name] = value
+        elif flag.kind == "value":
+            values[flag.name] = _parsed(flag, value)
         else:
-            values[name] = bool(value)
+            items = [value] if isinstance(value, str) else list(value)
+            values[flag.name] = tuple(_parsed(flag, item) for item in items)
     return RunOptions(**values)
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _whole(name: str, value: Any, minimum: int) -> int:
+def _parsed(flag: Flag, value: Any) -> Any:
     try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{_flag(name)} needs a whole number, got {value!r}") from None
-    if number < minimum:
-        raise UsageError(f"{_flag(name)} must be at least {minimum}, got {number}")
-    return number
-
-
-def _seconds(value: Any) -> float:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"--timeout needs a number of seconds, got {value!r}") from None
-    if seconds <= 0:
-        raise UsageError(f"--timeout must be above zero, got {value!r}")
-    return seconds
+        return flag.parse(str(value))
+    except ValueError as error:
+        raise UsageError(f"{flag.long} {error}") from None

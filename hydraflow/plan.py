@@ -1,41 +1,116 @@
-"""From a job to its batches: the exact argv of every process, made lazily.
+"""From a job to its batches: pure data, made lazily, no ids and no side effects.
 
-For every set in order and every ``each`` combination in order::
+Every batch is one process. Its command line is::
 
-    <command> <extra> --multirun <each> <all> hydra.job.name=<name>
-        hydra.sweep.dir=multirun/<ULID> <add>
+    <command> <extra words> --multirun <each> <all> hydra.job.name=<name>
+        hydra.sweep.dir=<dir> <add> <extra overrides>
+
+The sweep dir is not part of the plan: a batch gets it when it is claimed (a
+new folder, or the folder of its earlier attempt on ``--resume``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import shlex
-import threading
-import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from hydraflow.config import Job, JobSet
+from hydraflow.errors import UsageError
+from hydraflow.selection import Selection
 
 SWEEP_ROOT = "multirun"
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+SWEEP_DIR_KEY = "hydra.sweep.dir"
 
 
-@dataclass(frozen=True, slots=True)
+def override_key(word: str) -> str | None:
+    """The key a Hydra override sets (``+k=1``, ``++k=1``, ``~k`` all set ``k``); None for
+    a word that is not an override (``--config-name=x``, ``-c``, a bare ``a``)."""
+    if word.startswith("-"):
+        return None
+    key, eq, _ = word.partition("=")
+    if word.startswith("~"):
+        return key[1:] or None
+    if not eq:
+        return None
+    return key.lstrip("+") or None
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What the user passed after ``--``, placed as Hydra needs it.
+
+    Overrides go last, after the job's own words, and replace any word with the
+    same key: ``-- epochs=1`` on a job with ``add: epochs=50`` runs with
+    ``epochs=1`` alone. Every other word goes right after the command words.
+    """
+
+    front: tuple[str, ...] = ()
+    overrides: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, words: Iterable[str]) -> Extras:
+        front: list[str] = []
+        overrides: list[str] = []
+        for word in words:
+            key = override_key(word)
+            if key == SWEEP_DIR_KEY:
+                raise UsageError(f"{SWEEP_DIR_KEY} is chosen by hydraflow; it cannot be an extra")
+            (overrides if key is not None else front).append(word)
+        return cls(tuple(front), tuple(overrides))
+
+    @cached_property
+    def replaced(self) -> frozenset[str]:
+        return frozenset(k for k in map(override_key, self.overrides) if k is not None)
+
+    def keep(self, words: Iterable[str]) -> tuple[str, ...]:
+        """``words`` less those whose key an extra override replaces."""
+        if not self.replaced:
+            return tuple(words)
+        return tuple(w for w in words if override_key(w) not in self.replaced)
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return (*self.front, *self.overrides)
+
+
+@dataclass(frozen=True)
 class Batch:
-    """One process of a job: Hydra overrides and where its outputs go."""
+    """One process of a job: its words around the sweep dir, and how many Hydra runs it makes."""
 
     index: int
     each: tuple[str, ...]
-    args: tuple[str, ...]
-    sweep_dir: str
-    key: str = ""
+    command: tuple[str, ...]
+    before_dir: tuple[str, ...]
+    after_dir: tuple[str, ...]
+    runs: int = 1
 
     @property
     def label(self) -> str:
         """How the batch is named in output and tables: its ``each`` overrides."""
         return " ".join(self.each) or f"batch {self.index + 1}"
+
+    @cached_property
+    def key(self) -> str:
+        """The batch's identity by content: command and overrides, not its place or dir.
+
+        Reordering sets or adding new ones leaves the keys of the other batches alone.
+        """
+        canonical = "\0".join((*self.command, "\0", *self.before_dir, *self.after_dir))
+        return hashlib.sha256(canonical.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+    def args(self, sweep_dir: str) -> tuple[str, ...]:
+        """Everything after the command words."""
+        return ("--multirun", *self.before_dir, f"{SWEEP_DIR_KEY}={sweep_dir}", *self.after_dir)
+
+    def argv(self, sweep_dir: str) -> tuple[str, ...]:
+        return (*self.command, *self.args(sweep_dir))
+
+    @property
+    def overrides(self) -> tuple[str, ...]:
+        return (*self.before_dir, *self.after_dir)
 
 
 def merge_add(job_add: Sequence[str], set_add: Sequence[str] | None) -> list[str]:
@@ -48,88 +123,122 @@ def merge_add(job_add: Sequence[str], set_add: Sequence[str] | None) -> list[str
     return list(merged.values())
 
 
-def batch_key(command: Sequence[str], args_without_dir: Sequence[str]) -> str:
-    """A batch's identity by content: its command and overrides, not its place or sweep dir.
-
-    Reordering sets or adding new ones leaves the keys of the other batches alone.
-    """
-    canonical = "\0".join((*command, "\0", *args_without_dir))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+def new_sweep_dir(job: Job, ident: str) -> str:
+    """``multirun/<id>``: sorted by time, and never shared."""
+    return f"{SWEEP_ROOT}/{ident}"
 
 
-def batches(
-    job: Job,
-    extra: Sequence[str] = (),
-    *,
-    keyed: bool = False,
-    sweep_dirs: Mapping[str, str] | None = None,
-) -> Iterator[Batch]:
-    """Every batch of ``job`` in order, made as they are read.
-
-    ``keyed`` gives each batch its content key; ``sweep_dirs`` (key → dir)
-    lets a rerun batch write into the folder of its earlier attempt.
-    """
-    job_name = f"hydra.job.name={job.name}"
-    command = (*job.command, *extra)
-    sets: Sequence[JobSet | None] = job.sets or (None,)
+def batches(job: Job, extras: Extras = Extras()) -> Iterator[Batch]:
+    """Every batch of ``job`` in order, made as they are read."""
     index = 0
-    for job_set in sets:
-        add = merge_add(job.add, job_set.add if job_set else None)
-        collected = job_set.collected if job_set else ()
-        combinations: Iterator[list[str]] = iter(job_set.sweep) if job_set else iter([[]])
-        for each in combinations:
-            key = batch_key(command, (*each, *collected, job_name, *add)) if keyed else ""
-            known = sweep_dirs.get(key) if sweep_dirs else None
-            sweep_dir = known or f"{SWEEP_ROOT}/{new_id()}"
-            args = ("--multirun", *each, *collected, job_name, f"hydra.sweep.dir={sweep_dir}", *add)
-            yield Batch(index, tuple(each), args, sweep_dir, key)
+    for job_set in job.sets or (None,):
+        for batch in set_batches(job, job_set, extras, index):
+            yield batch
             index += 1
 
 
-def submit_file(job: Job) -> str:
-    """Where a submit job's batch file goes, relative to the project folder."""
-    return f".hydraflow/submit/{job.key}-{new_id()}.txt"
+def set_batches(
+    job: Job, job_set: JobSet | None, extras: Extras, first_index: int = 0
+) -> Iterator[Batch]:
+    """The batches of one set (None: a job without sets, which has one batch)."""
+    command = (*job.command, *extras.front)
+    job_name = extras.keep([f"hydra.job.name={job.name}"])
+    tail = (*extras.keep(merge_add(job.add, job_set.add if job_set else None)), *extras.overrides)
+    if job_set is None:
+        yield Batch(first_index, (), command, job_name, tail)
+        return
+    collected = extras.keep(job_set.collected)
+    runs_of = _RunCounter(job_set)
+    for index, combination in enumerate(job_set.sweep, first_index):
+        each = extras.keep(combination)
+        yield Batch(
+            index, each, command, (*each, *collected, *job_name), tail, runs_of(combination)
+        )
 
 
-def argv(job: Job, batch: Batch, extra: Sequence[str] = ()) -> list[str]:
-    return [*job.command, *extra, *batch.args]
+class _RunCounter:
+    """How many Hydra runs one combination of a set makes: a pipe section sweeps all its
+    values in one process, and every ``all`` token multiplies."""
+
+    def __init__(self, job_set: JobSet) -> None:
+        from hydraflow.sweep import Pipe
+
+        tokens = list(job_set.sweep.tokens)
+        if job_set.sweep.zipped is not None:
+            tokens += job_set.sweep.zipped.tokens
+        self.weights: list[dict[str, int] | None] = [
+            {s.collected(): s.values.size() for s in token.sections}
+            if isinstance(token, Pipe)
+            else None
+            for token in tokens
+        ]
+        self.all_runs = math.prod(token.size() for token in job_set.all_tokens)
+
+    def __call__(self, combination: Sequence[str]) -> int:
+        runs = self.all_runs
+        for weights, word in zip(self.weights, combination, strict=False):
+            if weights is not None:
+                runs *= weights.get(word, 1)
+        return runs
 
 
-def dry_run_lines(
-    job: Job, chosen: Iterable[Batch], extra: Sequence[str], submit_file: str
-) -> Iterator[str]:
-    """What ``--dry-run`` prints, one line at a time, as the batches are made."""
-    if job.mode == "run":
-        for batch in chosen:
-            yield shlex.join(argv(job, batch, extra))
-    elif job.mode == "call":
-        function, *words = job.command
-        for batch in chosen:
-            yield f"{function}([{', '.join(repr(a) for a in (*words, *extra, *batch.args))}])"
-    else:
-        yield shlex.join([*job.command, *extra, submit_file])
-        for batch in chosen:
-            yield shlex.join(batch.args)
+@dataclass(frozen=True)
+class Counts:
+    to_run: int
+    skipped: int
+    runs: int
 
 
-# -- ULIDs -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    """The batches a run will start: chosen by ``--only``, less those done before."""
 
-_last = [0, 0]
-_lock = threading.Lock()
+    job: Job
+    extras: Extras = Extras()
+    only: Selection = field(default_factory=Selection)
+    done: frozenset[str] = frozenset()
+
+    def entries(self) -> Iterator[tuple[Batch, bool]]:
+        """Every chosen batch and whether it is skipped as done before."""
+        for batch in batches(self.job, self.extras):
+            if self.only.matches_words(batch.overrides):
+                yield batch, bool(self.done) and batch.key in self.done
+
+    def batches(self) -> Iterator[Batch]:
+        return (batch for batch, skipped in self.entries() if not skipped)
+
+    def skipped(self) -> Iterator[Batch]:
+        return (batch for batch, skipped in self.entries() if skipped)
+
+    def count(self) -> Counts:
+        """How many batches run and are skipped, and their Hydra runs, without ids or hashes
+        unless ``--resume`` needs the keys."""
+        if not self.only.rules and not self.done and not self.extras.overrides:
+            return Counts(self.job.batches, 0, self.job.runs)
+        to_run = skipped = runs = 0
+        for batch, is_skipped in self.entries():
+            if is_skipped:
+                skipped += 1
+            else:
+                to_run += 1
+                runs += batch.runs
+        return Counts(to_run, skipped, runs)
 
 
-def new_id() -> str:
-    """A ULID: 48 bits of milliseconds then 80 random bits, in Crockford base 32.
+def override_keys(job: Job, extras: Extras = Extras()) -> list[str]:
+    """Every override key the job's batches carry, in order of first appearance."""
+    keys: dict[str, None] = {}
+    for batch in _first_of_each_set(job, extras):
+        for word in batch.overrides:
+            key = override_key(word)
+            if key is not None:
+                keys.setdefault(key)
+    return list(keys)
 
-    Within one millisecond the random part counts up, so ids made here sort
-    in the order they were made.
-    """
-    with _lock:
-        now = time.time_ns() // 1_000_000
-        if now <= _last[0]:
-            now, randomness = _last[0], _last[1] + 1
-        else:
-            randomness = int.from_bytes(os.urandom(10), "big") >> 1
-        _last[0], _last[1] = now, randomness
-    value = (now << 80) | (randomness & ((1 << 80) - 1))
-    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+def _first_of_each_set(job: Job, extras: Extras) -> Iterator[Batch]:
+    """One batch per set (the batches of a set share their keys)."""
+    for job_set in job.sets or (None,):
+        first = next(set_batches(job, job_set, extras), None)
+        if first is not None:
+            yield first

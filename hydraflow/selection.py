@@ -1,39 +1,44 @@
-"""``--only KEY=PATTERN[,PATTERN…]``: pick batches by the values of their overrides."""
+"""``--only KEY=PATTERN[,PATTERN…]`` (and ``results --where``): pick by the values of keys.
+
+A rule holds when its key's value matches one of its glob patterns; every rule
+must hold.
+"""
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from hydraflow.errors import UsageError
-from hydraflow.plan import Batch
 
 
 @dataclass(frozen=True)
 class Selection:
-    """Every rule must hold; a rule holds when its key's value matches one of its patterns."""
-
     rules: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @classmethod
-    def parse(cls, expressions: Sequence[str]) -> Selection:
+    def parse(cls, expressions: Sequence[str], flag: str = "--only") -> Selection:
         rules = []
         for expression in expressions:
             key, eq, patterns = expression.partition("=")
             if not eq or not key or not patterns:
-                raise UsageError(f"--only needs KEY=PATTERN, got {expression!r}")
+                raise UsageError(f"{flag} needs KEY=PATTERN, got {expression!r}")
             rules.append((key, tuple(patterns.split(","))))
         return cls(tuple(rules))
 
-    def filter(self, batches: Iterable[Batch]) -> Iterator[Batch]:
-        return (batch for batch in batches if self.matches(batch)) if self.rules else iter(batches)
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(key for key, _ in self.rules)
 
-    def matches(self, batch: Batch) -> bool:
-        if not self.rules:
-            return True
-        values = dict(override.partition("=")[::2] for override in batch.args if "=" in override)
+    def matches(self, values: Mapping[str, str]) -> bool:
         return all(
             key in values and any(fnmatch.fnmatchcase(values[key], p) for p in patterns)
             for key, patterns in self.rules
         )
+
+    def matches_words(self, words: Iterable[str]) -> bool:
+        """Whether Hydra override words (``key=value``) satisfy every rule."""
+        if not self.rules:
+            return True
+        return self.matches(dict(w.partition("=")[::2] for w in words if "=" in w))

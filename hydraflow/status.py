@@ -1,116 +1,100 @@
-"""``hydraflow status``: what the ledger says about the batches of the current file."""
+"""``hydraflow status``: what the ledger says about the batches of the file as it is now.
+
+A query only: it returns data, and the front end renders it.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
-from collections import Counter
-from dataclasses import asdict, dataclass, field
-from typing import IO, Any
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 
 from hydraflow.config import Config, Job
 from hydraflow.ledger import Attempt, Ledger
-from hydraflow.plan import batches
+from hydraflow.plan import Extras, batches
 
-STATES = ("ok", "failed", "lost", "running", "never run", "stale")
-FAILED = ("failed", "timeout", "interrupted")
+STATES = (
+    "ok",
+    "failed",
+    "timeout",
+    "interrupted",
+    "lost",
+    "running",
+    "queued",
+    "never run",
+    "stale",
+)
+STATE_HELP = {
+    "ok": "the latest attempt succeeded",
+    "failed": "the latest attempt failed",
+    "timeout": "the latest attempt ran out of time (--timeout)",
+    "interrupted": "the latest attempt was stopped by Ctrl-C or SIGTERM",
+    "lost": "its runner died without recording the end",
+    "running": "a live runner is running it now",
+    "queued": "handed to a scheduler, not started yet",
+    "never run": "the file makes this batch, the ledger has no attempt",
+    "stale": "the ledger has attempts of a batch the file no longer makes (edited since)",
+}
+
+
+@dataclass(frozen=True)
+class FailedBatch:
+    batch: str
+    status: str
+    exit_code: int | None
+    log: str | None
+    sweep_dir: str
 
 
 @dataclass
 class JobStatus:
     job: str
+    extra: tuple[str, ...]
     batches: int
     counts: dict[str, int]
-    failed: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[FailedBatch] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """``train``, or ``train -- epochs=1`` for runs made with extra arguments."""
+        return " ".join([self.job, "--", *self.extra]) if self.extra else self.job
 
 
-def job_status(job: Job, ledger: Ledger | None) -> JobStatus:
-    """Every batch of the job as the file stands now, with the state of its latest attempt.
+def job_status(job: Job, ledger: Ledger | None) -> list[JobStatus]:
+    """The job's batches with the state of their latest attempt: one entry for the plan
+    as written, and one for each set of extra arguments it was also run with."""
+    by_extra: dict[tuple[str, ...], dict[str, Attempt]] = defaultdict(dict)
+    for attempt in ledger.attempts(job.key) if ledger else []:
+        by_extra[tuple(attempt.extra)][attempt.key] = attempt
+    variants = [(), *sorted(extra for extra in by_extra if extra)]
+    return [_variant(job, extra, by_extra.get(extra, {})) for extra in variants]
 
-    ``stale`` counts batches the ledger knows that the file no longer makes.
-    """
-    latest = ledger.latest(job.key) if ledger else {}
+
+def _variant(job: Job, extra: tuple[str, ...], latest: dict[str, Attempt]) -> JobStatus:
     counts: Counter[str] = Counter()
     failed = []
     keys = set()
-    for batch in batches(job, keyed=True):
+    for batch in batches(job, Extras.parse(extra)):
         keys.add(batch.key)
         attempt = latest.get(batch.key)
-        state = _state(attempt)
+        state = attempt.state if attempt is not None else "never run"
         counts[state] += 1
-        if state == "failed" and attempt is not None:
-            failed.append(_failure(attempt))
+        if state in ("failed", "timeout", "interrupted", "lost") and attempt is not None:
+            failed.append(
+                FailedBatch(
+                    attempt.label, state, attempt.exit_code, attempt.log_path, attempt.sweep_dir
+                )
+            )
     counts["stale"] = len(set(latest) - keys)
-    return JobStatus(job.key, len(keys), {s: counts[s] for s in STATES}, failed)
+    return JobStatus(job.key, extra, len(keys), {s: counts[s] for s in STATES}, failed)
 
 
-def _state(attempt: Attempt | None) -> str:
-    if attempt is None:
-        return "never run"
-    state = attempt.state
-    return "failed" if state in FAILED else state
-
-
-def _failure(attempt: Attempt) -> dict[str, Any]:
-    return {
-        "batch": attempt.label,
-        "status": attempt.status,
-        "exit_code": attempt.exit_code,
-        "log": attempt.log_path,
-        "sweep_dir": attempt.sweep_dir,
-    }
-
-
-def show_status(
-    config: Config,
-    job_name: str | None,
-    *,
-    failed: bool = False,
-    as_json: bool = False,
-    out: IO[str] | None = None,
-) -> int:
-    out = out or sys.stdout
+def project_status(config: Config, job_name: str | None = None) -> list[JobStatus]:
     jobs = [config.job(job_name)] if job_name else list(config.jobs.values())
+    # A submit job hands its batches to another program, which records nothing here.
+    jobs = [job for job in jobs if job.mode != "submit"]
     ledger = Ledger.existing(config.root)
     try:
-        report = [job_status(job, ledger) for job in jobs if job.mode != "submit"]
+        return [entry for job in jobs for entry in job_status(job, ledger)]
     finally:
         if ledger is not None:
             ledger.close()
-    if as_json:
-        json.dump({"jobs": [asdict(r) for r in report]}, out, indent=2)
-        out.write("\n")
-        return 0
-    _print_tables(report, failed, out)
-    return 0
-
-
-def _print_tables(report: list[JobStatus], failed: bool, out: IO[str]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    console = Console(file=out, highlight=False)
-    table = Table(box=None, pad_edge=False)
-    table.add_column("job")
-    for column in ("batches", *STATES):
-        table.add_column(column, justify="right")
-    for row in report:
-        table.add_row(Text(row.job), str(row.batches), *(str(row.counts[s]) for s in STATES))
-    console.print(table)
-    if not failed:
-        return
-    for row in report:
-        if not row.failed:
-            continue
-        details = Table(title=f"{row.job}: failed batches", title_justify="left")
-        for column in ("batch", "status", "exit", "log"):
-            details.add_column(column, overflow="fold")
-        for failure in row.failed:
-            details.add_row(
-                Text(failure["batch"]),
-                failure["status"],
-                "" if failure["exit_code"] is None else str(failure["exit_code"]),
-                Text(failure["log"] or ""),
-            )
-        console.print(details)

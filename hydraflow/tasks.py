@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import inspect
 import sys
 from pathlib import Path
@@ -16,15 +17,19 @@ from invoke.tasks import Task
 from hydraflow import config as config_module
 from hydraflow.config import Config, Job
 from hydraflow.errors import UsageError
-from hydraflow.options import flag_specs, parse_options
+from hydraflow.options import FLAGS, Flag, parse_options
+
+_DEFAULTS: dict[str, Any] = {"switch": False, "negatable": True, "value": None, "repeated": []}
+_BY_NAME = {flag.name: flag for flag in FLAGS}
 
 
 def collection(path: str | Path | None = None) -> Collection:
     """An Invoke collection with one task per job of ``hydraflow.yaml``.
 
     The file is the one next to the calling tasks.py (Invoke does not change
-    directory), or ``path``. A broken file stops Invoke with the error and
-    status 2, before any task is listed or run.
+    directory), or ``path``. A broken file, or a misspelled flag of a job on
+    the command line, stops Invoke with one error line and status 2, before
+    any task is listed or run.
     """
     frame = inspect.currentframe()
     program = _calling_program(frame)
@@ -32,14 +37,16 @@ def collection(path: str | Path | None = None) -> Collection:
         loaded = config_module.load(_locate(path, frame))
         maker = _TaskMaker(loaded, detailed=program is None or _asks_for_help(program))
         tasks = [maker.task(job) for job in loaded.jobs.values()]
+        if program is not None:
+            _check_command_line(list(loaded.jobs), program)
     except UsageError as error:
         sys.stderr.write(f"error: {error}\n")
         raise SystemExit(error.exit_code) from None
     namespace = Collection()
     for task in tasks:
         namespace.add_task(task)
-    if program is not None:
-        _accept_either_separator(list(loaded.jobs), program)
+    if program is not None and _asks_for_help(program):
+        _show_placeholders_in_help(program, list(loaded.jobs))
     return namespace
 
 
@@ -50,13 +57,15 @@ def _asks_for_help(program: Any) -> bool:
     )
 
 
-def _accept_either_separator(names: list[str], program: Any) -> None:
-    """Let ``invoke eval_all`` run the task Invoke lists as ``eval-all`` (or the reverse).
+def _check_command_line(names: list[str], program: Any) -> None:
+    """Rewrite job names to Invoke's spelling, and refuse a job flag that does not exist.
 
-    Invoke turns every ``_`` of a task name and its aliases into ``-`` (or every
-    ``-`` into ``_`` when ``tasks.auto_dash_names`` is off), so one task cannot
-    answer to both spellings. The command line is already split when tasks.py
-    is imported; the words that name a job are rewritten there to Invoke's form.
+    Invoke turns every ``_`` of a task name into ``-`` (or the reverse when
+    ``tasks.auto_dash_names`` is off), so one task cannot answer to both
+    spellings; the command line is already split when tasks.py is imported,
+    so the words naming a job are rewritten there. A misspelled flag such as
+    ``--dry-rn`` must never start a run: it is an error here, before Invoke
+    would report it with status 1.
     """
     dashes = bool(program.config.tasks.auto_dash_names)
     canonical = {}
@@ -64,13 +73,88 @@ def _accept_either_separator(names: list[str], program: Any) -> None:
         plain = name.replace("-", "_")
         canonical[plain] = plain.replace("_", "-") if dashes else plain
     words = program.core.unparsed
+    in_job = ""
+    takes_value = False
     for index, word in enumerate(words):
         if word == "--":
             break
+        if takes_value:
+            takes_value = False
+            continue
+        if word.startswith("-"):
+            if in_job:
+                takes_value = _job_flag(word, in_job)
+            continue
         prefix, dot, last = word.rpartition(".")
         target = canonical.get(last.replace("-", "_"))
-        if target is not None and not word.startswith("-"):
+        if target is not None:
             words[index] = f"{prefix}{dot}{target}"
+            in_job = target
+        else:
+            in_job = ""
+
+
+def _job_flag(word: str, job: str) -> bool:
+    """Check one flag word after a job's name; True when the next word is its value."""
+    if word in ("-h", "--help"):
+        return False
+    if word.startswith("--"):
+        name, eq, _ = word[2:].partition("=")
+        flag = _BY_NAME.get(name.replace("-", "_"))
+        if flag is None and name.startswith("no-"):
+            negated = _BY_NAME.get(name[3:].replace("-", "_"))
+            flag = negated if negated is not None and negated.kind == "negatable" else None
+        if flag is not None:
+            return flag.kind in ("value", "repeated") and not eq
+    else:
+        letters = word[1:]
+        flags = [next((f for f in FLAGS if f.short == c), None) for c in letters]
+        if letters and flags[0] is not None:
+            first = flags[0]
+            if first.kind in ("value", "repeated"):
+                return len(letters) == 1
+            if all(f is not None and f.kind == "switch" for f in flags):
+                return False
+    raise UsageError(
+        f"{job}: unknown flag {word!r}{_nearest_flag(word)}; words for the command go after --"
+    )
+
+
+def _nearest_flag(word: str) -> str:
+    names = [flag.long for flag in FLAGS] + ["--no-ledger", "--help"]
+    close = difflib.get_close_matches(word.partition("=")[0], names, n=1, cutoff=0.5)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _show_placeholders_in_help(program: Any, names: list[str]) -> None:
+    """Invoke writes every value as ``STRING`` (and a repeatable one as nothing):
+    this program's help for a job shows each flag's own placeholder instead."""
+    original = program.print_task_help
+    dashed = {name.replace("_", "-") for name in names} | set(names)
+
+    def print_task_help(name: str) -> None:
+        if name.rpartition(".")[2] in dashed:
+            context = program.parser.contexts[name]
+            plain_help_for = context.help_for
+
+            def help_for(flag: str) -> tuple[str, str]:
+                spec, text = plain_help_for(flag)
+                known = _BY_NAME.get(context.flags[flag].attr_name or "")
+                return (_placeholder(spec, known) if known else spec), text
+
+            context.help_for = help_for
+        original(name)
+
+    program.print_task_help = print_task_help
+
+
+def _placeholder(spec: str, flag: Flag) -> str:
+    if not flag.metavar:
+        return spec
+    names = [part.split("=")[0].split(" ")[0] for part in spec.split(", ")]
+    return ", ".join(
+        f"{name} {flag.metavar}" if len(name) == 2 else f"{name}={flag.metavar}" for name in names
+    )
 
 
 def _calling_program(frame: Any) -> Any:
@@ -99,31 +183,35 @@ class _TaskMaker:
     def __init__(self, loaded: Config, *, detailed: bool) -> None:
         self.loaded = loaded
         self.detailed = detailed
-        specs = flag_specs()
         parameters = [inspect.Parameter("c", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-        for name, spec in specs:
-            default: Any = {"bool": False, "negated": True, "list": []}.get(spec["kind"])
+        for flag in FLAGS:
             parameters.append(
-                inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+                inspect.Parameter(
+                    flag.name, inspect.Parameter.KEYWORD_ONLY, default=_DEFAULTS[flag.kind]
+                )
             )
         self.signature = inspect.Signature(parameters)
-        self.help = {name: spec["help"] for name, spec in specs}
-        self.iterable = [name for name, spec in specs if spec["kind"] == "list"]
+        self.help = {flag.name: flag.help for flag in FLAGS}
+        self.iterable = [flag.name for flag in FLAGS if flag.kind == "repeated"]
 
     def task(self, job: Job) -> Task[Any]:
-        """A task whose flags are the run flags and whose body calls ``run_job``."""
+        """A task whose flags are the run flags and whose body runs the job."""
         loaded = self.loaded
 
         def body(c: Context, **flags: Any) -> None:
-            from hydraflow.run import run_job
+            from hydraflow import app
+            from hydraflow.engine.signals import signals_as_interrupts
 
-            try:
-                options = parse_options(flags)
-                if _invoke_dry(c):
-                    options = parse_options({**flags, "dry_run": True})
-                code = run_job(loaded, job, options, _extra_args())
-            except UsageError as error:
-                raise Exit(f"error: {error}", code=error.exit_code) from None
+            with signals_as_interrupts():
+                try:
+                    options = parse_options({**flags, "dry_run": flags["dry_run"] or _dry(c)})
+                    code = app.run(
+                        loaded, job, options, _extra_args(), rerun=f"invoke {job.key} --resume"
+                    )
+                except UsageError as error:
+                    raise Exit(app.error_line(error), code=error.exit_code) from None
+                except KeyboardInterrupt:
+                    raise Exit(code=130) from None
             if code:
                 raise Exit(code=code)
 
@@ -131,11 +219,13 @@ class _TaskMaker:
         # Listing reads only the first line; counting every set is left to task help.
         body.__doc__ = describe(job) if self.detailed else job.help or job.summary()
         body.__name__ = job.key
-        return _JobTask(body, name=job.key, help=self.help, iterable=self.iterable)
+        return _JobTask(
+            body, name=job.key, help=dict(self.help), iterable=self.iterable, auto_shortflags=False
+        )
 
 
 class _JobTask(Task[Any]):
-    """A task that Invoke can copy cheaply.
+    """A job's task: cheap to copy, with the short flags hydraflow chose.
 
     Invoke deep-copies every task of a module's ``ns`` before it lists them;
     for a job task that meant copying its signature, a third of the cost of
@@ -147,6 +237,13 @@ class _JobTask(Task[Any]):
         clone = copy.copy(self)
         clone.help = dict(self.help)
         return clone
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        opts = super().arg_opts(name, default, taken_names)
+        flag = _BY_NAME.get(name)
+        if flag is not None and flag.short:
+            opts["names"] = [*opts["names"], flag.short]
+        return opts
 
 
 def describe(job: Job) -> str:
@@ -166,14 +263,16 @@ def describe(job: Job) -> str:
             f"set {number}: {' | '.join(' '.join(p.split()) for p in parts) or '(empty)'}"
             f" -> {job_set.batches} batches, {job_set.runs} Hydra runs"
         )
-    lines.append(
-        f"total: {job.batches} batches, {job.runs} Hydra runs."
-        " Arguments after -- go to the command."
-    )
+    lines += [
+        f"total: {job.batches} batches, {job.runs} Hydra runs.",
+        "Words after -- go to the command (KEY=VALUE overrides replace the job's own).",
+        f"Examples: invoke {job.key} --dry-run | invoke {job.key} -j 2 | "
+        f"invoke {job.key} --resume | invoke {job.key} -- epochs=1",
+    ]
     return "\n".join(lines)
 
 
-def _invoke_dry(c: Context) -> bool:
+def _dry(c: Context) -> bool:
     """Invoke's own ``invoke --dry`` must never start a process either."""
     try:
         return bool(c.config.run.dry)

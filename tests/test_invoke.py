@@ -79,12 +79,15 @@ def test_arguments_after_double_dash_keep_their_quoting(project: Project) -> Non
     make(project)
     result = project.invoke("eval_all", "--", "a=x y", "b=';'")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert project.records()[0][:2] == ["a=x y", "b=';'"]
+    assert project.records()[0][-2:] == ["a=x y", "b=';'"]
 
 
 def test_either_separator_names_a_job(project: Project) -> None:
     make(project)
-    for name in ("eval_all", "eval-all", "big_sweep", "big-sweep"):
+    for name in ("eval_all", "eval-all"):
+        result = project.invoke(name, "--dry-run")
+        assert result.returncode == 0, (name, result.stderr)
+    for name in ("big_sweep", "big-sweep"):
         result = project.invoke(name, "--dry-run", "--only", "a=1", "--only", "b=1,2")
         assert result.returncode == 0, (name, result.stderr)
     assert (

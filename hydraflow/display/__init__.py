@@ -1,0 +1,41 @@
+"""Two views of a run, fed by the same events: plain lines, or a live Rich panel.
+
+Program output is shown as data, never as Rich markup: ``[bold]`` or
+``[/tmp/x]`` printed by a program reaches the terminal as written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import IO
+
+from hydraflow.events import Observer
+
+
+def wants_live(stream: IO[str]) -> bool:
+    """A live panel on a real terminal; plain lines for pipes, CI logs and ``TERM=dumb``.
+
+    ``NO_COLOR`` turns colour off and nothing else (Rich reads it itself).
+    """
+    if os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except ValueError:
+        return False
+
+
+def make_display(
+    quiet: bool = False, stream: IO[str] | None = None, rerun: str | None = None
+) -> Observer:
+    """The view for ``stream``; ``rerun`` is how the user reruns what failed (the failure
+    report's last line), which only the front end knows."""
+    stream = stream or sys.stdout
+    if wants_live(stream):
+        from hydraflow.display.live import LiveDisplay
+
+        return LiveDisplay(stream, quiet=quiet, rerun=rerun)
+    from hydraflow.display.plain import PlainDisplay
+
+    return PlainDisplay(stream, quiet=quiet, rerun=rerun)

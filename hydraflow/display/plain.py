@@ -1,0 +1,98 @@
+"""Plain lines: one per start and end, and every output line tagged with its batch."""
+
+from __future__ import annotations
+
+from typing import IO
+
+from hydraflow.events import (
+    BatchFinished,
+    BatchOutput,
+    BatchStarted,
+    Event,
+    Notice,
+    Preview,
+    RunFinished,
+    RunStarted,
+)
+from hydraflow.report import (
+    duration,
+    failure_block,
+    outputs_line,
+    plural,
+    status_text,
+    summary_line,
+)
+
+
+def header(event: RunStarted) -> str:
+    """``train: 4 batches, 12 runs, 2 at once (1 skipped, done before)``."""
+    at_once = f", {event.workers} at once" if event.workers > 1 else ""
+    skipped = f" ({event.skipped} skipped, done before)" if event.skipped else ""
+    runs = plural(event.runs, "run")
+    return f"{event.job}: {plural(event.batches, 'batch')}, {runs}{at_once}{skipped}"
+
+
+def finished_line(event: BatchFinished, done: int, total: int) -> str:
+    return (
+        f"{status_text(event)}  #{event.batch.index + 1} {event.batch.label}"
+        f"  {duration(event.duration)}  [{done}/{total}]"
+    )
+
+
+def closing_lines(event: RunFinished, rerun: str | None) -> list[str]:
+    """What both views print when a run ends: the summary, each failure, the outputs."""
+    summary = event.summary
+    lines = [line] if (line := summary_line(summary)) else []
+    if summary.broken:
+        lines.append(f"error: {summary.broken}")
+    for failure in summary.failures:
+        if failure.status != "interrupted":
+            lines += failure_block(failure, rerun)
+    if where := outputs_line(summary.outputs):
+        lines.append(where)
+    return lines
+
+
+class PlainDisplay:
+    def __init__(self, stream: IO[str], *, quiet: bool = False, rerun: str | None = None) -> None:
+        self.stream = stream
+        self.raw: IO[bytes] | None = getattr(stream, "buffer", None)
+        self.quiet = quiet
+        self.rerun = rerun
+        self.total = 0
+        self.done = 0
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, BatchOutput):
+            if not self.quiet:
+                self._write(f"[{event.batch.label}] ".encode() + event.data + b"\n")
+        elif isinstance(event, Preview):
+            self._write(event.text.encode("utf-8", "surrogateescape") + b"\n")
+        elif isinstance(event, BatchStarted):
+            retry = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+            self._line(f"start  #{event.batch.index + 1} {event.batch.label}{retry}")
+        elif isinstance(event, BatchFinished):
+            if not event.retrying:
+                self.done += 1
+            self._line(finished_line(event, self.done, self.total))
+        elif isinstance(event, RunStarted):
+            self.total = event.batches
+            self._line(header(event))
+        elif isinstance(event, Notice):
+            self._line(event.text)
+        elif isinstance(event, RunFinished):
+            for line in closing_lines(event, self.rerun):
+                self._write(line.encode("utf-8", "surrogateescape") + b"\n")
+
+    def _line(self, text: str) -> None:
+        self._write(f"hydraflow: {text}\n".encode("utf-8", "surrogateescape"))
+
+    def _write(self, data: bytes) -> None:
+        if self.raw is not None:
+            # Everything goes through the byte buffer, so nothing waits in the text layer.
+            self.stream.flush()
+            self.raw.write(data)
+            self.raw.flush()
+        else:
+            self.stream.write(data.decode("utf-8", "replace"))
+            self.stream.flush()

@@ -1,0 +1,134 @@
+"""What a run's end says, as plain text: status words, the summary line, and one
+block per failed batch naming its cause. Both views render these; no Rich here."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import signal
+from collections.abc import Iterable, Sequence
+
+from hydraflow.errors import display_path
+from hydraflow.events import BatchFinished, Summary
+
+# Lines that say something went wrong, most telling first.
+_EXCEPTION = re.compile(r"^\s*(?:[\w.]+\.)?\w*(?:Error|Exception|Exit|Interrupt)\b:?")
+_TELLING = re.compile(r"Could not|Error|error:|Exception|Traceback|failed|cannot", re.IGNORECASE)
+_BOILERPLATE = ("HYDRA_FULL_ERROR", "Traceback (most recent call last)")
+
+
+def status_text(finished: BatchFinished) -> str:
+    """``ok``, ``failed (exit 2)``, ``killed by SIGKILL``, ``timed out after 1m30s``, …"""
+    if finished.status == "ok":
+        text = "ok"
+    elif finished.status == "timeout":
+        text = f"timed out after {duration(finished.duration)}"
+    elif finished.status == "interrupted":
+        text = "interrupted"
+    elif finished.returncode is None:
+        text = "failed to start" if finished.started == finished.ended else "failed"
+    elif finished.returncode < 0:
+        text = f"killed by {_signal_name(-finished.returncode)}"
+    else:
+        text = f"failed (exit {finished.returncode})"
+    return text + (", retrying" if finished.retrying else "")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def duration(seconds: float) -> str:
+    """``0.4s``, ``12s``, ``3m05s``, ``1h02m``."""
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else ('es' if word.endswith('ch') else 's')}"
+
+
+def summary_line(summary: Summary) -> str:
+    """``train: 4 batches, 12 runs in 3.2s: 3 ok, 1 failed, 2 skipped (done before)``."""
+    if summary.handler is not None:
+        # The handler reports its batches itself; only its failure needs saying.
+        return ""
+    parts = [f"{summary.ok} ok"]
+    for status, word in (("failed", "failed"), ("timeout", "timed out")):
+        if count := summary.count(status):  # type: ignore[arg-type]
+            parts.append(f"{count} {word}")
+    if count := summary.count("interrupted"):
+        parts.append(f"{count} interrupted")
+    if summary.skipped:
+        parts.append(f"{summary.skipped} skipped (done before)")
+    if summary.elsewhere:
+        parts.append(f"{summary.elsewhere} skipped (running elsewhere)")
+    if summary.not_started:
+        parts.append(f"{summary.not_started} not started")
+    size = f"{plural(summary.batches, 'batch')}, {plural(summary.runs, 'run')}"
+    state = " (interrupted)" if summary.interrupted and not summary.output_closed else ""
+    return f"{summary.job}: {size} in {duration(summary.ended - summary.started)}: " + (
+        ", ".join(parts) + state
+    )
+
+
+def cause_of(lines: Sequence[str]) -> str:
+    """The line of a failed batch's output that says what went wrong.
+
+    Hydra ends a failure with boilerplate (``Set the environment variable
+    HYDRA_FULL_ERROR=1 …``); the useful line is the exception, or a line
+    such as ``In 'config': Could not find 'model/lage'`` above it.
+    """
+    meaningful = [
+        line.strip()
+        for line in lines
+        if line.strip() and not any(noise in line for noise in _BOILERPLATE)
+    ]
+    for pattern in (_EXCEPTION, _TELLING):
+        for line in reversed(meaningful):
+            if pattern.search(line):
+                return line
+    return meaningful[-1] if meaningful else ""
+
+
+def failure_block(finished: BatchFinished, rerun: str | None) -> list[str]:
+    """A failed batch in a few short lines; the log path is whole on its own line.
+
+    ``rerun`` is how to run what failed again (``… --resume``); None shows the
+    batch's own command instead (there is no ledger to resume from).
+    """
+    lines = [
+        f"✗ {finished.batch.label}: {status_text(finished)} after {duration(finished.duration)}"
+    ]
+    cause = cause_of(finished.tail)
+    if cause:
+        lines.append(f"  cause: {cause}")
+    if finished.log_path is not None:
+        lines.append(f"  log:   {display_path(finished.log_path)}")
+    if rerun is None and finished.argv:
+        rerun = shlex.join(finished.argv)
+    if rerun:
+        lines.append(f"  rerun: {rerun}")
+    return lines
+
+
+def outputs_line(outputs: Iterable[str]) -> str:
+    """Where the batches wrote: their common folder, or the folders themselves."""
+    dirs = list(outputs)
+    if not dirs:
+        return ""
+    parents = {d.rsplit("/", 1)[0] for d in dirs}
+    if len(dirs) > 3 and len(parents) == 1:
+        return f"outputs: {parents.pop()}/ ({len(dirs)} sweep folders)"
+    return "outputs: " + " ".join(dirs)
