@@ -11,7 +11,9 @@ new folder, or the folder of its earlier attempt on ``--resume``).
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -242,3 +244,22 @@ def _first_of_each_set(job: Job, extras: Extras) -> Iterator[Batch]:
         first = next(set_batches(job, job_set, extras), None)
         if first is not None:
             yield first
+
+
+def no_match(job: Job, extras: Extras, selection: Selection) -> str:
+    """Why ``--only`` chose nothing: a key no batch has, or values none has."""
+    keys = override_keys(job, extras)
+    for key in selection.keys:
+        if key not in keys:
+            close = difflib.get_close_matches(key, keys, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            known = ", ".join(keys)
+            return f"--only: no batch of {job.key!r} has the key {key!r}{hint}; keys: {known}"
+    seen: dict[str, dict[str, None]] = {key: {} for key in selection.keys}
+    for batch in itertools.islice(batches(job, extras), 10_000):
+        for word in batch.overrides:
+            key, _, value = word.partition("=")
+            if key in seen and len(seen[key]) < 12:
+                seen[key].setdefault(value)
+    values = "; ".join(f"{key} is one of {', '.join(v)}" for key, v in seen.items())
+    return f"--only matches no batch of {job.key!r}: {values}"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hydraflow.config import Job
+from hydraflow.engine.launching import launches, preview_entries
 from hydraflow.errors import ConfigError
 from hydraflow.events import BatchFinished, BatchOutput, BatchStarted, RunStarted, Status
 from hydraflow.plan import Batch, Extras
@@ -49,13 +50,9 @@ class CallMode:
         import_callable(request.job, request.config.root)
 
     def preview(self, run: Run) -> None:
-        from hydraflow.engine.modes import preview_entries
-
         preview_entries(run, call_line)
 
     def execute(self, run: Run) -> None:
-        from hydraflow.engine.modes import launches
-
         function = import_callable(run.job, run.request.config.root)
         summary = run.summary
         run.emit(RunStarted(run.job.key, run.counts.to_run, run.counts.runs, 1, run.counts.skipped))

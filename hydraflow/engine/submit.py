@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hydraflow.engine.launching import sweep_dir
 from hydraflow.errors import UsageError
 from hydraflow.events import EXIT_INTERRUPTED, Preview
 from hydraflow.ids import new_id
-from hydraflow.plan import Batch, Extras
+from hydraflow.plan import Extras
 from hydraflow.process import GRACE_SECONDS, stop_groups
 
 if TYPE_CHECKING:
@@ -69,12 +70,12 @@ class SubmitMode:
         file = submit_file(run.job)
         run.emit(Preview(shlex.join(handler_argv(run.job, run.extras, file))))
         for batch in run.plan.batches():
-            run.emit(Preview(batch_line(batch.args(_new_dir(run, batch)))))
+            run.emit(Preview(batch_line(batch.args(sweep_dir(run, batch)))))
 
     def execute(self, run: Run) -> None:
         relative = submit_file(run.job)
         path = run.request.config.root / relative
-        lines = (batch_line(batch.args(_new_dir(run, batch))) for batch in run.plan.batches())
+        lines = (batch_line(batch.args(sweep_dir(run, batch))) for batch in run.plan.batches())
         write_atomically(path, lines)
         argv = handler_argv(run.job, run.extras, relative)
         try:
@@ -88,12 +89,6 @@ class SubmitMode:
             summary.interrupted = True
         elif code != 0:
             summary.broken = f"the submit handler exited with status {code}"
-
-
-def _new_dir(run: Run, batch: Batch) -> str:
-    from hydraflow.engine.modes import sweep_dir
-
-    return sweep_dir(run, batch)
 
 
 def write_atomically(path: Path, lines: Iterable[str]) -> None:

@@ -21,7 +21,7 @@ from hydraflow.errors import UsageError
 from hydraflow.events import EXIT_OUTPUT_CLOSED, Event, Observer, RunFinished, Summary
 from hydraflow.ledger import Claimed, Skip
 from hydraflow.options import RunOptions
-from hydraflow.plan import Batch, Counts, Extras, Plan
+from hydraflow.plan import Batch, Counts, Extras, Plan, no_match
 from hydraflow.selection import Selection
 
 
@@ -106,7 +106,7 @@ def make_plan(run: Run) -> int | None:
     run.plan = Plan(run.job, run.extras, selection, run.records.done)
     run.counts = run.plan.count()
     if selection.rules and run.counts.to_run + run.counts.skipped == 0:
-        raise UsageError(modes.no_match(run.job, run.extras, selection))
+        raise UsageError(no_match(run.job, run.extras, selection))
     return None
 
 
