@@ -18,13 +18,13 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from hydraflow.errors import UsageError
-from hydraflow.process import is_alive, process_token
+from hydraflow.process import started_before
 
 LEDGER = Path(".hydraflow") / "ledger.db"
 
@@ -48,7 +48,6 @@ _COLUMNS = {
     # Added after the first release; older ledgers gain them when next written.
     "extra": "TEXT NOT NULL DEFAULT '[]'",
     "guard_pid": "INTEGER",
-    "guard_token": "TEXT",
     "runs": "INTEGER",
     "part": "TEXT",
     "scheduler_id": "TEXT",
@@ -64,7 +63,14 @@ LIVE = ("running", "queued")
 
 
 class LedgerError(UsageError):
-    """The ledger cannot be used; it is never replaced silently."""
+    """The ledger cannot be used; it is never replaced silently.
+
+    ``retryable`` when another process only holds it locked for now.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,6 @@ class Attempt:
     attempt: int
     extra: list[str]
     guard_pid: int | None
-    guard_token: str | None
     runs: int | None
     part: list[int] | None
     scheduler_id: str | None
@@ -102,11 +107,26 @@ class Attempt:
 
     @property
     def holder_alive(self) -> bool:
-        return is_alive(self.runner_pid, self.runner_token) or self.guard_alive
+        return self.runner_alive or self.guard_alive
+
+    @property
+    def runner_alive(self) -> bool:
+        return started_before(self.runner_pid, self.start or 0.0)
 
     @property
     def guard_alive(self) -> bool:
-        return bool(self.guard_pid) and is_alive(self.guard_pid, self.guard_token)
+        return started_before(self.guard_pid, self.start or 0.0)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A batch a runner wants to start: its key and the row it would write."""
+
+    key: str
+    fields: dict[str, object]
+
+
+Update = tuple[int, dict[str, object]]
 
 
 @dataclass(frozen=True)
@@ -124,15 +144,11 @@ class Runner:
 
     host: str
     pid: int
-    token: str
     guard_pid: int | None = None
-    guard_token: str | None = None
 
     @classmethod
     def this(cls, guard_pid: int | None = None) -> Runner:
-        guard_token = process_token(guard_pid) if guard_pid else None
-        pid = os.getpid()
-        return cls(socket.gethostname(), pid, process_token(pid) or "", guard_pid, guard_token)
+        return cls(socket.gethostname(), os.getpid(), guard_pid)
 
 
 class Ledger:
@@ -149,7 +165,7 @@ class Ledger:
             )
             self._prepare(create)
         except sqlite3.DatabaseError as error:
-            raise LedgerError(_explain(path, error)) from None
+            raise _failure(path, error) from None
         except OSError as error:
             raise LedgerError(f"cannot open the ledger {path}: {error.strerror}") from None
 
@@ -216,7 +232,7 @@ class Ledger:
                     raise
                 self._db.execute("COMMIT")
             except sqlite3.DatabaseError as error:
-                raise LedgerError(_explain(self.path, error)) from None
+                raise _failure(self.path, error) from None
 
     def _query(self, sql: str, *params: object) -> list[sqlite3.Row]:
         if not self._columns:
@@ -226,7 +242,7 @@ class Ledger:
                 self._db.row_factory = sqlite3.Row
                 return list(self._db.execute(sql, params))
             except sqlite3.DatabaseError as error:
-                raise LedgerError(_explain(self.path, error)) from None
+                raise _failure(self.path, error) from None
             finally:
                 self._db.row_factory = None
 
@@ -248,35 +264,49 @@ class Ledger:
     # -- writing ---------------------------------------------------------------------
 
     def claim(
-        self, job: str, key: str, fields: dict[str, object], runner: Runner, *, resume: bool
-    ) -> Claimed | Skip | Attempt:
-        """Record that ``runner`` starts the batch ``key``.
+        self,
+        job: str,
+        wanted: Sequence[Wanted],
+        runner: Runner,
+        *,
+        resume: bool,
+        finished: Sequence[Update] = (),
+    ) -> list[Claimed | Skip | Attempt]:
+        """Record that ``runner`` starts each wanted batch, in one transaction that also
+        writes the ends in ``finished``.
 
-        Returns the new row, or why the batch must not run here now: ``done``
+        For each batch: its new row, or why it must not run here now: ``done``
         (it succeeded before, with ``resume``), ``elsewhere`` (a live runner has
         it), or the attempt of a dead runner whose watchdog is still stopping it.
         """
         with self._write() as db:
-            if (
-                resume
-                and db.execute(
-                    "SELECT 1 FROM attempts WHERE key = ? AND status = 'ok' LIMIT 1", (key,)
-                ).fetchone()
-            ):
-                return "done"
-            db.row_factory = sqlite3.Row
-            row = db.execute(
-                "SELECT * FROM attempts WHERE key = ? ORDER BY id DESC LIMIT 1", (key,)
+            self._update(db, finished)
+            return [self._claim(db, job, item, runner, resume) for item in wanted]
+
+    def _claim(
+        self, db: sqlite3.Connection, job: str, item: Wanted, runner: Runner, resume: bool
+    ) -> Claimed | Skip | Attempt:
+        if (
+            resume
+            and db.execute(
+                "SELECT 1 FROM attempts WHERE key = ? AND status = 'ok' LIMIT 1", (item.key,)
             ).fetchone()
-            db.row_factory = None
-            if row is not None and row["status"] in LIVE:
-                previous = _attempt(row)
-                if is_alive(previous.runner_pid, previous.runner_token):
-                    return "elsewhere"
-                if previous.guard_alive:
-                    return previous
-                db.execute("UPDATE attempts SET status = 'lost' WHERE id = ?", (previous.id,))
-            return Claimed(self._insert(db, job, key, fields, runner), str(fields["sweep_dir"]))
+        ):
+            return "done"
+        db.row_factory = sqlite3.Row
+        row = db.execute(
+            "SELECT * FROM attempts WHERE key = ? ORDER BY id DESC LIMIT 1", (item.key,)
+        ).fetchone()
+        db.row_factory = None
+        if row is not None and row["status"] in LIVE:
+            previous = _attempt(row)
+            if previous.runner_alive:
+                return "elsewhere"
+            if previous.guard_alive:
+                return previous
+            db.execute("UPDATE attempts SET status = 'lost' WHERE id = ?", (previous.id,))
+        row_id = self._insert(db, job, item.key, item.fields, runner)
+        return Claimed(row_id, str(item.fields["sweep_dir"]))
 
     def insert(self, job: str, key: str, fields: dict[str, object], runner: Runner) -> int:
         with self._write() as db:
@@ -292,9 +322,8 @@ class Ledger:
             "status": "running",
             "host": runner.host,
             "runner_pid": runner.pid,
-            "runner_token": runner.token,
+            "runner_token": "",
             "guard_pid": runner.guard_pid,
-            "guard_token": runner.guard_token,
             "start": time.time(),
             **{k: _sql(v) for k, v in fields.items()},
         }
@@ -305,13 +334,24 @@ class Ledger:
         )
         return int(cursor.lastrowid or 0)
 
-    def update(self, row: int, **fields: object) -> None:
+    def update(self, updates: Sequence[Update]) -> None:
         with self._write() as db:
+            self._update(db, updates)
+
+    @staticmethod
+    def _update(db: sqlite3.Connection, updates: Sequence[Update]) -> None:
+        for row, fields in updates:
             assignments = ", ".join(f"{name} = ?" for name in fields)
             db.execute(
                 f"UPDATE attempts SET {assignments} WHERE id = ?",
                 (*(_sql(v) for v in fields.values()), row),
             )
+
+    def release(self, rows: Sequence[int]) -> None:
+        """Forget claims of batches that were never started (the run stopped first)."""
+        if rows:
+            with self._write() as db:
+                db.executemany("DELETE FROM attempts WHERE id = ?", [(row,) for row in rows])
 
 
 def _sql(value: object) -> object:
@@ -327,6 +367,11 @@ def _attempt(row: sqlite3.Row) -> Attempt:
     values["part"] = json.loads(values["part"]) if values["part"] else None
     values["attempt"] = values["attempt"] or 1
     return Attempt(**values)
+
+
+def _failure(path: Path, error: sqlite3.DatabaseError) -> LedgerError:
+    text = str(error)
+    return LedgerError(_explain(path, error), retryable="locked" in text or "busy" in text)
 
 
 def _explain(path: Path, error: sqlite3.DatabaseError) -> str:

@@ -64,28 +64,48 @@ def stop_groups(
             signal_group(pgid, signal.SIGKILL)
 
 
-def process_token(pid: int) -> str | None:
-    """A token for the process ``pid`` that a later process with the same pid will not share.
+# Start times are read to a tick: allow a little slack when comparing them.
+_CLOCK_SLACK = 1.0
 
-    It is the process's start time, from psutil. None when no such process is
-    alive; "" when it is alive but its start time cannot be read.
+
+def started_before(pid: int | None, moment: float) -> bool:
+    """Whether ``pid`` names a live process that was already running at ``moment``.
+
+    A row records when its runner claimed it; the runner itself started
+    earlier. A later process that got the same pid started after the row, so
+    this tells a live runner from an unrelated process, on Linux and macOS
+    alike, without the runner having to read its own start time.
     """
     import psutil
 
-    if pid <= 0:
-        return None
+    if not pid or pid <= 0:
+        return False
     try:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:
-            return None
-        return f"{process.create_time():.2f}"
+            return False
+        return bool(process.create_time() <= moment + _CLOCK_SLACK)
     except psutil.NoSuchProcess:
-        return None
+        return False
     except psutil.AccessDenied:
-        return ""
+        return True
 
 
-def is_alive(pid: int | None, token: str | None) -> bool:
-    """Whether ``pid`` still names the process whose token was ``token``."""
-    current = process_token(pid or 0)
-    return current is not None and (not token or not current or current == token)
+def marked_groups(marker: str) -> set[int]:
+    """The process groups of every process whose environment holds ``NAME=VALUE``."""
+    import psutil
+
+    name, _, value = marker.partition("=")
+    groups: set[int] = set()
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if process.environ().get(name) == value:
+                groups.add(os.getpgid(process.pid))
+    return groups
+
+
+def stop_marked(marker: str, grace: float = GRACE_SECONDS) -> None:
+    """Stop every process group that carries ``marker``, and wait until they are gone."""
+    groups = marked_groups(marker)
+    stop_groups(groups, grace)
+    wait_groups_gone(groups, grace)

@@ -1,18 +1,23 @@
-"""The ledger as the engine sees it: claims before a batch starts, and how it ended.
+"""The ledger as the engine sees it: claims before batches start, and how they ended.
 
 The front ends build a ``Recorder`` (or nothing, with ``--no-ledger``) and pass
 it to the engine, which claims every batch through it and sends it every event.
+
+Writes are few: claims come in small groups in one transaction, and the end of
+a short batch is written with the next group of claims (a long batch's end at
+once), so the ledger costs a fraction of a batch's start.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from hydraflow.config import Job
-from hydraflow.events import BatchFinished, BatchStarted, Event
-from hydraflow.ledger import Attempt, Claimed, Ledger, LedgerError, Runner, Skip
+from hydraflow.events import BatchFinished, BatchStarted, Event, RunFinished
+from hydraflow.ledger import Attempt, Claimed, Ledger, LedgerError, Runner, Skip, Update, Wanted
 from hydraflow.plan import Batch
 
 T = TypeVar("T")
@@ -21,6 +26,8 @@ T = TypeVar("T")
 WRITE_PATIENCE = 300.0
 # A dead runner's watchdog stops its batches within its grace period; wait a little longer.
 GUARD_PATIENCE = 60.0
+# The end of a batch shorter than this waits for the next claim's transaction.
+DEFER_SECONDS = 1.0
 
 
 class Recorder:
@@ -34,6 +41,8 @@ class Recorder:
         self.runner = Runner.this()
         self.rows: dict[int, int] = {}
         self.pids: dict[int, int] = {}
+        self.pending: list[Update] = []
+        self.lock = threading.Lock()
         latest = ledger.latest(job.key) if resume else {}
         self.previous_dirs = {key: attempt.sweep_dir for key, attempt in latest.items()}
         self.done = frozenset(ledger.succeeded(job.key)) if resume else frozenset()
@@ -46,65 +55,94 @@ class Recorder:
         """On ``--resume`` a batch writes into the folder of its earlier attempt."""
         return self.previous_dirs.get(batch.key, new) if self.resume else new
 
-    def claim(self, batch: Batch, sweep_dir: str, argv: Sequence[str]) -> Claimed | Skip:
-        fields: dict[str, object] = {
+    def claim(self, wanted: Sequence[tuple[Batch, str, Sequence[str]]]) -> list[Claimed | Skip]:
+        """Claim a group of batches (batch, sweep dir, argv) at once."""
+        items = [
+            Wanted(batch.key, self._fields(batch, directory, argv))
+            for batch, directory, argv in wanted
+        ]
+        results: list[Claimed | Skip | Attempt] = self._claim(items)
+        deadline = time.monotonic() + GUARD_PATIENCE
+        # A killed runner's batch is still being stopped: never run it twice at once.
+        while waiting := [i for i, r in enumerate(results) if isinstance(r, Attempt)]:
+            if time.monotonic() > deadline:
+                for i in waiting:
+                    results[i] = "elsewhere"
+                break
+            time.sleep(0.1)
+            for i, result in zip(waiting, self._claim([items[i] for i in waiting]), strict=True):
+                results[i] = result
+        claimed: list[Claimed | Skip] = []
+        for (batch, _, _), result in zip(wanted, results, strict=True):
+            assert not isinstance(result, Attempt)
+            if isinstance(result, Claimed):
+                self.rows[batch.index] = result.row
+            claimed.append(result)
+        return claimed
+
+    def _claim(self, items: list[Wanted]) -> list[Claimed | Skip | Attempt]:
+        with self.lock:
+            finished, self.pending = self.pending, []
+        try:
+            return self._patiently(
+                lambda: self.ledger.claim(
+                    self.job.key, items, self.runner, resume=self.resume, finished=finished
+                )
+            )
+        except BaseException:
+            with self.lock:
+                self.pending[:0] = finished
+            raise
+
+    def release(self, claims: Sequence[Claimed]) -> None:
+        """Claims of batches that will not start after all (the run stopped first)."""
+        self._patiently(lambda: self.ledger.release([c.row for c in claims]))
+
+    def _fields(self, batch: Batch, directory: str, argv: Sequence[str]) -> dict[str, object]:
+        return {
             "label": batch.label,
             "argv": list(argv),
             "extra": self.extra,
-            "sweep_dir": sweep_dir,
+            "sweep_dir": directory,
             "runs": batch.runs,
         }
-        deadline = time.monotonic() + GUARD_PATIENCE
-        while True:
-            result = self.ledger.claim(
-                self.job.key, batch.key, fields, self.runner, resume=self.resume
-            )
-            if not isinstance(result, Attempt):
-                break
-            # A killed runner's batch is still being stopped: never run it twice at once.
-            if time.monotonic() > deadline:
-                return "elsewhere"
-            time.sleep(0.1)
-        if isinstance(result, Claimed):
-            self.rows[batch.index] = result.row
-        return result
 
     def handle(self, event: Event) -> None:
-        # Two writes per batch, the claim and the end: a batch's process is stopped
-        # with its runner by the watchdog, so its pid is history, not a guard.
         if isinstance(event, BatchStarted):
             if event.attempt > 1 or event.batch.index not in self.rows:
+                fields = {**self._fields(event.batch, event.sweep_dir, event.argv)}
+                fields["attempt"] = event.attempt
                 self.rows[event.batch.index] = self._patiently(
-                    lambda: self.ledger.insert(
-                        self.job.key,
-                        event.batch.key,
-                        {
-                            "label": event.batch.label,
-                            "argv": list(event.argv),
-                            "extra": self.extra,
-                            "sweep_dir": event.sweep_dir,
-                            "runs": event.batch.runs,
-                            "attempt": event.attempt,
-                        },
-                        self.runner,
-                    )
+                    lambda: self.ledger.insert(self.job.key, event.batch.key, fields, self.runner)
                 )
             self.pids[event.batch.index] = event.pid
         elif isinstance(event, BatchFinished):
             row = self.rows.get(event.batch.index)
-            if row is not None:
-                self._patiently(lambda: self._finish(row, event))
+            if row is None:
+                return
+            update: Update = (
+                row,
+                {
+                    "status": event.status,
+                    "exit_code": event.returncode,
+                    "start": event.started,
+                    "end": event.ended,
+                    "pid": self.pids.pop(event.batch.index, None),
+                    "log_path": str(event.log_path) if event.log_path else None,
+                },
+            )
+            with self.lock:
+                self.pending.append(update)
+            if event.duration >= DEFER_SECONDS:
+                self.flush()
+        elif isinstance(event, RunFinished):
+            self.flush()
 
-    def _finish(self, row: int, event: BatchFinished) -> None:
-        self.ledger.update(
-            row,
-            status=event.status,
-            exit_code=event.returncode,
-            start=event.started,
-            end=event.ended,
-            pid=self.pids.pop(event.batch.index, None),
-            log_path=str(event.log_path) if event.log_path else None,
-        )
+    def flush(self) -> None:
+        with self.lock:
+            updates, self.pending = self.pending, []
+        if updates:
+            self._patiently(lambda: self.ledger.update(updates))
 
     @staticmethod
     def _patiently(write: Callable[[], T]) -> T:
@@ -114,10 +152,13 @@ class Recorder:
         while True:
             try:
                 return write()
-            except LedgerError:
-                if time.monotonic() > deadline:
+            except LedgerError as error:
+                if not error.retryable or time.monotonic() > deadline:
                     raise
                 time.sleep(1.0)
 
     def close(self) -> None:
-        self.ledger.close()
+        try:
+            self.flush()
+        finally:
+            self.ledger.close()

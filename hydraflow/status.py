@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from hydraflow.config import Config, Job
-from hydraflow.ledger import Attempt, Ledger
 from hydraflow.plan import Extras, batches
+
+if TYPE_CHECKING:
+    from hydraflow.ledger import Attempt, Ledger
 
 STATES = (
     "ok",
@@ -89,6 +92,8 @@ def _variant(job: Job, extra: tuple[str, ...], latest: dict[str, Attempt]) -> Jo
 
 
 def project_status(config: Config, job_name: str | None = None) -> list[JobStatus]:
+    from hydraflow.ledger import Ledger
+
     jobs = [config.job(job_name)] if job_name else list(config.jobs.values())
     # A submit job hands its batches to another program, which records nothing here.
     jobs = [job for job in jobs if job.mode != "submit"]

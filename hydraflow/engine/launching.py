@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import contextlib
+import itertools
+import time
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
 
 from hydraflow.engine.pool import Launch, Pool, PoolSettings
@@ -11,7 +14,12 @@ from hydraflow.engine.watchdog import Watchdog
 from hydraflow.errors import UsageError
 from hydraflow.events import Preview, RunStarted
 from hydraflow.ids import new_id
+from hydraflow.ledger import Claimed
 from hydraflow.plan import Batch, new_sweep_dir
+
+# Claims are grouped only while batches take less than this each.
+QUICK_SECONDS = 0.2
+MAX_GROUP = 16
 
 if TYPE_CHECKING:
     from hydraflow.engine.workflow import Run
@@ -30,23 +38,38 @@ def preview_entries(run: Run, line_of: Callable[[Batch, str], str]) -> None:
             run.emit(Preview(line_of(batch, sweep_dir(run, batch))))
 
 
-def launches(run: Run) -> Iterator[Launch | None]:
-    """Claim each planned batch as a worker asks for it; None for one claimed elsewhere."""
-    for batch in run.plan.batches():
-        directory = sweep_dir(run, batch)
-        argv = batch.argv(directory)
-        claimed = run.records.claim(batch, directory, argv)
-        if claimed == "done":
-            run.summary.skipped += 1
-            run.summary.batches -= 1
-        elif claimed == "elsewhere":
-            run.summary.elsewhere += 1
-        else:
-            assert not isinstance(claimed, str)
-            run.summary.outputs.append(claimed.sweep_dir)
-            yield Launch(batch, claimed.sweep_dir, batch.argv(claimed.sweep_dir))
-            continue
-        yield None
+def launches(run: Run) -> Generator[Launch | None, None, None]:
+    """Claim the planned batches as workers ask for them; None for one skipped at its claim.
+
+    Short batches are claimed a few at a time (one transaction for several);
+    a batch that takes a while is claimed alone, so that another runner on the
+    same project can still take the batches this one has not started.
+    """
+    batches = run.plan.batches()
+    group = 1
+    while chunk := list(itertools.islice(batches, group)):
+        started = time.monotonic()
+        directories = [sweep_dir(run, batch) for batch in chunk]
+        wanted = [(b, d, b.argv(d)) for b, d in zip(chunk, directories, strict=True)]
+        results = run.records.claim(wanted)
+        unstarted = [r for r in results if isinstance(r, Claimed)]
+        try:
+            for (batch, _, _), result in zip(wanted, results, strict=True):
+                if isinstance(result, Claimed):
+                    unstarted.remove(result)
+                    run.summary.outputs.append(result.sweep_dir)
+                    yield Launch(batch, result.sweep_dir, batch.argv(result.sweep_dir))
+                    continue
+                if result == "done":
+                    run.summary.skipped += 1
+                    run.summary.batches -= 1
+                else:
+                    run.summary.elsewhere += 1
+                yield None
+        finally:
+            run.records.release(unstarted)
+        quick = time.monotonic() - started < QUICK_SECONDS * len(chunk)
+        group = min(group * 2, MAX_GROUP) if quick else 1
 
 
 def workers_and_devices(run: Run) -> tuple[int, tuple[str, ...]]:
@@ -68,17 +91,23 @@ def workers_and_devices(run: Run) -> tuple[int, tuple[str, ...]]:
 def run_pool(run: Run, starter: Starter) -> None:
     workers, devices = workers_and_devices(run)
     workers = max(1, min(workers, run.counts.to_run))
-    settings = PoolSettings(
-        workers=workers,
-        failure_limit=run.options.failure_limit,
-        timeout=run.options.timeout,
-        retries=run.options.retries,
-        devices=devices,
-    )
     run.emit(
         RunStarted(run.job.key, run.counts.to_run, run.counts.runs, workers, run.counts.skipped)
     )
-    with Watchdog() as watchdog:
+    # Batches start in the project's folder, wherever the user called from.
+    with contextlib.chdir(run.request.config.root), Watchdog() as watchdog:
         run.records.guard(watchdog.pid)
-        pool = Pool(settings, starter, run.request.config.root, run.emit, watchdog)
-        pool.run(launches(run), run.summary)
+        settings = PoolSettings(
+            workers=workers,
+            failure_limit=run.options.failure_limit,
+            timeout=run.options.timeout,
+            retries=run.options.retries,
+            devices=devices,
+            env=watchdog.env,
+        )
+        try:
+            Pool(settings, starter, run.request.config.root, run.emit).run(
+                launches(run), run.summary
+            )
+        finally:
+            starter.close()

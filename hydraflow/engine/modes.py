@@ -10,9 +10,7 @@ import shlex
 from typing import TYPE_CHECKING, Protocol
 
 from hydraflow.config import Job
-from hydraflow.engine.call import CallMode
 from hydraflow.engine.launching import preview_entries, run_pool
-from hydraflow.engine.submit import SubmitMode
 from hydraflow.plan import Extras
 
 if TYPE_CHECKING:
@@ -28,8 +26,16 @@ class Mode(Protocol):
 
 
 def mode_of(job: Job) -> Mode:
-    modes: dict[str, Mode] = {"run": RunMode(), "call": CallMode(), "submit": SubmitMode()}
-    return modes[job.mode]
+    # Each mode's module is imported only by a job that uses it.
+    if job.mode == "call":
+        from hydraflow.engine.call import CallMode
+
+        return CallMode()
+    if job.mode == "submit":
+        from hydraflow.engine.submit import SubmitMode
+
+        return SubmitMode()
+    return RunMode()
 
 
 class RunMode:

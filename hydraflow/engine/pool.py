@@ -15,10 +15,10 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO
 
 from hydraflow.engine.broadcast import OutputClosed
 from hydraflow.engine.output import Stream, follow, hydra_run_number, stop_child
@@ -60,14 +60,6 @@ class Launch:
     argv: tuple[str, ...]
 
 
-class Guard(Protocol):
-    """Told of every batch's process group while it runs (the watchdog)."""
-
-    def watch(self, group: int) -> None: ...
-
-    def release(self, group: int) -> None: ...
-
-
 class Pool:
     """Takes launches from ``take`` (which plans and claims) and runs each in ``cwd``."""
 
@@ -77,9 +69,7 @@ class Pool:
         starter: Starter,
         cwd: Path,
         emit: Callable[[Event], None],
-        guard: Guard | None = None,
     ) -> None:
-        self.guard = guard
         self.settings = settings
         self.starter = starter
         self.cwd = cwd
@@ -96,8 +86,9 @@ class Pool:
             **{os.fsencode(k): os.fsencode(v) for k, v in settings.env.items()},
         }
 
-    def run(self, take: Iterator[Launch | None], summary: Summary) -> Summary:
-        """Run every launch ``take`` yields (None stands for a batch skipped at its claim)."""
+    def run(self, take: Generator[Launch | None, None, None], summary: Summary) -> Summary:
+        """Run every launch ``take`` yields (None stands for a batch skipped at its claim);
+        ``take`` is closed at the end, so that it can let go of what it claimed ahead."""
         self._take = take
         self.summary = summary
         summary.started = time.time()
@@ -109,6 +100,8 @@ class Pool:
             self._wait()
         except KeyboardInterrupt:
             self.interrupt()
+        with self._lock:
+            take.close()
         summary.interrupted = summary.interrupted or self._interrupted
         summary.ended = time.time()
         return summary
@@ -214,7 +207,7 @@ class Pool:
             raise OSError(f"cannot write the log {log_path}: {error.strerror}") from None
         with log:
             try:
-                child = self.starter.start(launch.argv, self.cwd, self._environment(batch, slot))
+                child = self.starter.start(launch.argv, self._environment(batch, slot))
             except (OSError, ValueError) as error:
                 reason = error.strerror if isinstance(error, OSError) else str(error)
                 line = f"hydraflow: cannot start {launch.argv[0]!r}: {reason or error}"
@@ -264,8 +257,6 @@ class Pool:
         started: float,
     ) -> tuple[Status, int]:
         batch = launch.batch
-        if self.guard is not None:
-            self.guard.watch(child.pid)
         with self._lock:
             self._running[child.pid] = child
             if self._interrupted:
@@ -304,8 +295,6 @@ class Pool:
         finally:
             with self._lock:
                 self._running.pop(child.pid, None)
-            if self.guard is not None:
-                self.guard.release(child.pid)
         status: Status = "ok" if outcome.returncode == 0 else "failed"
         if outcome.timed_out:
             status = "timeout"

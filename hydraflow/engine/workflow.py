@@ -42,7 +42,9 @@ class Records(Protocol):
 
     def sweep_dir(self, batch: Batch, new: str) -> str: ...
 
-    def claim(self, batch: Batch, sweep_dir: str, argv: Sequence[str]) -> Claimed | Skip: ...
+    def claim(self, wanted: Sequence[tuple[Batch, str, Sequence[str]]]) -> list[Claimed | Skip]: ...
+
+    def release(self, claims: Sequence[Claimed]) -> None: ...
 
     def handle(self, event: Event) -> None: ...
 
@@ -58,8 +60,11 @@ class Unrecorded:
     def sweep_dir(self, batch: Batch, new: str) -> str:
         return new
 
-    def claim(self, batch: Batch, sweep_dir: str, argv: Sequence[str]) -> Claimed | Skip:
-        return Claimed(0, sweep_dir)
+    def claim(self, wanted: Sequence[tuple[Batch, str, Sequence[str]]]) -> list[Claimed | Skip]:
+        return [Claimed(0, directory) for _, directory, _ in wanted]
+
+    def release(self, claims: Sequence[Claimed]) -> None:
+        pass
 
     def handle(self, event: Event) -> None:
         pass
