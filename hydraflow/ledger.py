@@ -60,6 +60,7 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS attempts_by_job ON attempts (job, id)",
 )
 LIVE = ("running", "queued")
+BUSY_SECONDS = 5.0
 
 
 class LedgerError(UsageError):
@@ -160,8 +161,9 @@ class Ledger:
         try:
             if create:
                 path.parent.mkdir(parents=True, exist_ok=True)
+            # A short wait per try: the recorder tries again, for minutes, when it must.
             self._db = sqlite3.connect(
-                path, timeout=30, isolation_level=None, check_same_thread=False
+                path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False
             )
             self._prepare(create)
         except sqlite3.DatabaseError as error:

@@ -193,39 +193,49 @@ class Pool:
     # -- one attempt -----------------------------------------------------------------
 
     def _attempt(self, launch: Launch, slot: int, attempt: int) -> BatchFinished:
-        """Run one attempt of a batch; whatever happens, its end is reported and recorded."""
+        """Run one attempt of a batch; whatever happens, its end is reported and recorded.
+
+        A failure of hydraflow itself (the log cannot be written, the output is
+        gone) still ends the batch's record, and is raised afterwards to fail the run.
+        """
         batch, sweep_dir = launch.batch, launch.sweep_dir
         log_path = self.cwd / sweep_dir / LOG_NAME
         started = time.time()
         tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         status: Status = "failed"
         returncode: int | None = None
-        problem: BaseException | None = None
+        problem: Exception | None = None
+
+        def report_start(pid: int) -> None:
+            self.emit(
+                BatchStarted(batch, sweep_dir, launch.argv, slot, attempt, pid, log_path, started)
+            )
+
         try:
             log = _open_log(log_path)
         except OSError as error:
-            raise OSError(f"cannot write the log {log_path}: {error.strerror}") from None
-        with log:
-            try:
-                child = self.starter.start(launch.argv, self._environment(batch, slot))
-            except (OSError, ValueError) as error:
-                reason = error.strerror if isinstance(error, OSError) else str(error)
-                line = f"hydraflow: cannot start {launch.argv[0]!r}: {reason or error}"
-                self.emit(
-                    BatchStarted(batch, sweep_dir, launch.argv, slot, attempt, 0, log_path, started)
-                )
-                log.write(line.encode() + b"\n")
-                tail.append(line)
-            else:
+            problem = OSError(f"cannot write the log {log_path}: {error.strerror}")
+            tail.append(f"hydraflow: {problem}")
+            report_start(0)
+        else:
+            with log:
                 try:
-                    status, returncode = self._follow(
-                        launch, child, slot, attempt, log, log_path, tail, started
-                    )
-                except OutputClosed as error:
-                    status, problem = "interrupted", error
-                except Exception as error:
-                    tail.append(f"hydraflow: {error}")
-                    problem = error
+                    child = self.starter.start(launch.argv, self._environment(batch, slot))
+                except (OSError, ValueError) as error:
+                    reason = error.strerror if isinstance(error, OSError) else str(error)
+                    line = f"hydraflow: cannot start {launch.argv[0]!r}: {reason or error}"
+                    report_start(0)
+                    log.write(line.encode() + b"\n")
+                    tail.append(line)
+                else:
+                    report_start(child.pid)
+                    try:
+                        status, returncode = self._follow(launch, child, log, tail)
+                    except OutputClosed as error:
+                        status, problem = "interrupted", error
+                    except Exception as error:
+                        tail.append(f"hydraflow: {error}")
+                        problem = error
         finished = self._record(
             BatchFinished(
                 batch,
@@ -246,15 +256,7 @@ class Pool:
         return finished
 
     def _follow(
-        self,
-        launch: Launch,
-        child: Child,
-        slot: int,
-        attempt: int,
-        log: IO[bytes],
-        log_path: Path,
-        tail: collections.deque[str],
-        started: float,
+        self, launch: Launch, child: Child, log: IO[bytes], tail: collections.deque[str]
     ) -> tuple[Status, int]:
         batch = launch.batch
         with self._lock:
@@ -262,18 +264,6 @@ class Pool:
             if self._interrupted:
                 signal_group(child.pid, signal.SIGTERM)
         try:
-            self.emit(
-                BatchStarted(
-                    batch,
-                    launch.sweep_dir,
-                    launch.argv,
-                    slot,
-                    attempt,
-                    child.pid,
-                    log_path,
-                    started,
-                )
-            )
             launched = 0
 
             def on_line(line: bytes, stream: Stream) -> None:

@@ -99,8 +99,12 @@ def check(run: Run) -> int | None:
     if options.resume and not options.ledger:
         raise UsageError("--resume reads the ledger; it cannot go with --no-ledger")
     run.extras = Extras.parse(run.request.extra)
-    if any("\0" in word for word in run.extras.words):
-        raise UsageError("an extra argument holds a NUL character, which no command can receive")
+    words = (*job.command, *job.add, *run.extras.words)
+    if any("\0" in word for word in words):
+        raise UsageError(
+            f"job {job.key!r}: a word of its command holds a NUL character, "
+            "which no program can receive"
+        )
     modes.mode_of(job).check(run.request, run.extras)
     return None
 
