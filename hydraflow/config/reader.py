@@ -1,0 +1,188 @@
+"""Walk the YAML node tree into the model; every check raises ConfigError with the node's line."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import yaml
+
+from hydraflow.config.interpolation import Interpolations, ResolveError
+from hydraflow.config.model import Config, Job, JobSet, Mode
+from hydraflow.config.source import compose, is_null, line, read, scalar
+from hydraflow.errors import ConfigError, did_you_mean
+
+MODES = ("run", "call", "submit")
+JOB_KEYS = ("run", "call", "submit", "name", "help", "add", "sets", "parallel", "devices")
+SET_KEYS = ("each", "all", "zip", "add")
+# Invoke turns job names into task names; a '.' would break every invoke command.
+JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+
+Entries = dict[str, tuple[yaml.Node, yaml.Node]]
+
+
+def load(path: Path) -> Config:
+    return _Reader(path, read(path)).config()
+
+
+class _Reader:
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.text = text
+        self.resolver: Interpolations | None = None
+
+    def error(self, message: str, node: yaml.Node | int, detail: str = "") -> ConfigError:
+        at = node if isinstance(node, int) else line(node)
+        return ConfigError(message, self.path, at, detail)
+
+    def config(self) -> Config:
+        root = compose(self.text, self.path)
+        if root is None:
+            return Config(self.path, {})
+        if "${" in self.text:
+            self.resolver = Interpolations(root)
+        mapping = self.mapping(root, "the file")
+        unknown = [k for k in mapping if k != "jobs"]
+        if unknown:
+            key_node = mapping[unknown[0]][0]
+            raise self.error(
+                f"unknown key {unknown[0]!r}{did_you_mean(unknown[0], ['jobs'])}", key_node
+            )
+        if "jobs" not in mapping:
+            return Config(self.path, {})
+        jobs_node = mapping["jobs"][1]
+        if is_null(jobs_node):
+            return Config(self.path, {})
+        jobs: dict[str, Job] = {}
+        for name, (key_node, value_node) in self.mapping(jobs_node, "jobs").items():
+            if not JOB_NAME.fullmatch(name):
+                raise self.error(
+                    f"job name {name!r} cannot be a task name: use letters, digits, '_' and '-'",
+                    key_node,
+                )
+            jobs[name] = self.job(name, value_node)
+        return Config(self.path, jobs)
+
+    def mapping(self, node: yaml.Node, what: str) -> Entries:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(f"{what} must be a mapping", node)
+        entries: Entries = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.error("keys must be plain names", key_node)
+            key = str(key_node.value)
+            if key in entries:
+                raise self.error(f"duplicate key {key!r}", key_node)
+            entries[key] = (key_node, value_node)
+        return entries
+
+    def known(
+        self,
+        entries: Mapping[str, tuple[yaml.Node, yaml.Node]],
+        allowed: tuple[str, ...],
+        what: str,
+    ) -> None:
+        for key, (key_node, _) in entries.items():
+            if key not in allowed:
+                raise self.error(
+                    f"unknown key {key!r} in {what}{did_you_mean(key, list(allowed))}", key_node
+                )
+
+    def string(self, node: yaml.Node, what: str) -> str:
+        if is_null(node):
+            return ""
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.error(f"{what} must be a string", node)
+        value = str(node.value)
+        if self.resolver is not None and "${" in value:
+            try:
+                value = self.resolver.resolve(node)
+            except ResolveError as error:
+                raise self.error(str(error), node) from None
+        return value
+
+    def job(self, key: str, node: yaml.Node) -> Job:
+        if is_null(node):
+            raise self.error(f"job {key!r} needs one of run, call or submit", node)
+        entries = self.mapping(node, f"job {key!r}")
+        self.known(entries, JOB_KEYS, f"job {key!r}")
+        modes = [m for m in MODES if m in entries]
+        if len(modes) != 1:
+            given = " and ".join(modes)
+            problem = f"has {given}" if modes else "has none"
+            raise self.error(
+                f"job {key!r} needs exactly one of run, call or submit; it {problem}", node
+            )
+        mode: Mode = modes[0]  # type: ignore[assignment]
+        command_node = entries[mode][1]
+        command_text = self.string(command_node, mode)
+        command = self.words(command_text, command_node, mode)
+        if not command:
+            raise self.error(f"{mode} of job {key!r} is empty", command_node)
+        text = {k: self.string(entries[k][1], k) for k in ("name", "help", "add") if k in entries}
+        sets_node = entries["sets"][1] if "sets" in entries else None
+        return Job(
+            key=key,
+            name=text.get("name") or key,
+            mode=mode,
+            command=tuple(command),
+            command_text=command_text,
+            add=tuple(self.words(text.get("add", ""), entries.get("add", (node, node))[1], "add")),
+            sets=tuple(self.sets(sets_node)) if sets_node is not None else (),
+            help=" ".join(text.get("help", "").split()),
+            parallel=self.positive(entries["parallel"][1], "parallel")
+            if "parallel" in entries
+            else None,
+            devices=self.devices(entries["devices"][1]) if "devices" in entries else (),
+            line=line(node),
+            node=node,
+        )
+
+    def words(self, text: str, node: yaml.Node, what: str) -> list[str]:
+        try:
+            return shlex.split(text)
+        except ValueError as error:
+            raise self.error(f"{what}: {error}", node) from None
+
+    def positive(self, node: yaml.Node, what: str) -> int:
+        value = scalar(node)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.error(f"{what} must be a whole number of at least 1", node)
+        return value
+
+    def devices(self, node: yaml.Node) -> tuple[str, ...]:
+        if isinstance(node, yaml.SequenceNode):
+            return tuple(str(item.value) for item in node.value)
+        text = self.string(node, "devices")
+        return tuple(d.strip() for d in text.split(",") if d.strip())
+
+    def sets(self, node: yaml.Node) -> Iterator[JobSet]:
+        if is_null(node):
+            return
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.error("sets must be a list", node)
+        for item in node.value:
+            yield self.job_set(item)
+
+    def job_set(self, node: yaml.Node) -> JobSet:
+        if is_null(node):
+            node_entries: Entries = {}
+        else:
+            if not isinstance(node, yaml.MappingNode):
+                raise self.error("each entry of sets must be a mapping (each/all/zip/add)", node)
+            node_entries = self.mapping(node, "a set")
+        self.known(node_entries, SET_KEYS, "a set")
+        text = {k: self.string(v, k) for k, (_, v) in node_entries.items()}
+        add = text.get("add", "")
+        add_node = node_entries["add"][1] if "add" in node_entries else node
+        return JobSet(
+            each=text.get("each", ""),
+            all=text.get("all", ""),
+            zip=text.get("zip", ""),
+            add=tuple(self.words(add, add_node, "add")) if add.strip() else None,
+            path=self.path,
+            line=line(node),
+            lines={k: line(v) for k, (_, v) in node_entries.items()},
+        )

@@ -1,0 +1,70 @@
+"""Finding ``hydraflow.yaml``, reading it, and composing its YAML node tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hydraflow.errors import ConfigError, UsageError
+
+FILENAME = "hydraflow.yaml"
+
+
+def find(start: Path | None = None) -> Path:
+    """The nearest hydraflow.yaml in ``start`` or a parent folder."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / FILENAME
+        if candidate.is_file():
+            return candidate
+    raise UsageError(f"no {FILENAME} in {here} or any folder above it (use -f PATH)")
+
+
+def read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read the file: {error}", path) from None
+
+
+def compose(text: str, path: Path) -> yaml.Node | None:
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.compose(text, Loader=loader_class)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else 0
+        problem = error.problem or error.context or "invalid YAML"
+        raise ConfigError(f"YAML syntax error: {problem}", path, line) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"YAML error: {error}", path) from None
+
+
+def line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+_CONSTRUCTOR = yaml.SafeLoader("")
+
+
+def scalar(node: yaml.Node) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        return None
+    return _CONSTRUCTOR.construct_object(node)
+
+
+def plain(node: yaml.Node) -> Any:
+    """The node as plain data, for ``hydraflow show``."""
+    if isinstance(node, yaml.MappingNode):
+        return {str(k.value): plain(v) for k, v in node.value}
+    if isinstance(node, yaml.SequenceNode):
+        return [plain(v) for v in node.value]
+    return scalar(node)
