@@ -9,9 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from hydraflow.config.interpolation import Interpolations, ResolveError
 from hydraflow.config.model import Config, Job, JobSet, Mode
-from hydraflow.config.source import compose, is_null, line, read, scalar
+from hydraflow.config.source import compose, is_null, line, read
+from hydraflow.config.values import Values, kind
 from hydraflow.errors import ConfigError, did_you_mean
 
 MODES = ("run", "call", "submit")
@@ -24,26 +24,24 @@ Entries = dict[str, tuple[yaml.Node, yaml.Node]]
 
 
 def load(path: Path) -> Config:
-    return _Reader(path, read(path)).config()
+    root = compose(read(path), path)
+    if root is None:
+        return Config(path, {})
+    return _Reader(path, root).config()
 
 
 class _Reader:
-    def __init__(self, path: Path, text: str) -> None:
+    def __init__(self, path: Path, root: yaml.Node) -> None:
         self.path = path
-        self.text = text
-        self.resolver: Interpolations | None = None
+        self.root = root
+        self.values = Values(path, root)
 
     def error(self, message: str, node: yaml.Node | int, detail: str = "") -> ConfigError:
         at = node if isinstance(node, int) else line(node)
         return ConfigError(message, self.path, at, detail)
 
     def config(self) -> Config:
-        root = compose(self.text, self.path)
-        if root is None:
-            return Config(self.path, {})
-        if "${" in self.text:
-            self.resolver = Interpolations(root)
-        mapping = self.mapping(root, "the file")
+        mapping = self.mapping(self.root, "the file")
         unknown = [k for k in mapping if k != "jobs"]
         if unknown:
             key_node = mapping[unknown[0]][0]
@@ -67,7 +65,7 @@ class _Reader:
 
     def mapping(self, node: yaml.Node, what: str) -> Entries:
         if not isinstance(node, yaml.MappingNode):
-            raise self.error(f"{what} must be a mapping", node)
+            raise self.error(f"{what} must be a mapping, not {kind(node)}", node)
         entries: Entries = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
@@ -90,19 +88,6 @@ class _Reader:
                     f"unknown key {key!r} in {what}{did_you_mean(key, list(allowed))}", key_node
                 )
 
-    def string(self, node: yaml.Node, what: str) -> str:
-        if is_null(node):
-            return ""
-        if not isinstance(node, yaml.ScalarNode):
-            raise self.error(f"{what} must be a string", node)
-        value = str(node.value)
-        if self.resolver is not None and "${" in value:
-            try:
-                value = self.resolver.resolve(node)
-            except ResolveError as error:
-                raise self.error(str(error), node) from None
-        return value
-
     def job(self, key: str, node: yaml.Node) -> Job:
         if is_null(node):
             raise self.error(f"job {key!r} needs one of run, call or submit", node)
@@ -117,11 +102,13 @@ class _Reader:
             )
         mode: Mode = modes[0]  # type: ignore[assignment]
         command_node = entries[mode][1]
-        command_text = self.string(command_node, mode)
+        command_text = self.values.text(command_node, mode)
         command = self.words(command_text, command_node, mode)
         if not command:
             raise self.error(f"{mode} of job {key!r} is empty", command_node)
-        text = {k: self.string(entries[k][1], k) for k in ("name", "help", "add") if k in entries}
+        text = {
+            k: self.values.text(entries[k][1], k) for k in ("name", "help", "add") if k in entries
+        }
         sets_node = entries["sets"][1] if "sets" in entries else None
         return Job(
             key=key,
@@ -132,7 +119,7 @@ class _Reader:
             add=tuple(self.words(text.get("add", ""), entries.get("add", (node, node))[1], "add")),
             sets=tuple(self.sets(sets_node)) if sets_node is not None else (),
             help=" ".join(text.get("help", "").split()),
-            parallel=self.positive(entries["parallel"][1], "parallel")
+            parallel=self.values.whole(entries["parallel"][1], "parallel")
             if "parallel" in entries
             else None,
             devices=self.devices(entries["devices"][1]) if "devices" in entries else (),
@@ -146,23 +133,17 @@ class _Reader:
         except ValueError as error:
             raise self.error(f"{what}: {error}", node) from None
 
-    def positive(self, node: yaml.Node, what: str) -> int:
-        value = scalar(node)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise self.error(f"{what} must be a whole number of at least 1", node)
-        return value
-
     def devices(self, node: yaml.Node) -> tuple[str, ...]:
         if isinstance(node, yaml.SequenceNode):
             return tuple(str(item.value) for item in node.value)
-        text = self.string(node, "devices")
+        text = self.values.text(node, "devices")
         return tuple(d.strip() for d in text.split(",") if d.strip())
 
     def sets(self, node: yaml.Node) -> Iterator[JobSet]:
         if is_null(node):
             return
         if not isinstance(node, yaml.SequenceNode):
-            raise self.error("sets must be a list", node)
+            raise self.values.wrong(node, "sets", "a list")
         for item in node.value:
             yield self.job_set(item)
 
@@ -174,7 +155,7 @@ class _Reader:
                 raise self.error("each entry of sets must be a mapping (each/all/zip/add)", node)
             node_entries = self.mapping(node, "a set")
         self.known(node_entries, SET_KEYS, "a set")
-        text = {k: self.string(v, k) for k, (_, v) in node_entries.items()}
+        text = {k: self.values.text(v, k) for k, (_, v) in node_entries.items()}
         add = text.get("add", "")
         add_node = node_entries["add"][1] if "add" in node_entries else node
         return JobSet(

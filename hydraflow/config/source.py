@@ -53,18 +53,18 @@ def is_null(node: yaml.Node) -> bool:
 
 
 _CONSTRUCTOR = yaml.SafeLoader("")
-
-
-def scalar(node: yaml.Node) -> Any:
-    if not isinstance(node, yaml.ScalarNode):
-        return None
-    return _CONSTRUCTOR.construct_object(node)
+_TYPED = frozenset(f"tag:yaml.org,2002:{kind}" for kind in ("int", "float", "bool", "null"))
 
 
 def plain(node: yaml.Node) -> Any:
-    """The node as plain data, for ``hydraflow show``."""
+    """The node as plain data, for ``hydraflow show``: numbers as numbers, the rest as written."""
     if isinstance(node, yaml.MappingNode):
         return {str(k.value): plain(v) for k, v in node.value}
     if isinstance(node, yaml.SequenceNode):
         return [plain(v) for v in node.value]
-    return scalar(node)
+    if node.tag in _TYPED:
+        try:
+            return _CONSTRUCTOR.construct_object(node)
+        except (yaml.YAMLError, ValueError, IndexError):
+            pass
+    return str(node.value)

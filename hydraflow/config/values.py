@@ -1,0 +1,98 @@
+"""Every scalar the reader takes from the file passes through ``Values``: one check of kind.
+
+A value of the wrong kind (a list for ``run``, ``true`` for ``parallel``, a
+bad date, an unknown ``!tag``) is ``KEY must be …, not …`` with its line.
+Strings holding ``${`` are resolved here, and only then is OmegaConf imported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from hydraflow.config.interpolation import Interpolations, ResolveError
+from hydraflow.config.source import line
+from hydraflow.errors import ConfigError
+
+_YAML = "tag:yaml.org,2002:"
+# Plain scalars of these kinds read as the text written: `help: 2024-01-01` is a string.
+_TEXT_TAGS = frozenset(_YAML + kind for kind in ("str", "int", "float", "bool", "timestamp"))
+_KINDS = {
+    "str": "a string",
+    "int": "a number",
+    "float": "a number",
+    "bool": "true/false",
+    "null": "empty",
+    "timestamp": "a date",
+    "binary": "binary data",
+}
+
+
+def kind(node: yaml.Node) -> str:
+    """How a node reads in a message: ``a list``, ``a date``, ``a value tagged !foo``."""
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    tag = str(node.tag)
+    if tag.startswith(_YAML) and tag[len(_YAML) :] in _KINDS:
+        return _KINDS[tag[len(_YAML) :]]
+    return f"a value tagged {tag}"
+
+
+class Values:
+    """Checked access to the scalars of one file; errors carry the file and the node's line."""
+
+    def __init__(self, path: Path, root: yaml.Node) -> None:
+        self.path = path
+        self.root = root
+        self._interpolations: Interpolations | None = None
+
+    def error(self, message: str, node: yaml.Node, detail: str = "") -> ConfigError:
+        return ConfigError(message, self.path, line(node), detail)
+
+    def wrong(self, node: yaml.Node, key: str, want: str) -> ConfigError:
+        return self.error(f"{key} must be {want}, not {kind(node)}", node)
+
+    def text(self, node: yaml.Node, key: str, want: str = "a string") -> str:
+        """A scalar's text as written, interpolations resolved; an empty value is ``''``."""
+        if isinstance(node, yaml.ScalarNode) and node.tag == _YAML + "null":
+            return ""
+        if not isinstance(node, yaml.ScalarNode) or node.tag not in _TEXT_TAGS:
+            raise self.wrong(node, key, want)
+        value = str(node.value)
+        if node.tag == _YAML + "str" and "${" in value:
+            return self.resolve(node)
+        return value
+
+    def whole(self, node: yaml.Node, key: str) -> int:
+        """A whole number of at least 1, written as one or given by an interpolation."""
+        want = "a whole number of at least 1"
+        if isinstance(node, yaml.ScalarNode) and node.tag == _YAML + "int":
+            try:
+                number = _CONSTRUCTOR.construct_yaml_int(node)
+            except (ValueError, IndexError):  # `!!int x`, `!!int ''`
+                raise self.error(f"{key} must be {want}, not {node.value!r}", node) from None
+        elif isinstance(node, yaml.ScalarNode) and node.tag == _YAML + "str" and "${" in node.value:
+            text = self.resolve(node)
+            try:
+                number = int(text)
+            except ValueError:
+                raise self.error(f"{key} must be {want}, not {text!r}", node) from None
+        else:
+            raise self.wrong(node, key, want)
+        if number < 1:
+            raise self.error(f"{key} must be {want}, not {number}", node)
+        return number
+
+    def resolve(self, node: yaml.ScalarNode) -> str:
+        if self._interpolations is None:
+            self._interpolations = Interpolations(self.root)
+        try:
+            return self._interpolations.resolve(node)
+        except ResolveError as error:
+            raise self.error(str(error), node) from None
+
+
+_CONSTRUCTOR = yaml.SafeLoader("")

@@ -1,0 +1,99 @@
+"""Values of the wrong kind or tag: ``KEY must be …, not …`` with the line, never a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import Project
+
+from hydraflow.config import Config, load
+from hydraflow.errors import ConfigError
+
+Read = Callable[[str | bytes], Config]
+
+
+@pytest.fixture
+def read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Read:
+    """Load a hydraflow.yaml of this text, from its folder (errors name it as written)."""
+    monkeypatch.chdir(tmp_path)
+
+    def read(text: str | bytes) -> Config:
+        path = tmp_path / "hydraflow.yaml"
+        if isinstance(text, str):
+            text = text.encode()
+        path.write_bytes(text)
+        return load(path)
+
+    return read
+
+
+def job(*lines: str) -> str:
+    return "jobs:\n  a:\n" + "".join(f"    {line}\n" for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        (
+            job("run: x", "parallel: 2001-13-45"),
+            4,
+            "parallel must be a whole number of at least 1, not a date",
+        ),
+        (job("run: x", "parallel: !foo 3"), 4, "not a value tagged !foo"),
+        (
+            job("run: x", "parallel: true"),
+            4,
+            "parallel must be a whole number of at least 1, not true/false",
+        ),
+        (job("run: x", "parallel: 2.0"), 4, "not a number"),
+        (job("run: x", "parallel: '3'"), 4, "not a string"),
+        (job("run: x", "parallel: 0"), 4, "not 0"),
+        (job("run: x", "parallel: !!int x"), 4, "not 'x'"),
+        (job("run: x", "parallel: [1]"), 4, "not a list"),
+        (job("run: x", "help: {a: 1}"), 4, "help must be a string, not a mapping"),
+        (job("run: [x]"), 3, "run must be a string, not a list"),
+        (job("run: !foo x"), 3, "run must be a string, not a value tagged !foo"),
+        (job("run: !!binary aGk="), 3, "not binary data"),
+        (job("run: x", "name: [a]"), 4, "name must be a string, not a list"),
+        (job("run: x", "add: {a: 1}"), 4, "add must be a string, not a mapping"),
+        (job("run: x", "sets: {each: a=1}"), 4, "sets must be a list, not a mapping"),
+        (job("run: x", "sets:", "  - each: [a=1]"), 5, "each must be a string, not a list"),
+        (job("run: x", "sets:", "  - all: {a: 1}"), 5, "all must be a string, not a mapping"),
+        ("jobs: [a]\n", 1, "jobs must be a mapping, not a list"),
+        ("- a\n", 1, "the file must be a mapping, not a list"),
+    ],
+)
+def test_wrong_kinds_name_the_key_and_line(read: Read, text: str, line: int, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        read(text)
+    assert str(caught.value).startswith(f"hydraflow.yaml:{line}: ")
+    assert message in str(caught.value)
+
+
+def test_scalars_read_as_written(read: Read) -> None:
+    loaded = read(job("run: python 1.0 true", "help: 2001-13-45 yes", "name: 2024-01-01"))
+    a = loaded.job("a")
+    assert a.command == ("python", "1.0", "true")
+    assert a.help == "2001-13-45 yes"
+    assert a.name == "2024-01-01"
+    assert read(job("run: x", "parallel: 0x10")).job("a").parallel == 16
+
+
+def test_show_keeps_unparseable_scalars_as_text(project: Project) -> None:
+    project.yaml(job("run: x", "help: 2001-13-45", "parallel: 2"))
+    result = project.hydraflow("show", "a")
+    assert result.returncode == 0, result.stderr
+    assert "help: '2001-13-45'" in result.stdout and "parallel: 2" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "text", [job("run: x", "parallel: 2001-13-45"), job("run: x", "parallel: !foo 3")]
+)
+def test_wrong_kinds_exit_2_without_traceback(project: Project, text: str) -> None:
+    project.yaml(text)
+    result = project.hydraflow("list")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: hydraflow.yaml:4: parallel must be")
+    assert "Traceback" not in result.stderr
