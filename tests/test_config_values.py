@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import Project
 
-from hydraflow.config import Config, load
+from hydraflow.config import Config, load, parse_devices
 from hydraflow.errors import ConfigError
 
 Read = Callable[[str | bytes], Config]
@@ -97,3 +97,60 @@ def test_wrong_kinds_exit_2_without_traceback(project: Project, text: str) -> No
     assert result.returncode == 2
     assert result.stderr.startswith("error: hydraflow.yaml:4: parallel must be")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("written", "devices"),
+    [
+        ("[0, 1]", ("0", "1")),
+        ("0,1", ("0", "1")),
+        ("' 0 , 1 '", ("0", "1")),
+        ("3", ("3",)),
+        ("[GPU-8c1e, MIG-1/2]", ("GPU-8c1e", "MIG-1/2")),
+        ("''", ()),
+        ("[]", ()),
+        ("~", ()),
+    ],
+)
+def test_devices(read: Read, written: str, devices: tuple[str, ...]) -> None:
+    assert read(job("run: x", f"devices: {written}")).job("a").devices == devices
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("[[0], {a: 1}]", "each device must be a device number or id, not a list"),
+        ("[0, {a: 1}]", "not a mapping"),
+        ("[true]", "not true/false"),
+        ("[1.5]", "not a number"),
+        ("[-1]", "not -1"),
+        ("['0,1']", "'0,1' is not one device id"),
+        ("['0 1']", "'0 1' is not one device id"),
+        ("['']", "empty device id"),
+        ("0,,1", "empty device id"),
+        ("'0,1,'", "empty device id"),
+        ("{a: 1}", "devices must be device ids"),
+        ("true", "not true/false"),
+    ],
+)
+def test_bad_devices(read: Read, written: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        read(job("run: x", f"devices: {written}"))
+    assert str(caught.value).startswith("hydraflow.yaml:4: ")
+    assert message in str(caught.value)
+
+
+def test_devices_hidden_in_nested_anchors_are_refused(read: Read) -> None:
+    nested = "&b [&a [0, 0, 0], *a, *a]"
+    with pytest.raises(ConfigError, match="each device must be a device number or id, not a list"):
+        read(job("run: x", f"devices: [{nested}, *b, *b]"))
+
+
+def test_parse_devices() -> None:
+    assert parse_devices("0,1") == ("0", "1")
+    assert parse_devices(" 2 ") == ("2",)
+    assert parse_devices("") == ()
+    with pytest.raises(ValueError, match="empty device id"):
+        parse_devices("0,")
+    with pytest.raises(ValueError, match="not one device id"):
+        parse_devices("0 1")

@@ -122,7 +122,7 @@ class _Reader:
             parallel=self.values.whole(entries["parallel"][1], "parallel")
             if "parallel" in entries
             else None,
-            devices=self.devices(entries["devices"][1]) if "devices" in entries else (),
+            devices=self.values.devices(entries["devices"][1]) if "devices" in entries else (),
             line=line(node),
             node=node,
         )
@@ -132,12 +132,6 @@ class _Reader:
             return shlex.split(text)
         except ValueError as error:
             raise self.error(f"{what}: {error}", node) from None
-
-    def devices(self, node: yaml.Node) -> tuple[str, ...]:
-        if isinstance(node, yaml.SequenceNode):
-            return tuple(str(item.value) for item in node.value)
-        text = self.values.text(node, "devices")
-        return tuple(d.strip() for d in text.split(",") if d.strip())
 
     def sets(self, node: yaml.Node) -> Iterator[JobSet]:
         if is_null(node):

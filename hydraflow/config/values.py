@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from hydraflow.config.devices import device_id, parse_devices
 from hydraflow.config.interpolation import Interpolations, ResolveError
 from hydraflow.config.source import line
 from hydraflow.errors import ConfigError
@@ -86,6 +87,36 @@ class Values:
             raise self.error(f"{key} must be {want}, not {number}", node)
         return number
 
+    def devices(self, node: yaml.Node) -> tuple[str, ...]:
+        """``[0, 1]`` or ``0,1``: the ids that workers take in turn as CUDA_VISIBLE_DEVICES."""
+        if isinstance(node, yaml.SequenceNode):
+            return tuple(self.device(item) for item in node.value)
+        if isinstance(node, yaml.ScalarNode) and node.tag == _YAML + "int":
+            return (self.device(node),)
+        if isinstance(node, yaml.ScalarNode) and node.tag not in (_YAML + "str", _YAML + "null"):
+            raise self.wrong(node, "devices", _DEVICES)
+        try:
+            return parse_devices(self.text(node, "devices", _DEVICES))
+        except ValueError as error:
+            raise self.error(f"devices: {error}", node) from None
+
+    def device(self, node: yaml.Node) -> str:
+        want = "a device number or id"
+        if isinstance(node, yaml.ScalarNode) and node.tag == _YAML + "int":
+            try:
+                number = _CONSTRUCTOR.construct_yaml_int(node)
+            except (ValueError, IndexError):
+                raise self.error(f"each device must be {want}, not {node.value!r}", node) from None
+            if number < 0:
+                raise self.error(f"each device must be {want}, not {number}", node)
+            return str(number)
+        if not isinstance(node, yaml.ScalarNode) or node.tag != _YAML + "str":
+            raise self.wrong(node, "each device", want)
+        try:
+            return device_id(self.text(node, "each device", want))
+        except ValueError as error:
+            raise self.error(f"devices: {error}", node) from None
+
     def resolve(self, node: yaml.ScalarNode) -> str:
         if self._interpolations is None:
             self._interpolations = Interpolations(self.root)
@@ -96,3 +127,4 @@ class Values:
 
 
 _CONSTRUCTOR = yaml.SafeLoader("")
+_DEVICES = "device ids, as a list ([0, 1]) or a comma list (0,1)"
