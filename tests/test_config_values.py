@@ -154,3 +154,29 @@ def test_parse_devices() -> None:
         parse_devices("0,")
     with pytest.raises(ValueError, match="not one device id"):
         parse_devices("0 1")
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["func", "pkg.", ".func", "pkg..func", "pkg.func-x", "pkg.class.f", "1pkg.f", "x" * 300],
+)
+def test_call_needs_module_dot_function(read: Read, target: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        read(job("run: x", "parallel: 1").replace("run: x", f"call: {target} --flag"))
+    assert str(caught.value).startswith("hydraflow.yaml:3: call must be module.function")
+    assert len(str(caught.value)) < 200
+
+
+def test_call_keeps_its_arguments(read: Read) -> None:
+    a = read(job("call: pkg.mod.main --config-name=x a=1")).job("a")
+    assert a.command == ("pkg.mod.main", "--config-name=x", "a=1")
+
+
+@pytest.mark.parametrize("command", [("list",), ("run", "a", "--dry-run")])
+def test_call_without_module_fails_before_running(
+    project: Project, command: tuple[str, ...]
+) -> None:
+    project.yaml(job("call: func"))
+    result = project.hydraflow(*command)
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.startswith("error: hydraflow.yaml:3: call must be module.function")

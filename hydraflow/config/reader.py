@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 import re
 import shlex
 from collections.abc import Iterator, Mapping
@@ -12,7 +13,7 @@ import yaml
 from hydraflow.config.model import Config, Job, JobSet, Mode
 from hydraflow.config.source import compose, is_null, line, read
 from hydraflow.config.values import Values, kind
-from hydraflow.errors import ConfigError, did_you_mean
+from hydraflow.errors import ConfigError, did_you_mean, shown
 
 MODES = ("run", "call", "submit")
 JOB_KEYS = ("run", "call", "submit", "name", "help", "add", "sets", "parallel", "devices")
@@ -106,6 +107,12 @@ class _Reader:
         command = self.words(command_text, command_node, mode)
         if not command:
             raise self.error(f"{mode} of job {key!r} is empty", command_node)
+        if mode == "call" and not _importable(command[0]):
+            raise self.error(
+                f"call must be module.function, then any fixed arguments"
+                f" (e.g. pkg.train.main), not {shown(command[0])}",
+                command_node,
+            )
         text = {
             k: self.values.text(entries[k][1], k) for k in ("name", "help", "add") if k in entries
         }
@@ -161,3 +168,9 @@ class _Reader:
             line=line(node),
             lines={k: line(v) for k, (_, v) in node_entries.items()},
         )
+
+
+def _importable(target: str) -> bool:
+    """Whether ``target`` names a function in a module: two or more dotted identifiers."""
+    parts = target.split(".")
+    return len(parts) > 1 and all(p.isidentifier() and not keyword.iskeyword(p) for p in parts)
