@@ -26,7 +26,8 @@ class ConfigError(UsageError):
     def __str__(self) -> str:
         where = ""
         if self.path is not None:
-            where = f"{display_path(self.path)}:{self.line}: " if self.line else f"{self.path}: "
+            line = f":{self.line}" if self.line else ""
+            where = f"{display_path(self.path)}{line}: "
         text = where + self.message
         return f"{text}\n{self.detail}" if self.detail else text
 

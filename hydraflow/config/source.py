@@ -13,12 +13,19 @@ FILENAME = "hydraflow.yaml"
 
 
 def find(start: Path | None = None) -> Path:
-    """The nearest hydraflow.yaml in ``start`` or a parent folder."""
+    """The nearest hydraflow.yaml in ``start`` or a parent folder.
+
+    A folder (or a broken link) of that name stops the search: walking past it
+    would silently run the jobs of some enclosing project.
+    """
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / FILENAME
         if candidate.is_file():
             return candidate
+        if candidate.is_dir() or candidate.is_symlink():
+            what = "a directory" if candidate.is_dir() else "a broken link"
+            raise ConfigError(f"is {what}, not a file (use -f PATH for another file)", candidate)
     raise UsageError(f"no {FILENAME} in {here} or any folder above it (use -f PATH)")
 
 
@@ -27,6 +34,8 @@ def read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a file", path) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read the file: {error}", path) from None
 
