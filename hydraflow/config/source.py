@@ -31,13 +31,24 @@ def find(start: Path | None = None) -> Path:
 
 def read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ConfigError("is a directory, not a file", path) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read the file: {error}", path) from None
+    except OSError as error:
+        raise ConfigError(f"cannot read the file: {error.strerror or error}", path) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # Everything before the bad byte decodes, by definition.
+        row, column = _place(data[: error.start].decode("utf-8"))
+        raise ConfigError(
+            f"not UTF-8: byte 0x{data[error.start]:02x} at column {column} ({error.reason});"
+            " save the file as UTF-8",
+            path,
+            row,
+        ) from None
 
 
 def compose(text: str, path: Path) -> yaml.Node | None:
@@ -49,8 +60,25 @@ def compose(text: str, path: Path) -> yaml.Node | None:
         line = mark.line + 1 if mark else 0
         problem = error.problem or error.context or "invalid YAML"
         raise ConfigError(f"YAML syntax error: {problem}", path, line) from None
+    except yaml.reader.ReaderError as error:
+        # libyaml counts bytes, the Python reader characters: find the character instead.
+        code = error.character if isinstance(error.character, int) else 0
+        index = text.find(chr(code))
+        row, column = _place(text[:index]) if index >= 0 else (0, 0)
+        raise ConfigError(
+            f"character U+{code:04X} at column {column} is not allowed in YAML ({error.reason})",
+            path,
+            row,
+        ) from None
     except yaml.YAMLError as error:
         raise ConfigError(f"YAML error: {error}", path) from None
+    except RecursionError:  # the pure-Python loader, without libyaml's depth limit
+        raise ConfigError("YAML nested too deeply", path) from None
+
+
+def _place(before: str) -> tuple[int, int]:
+    """The 1-based line and column of the character that follows ``before``."""
+    return before.count("\n") + 1, len(before) - before.rfind("\n")
 
 
 def line(node: yaml.Node) -> int:
