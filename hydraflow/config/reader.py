@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import keyword
 import re
-import shlex
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import yaml
 
 from hydraflow.config.model import Config, Job, JobSet, Mode
-from hydraflow.config.source import compose, is_null, line, read
+from hydraflow.config.source import check_aliases, compose, is_null, line, read
 from hydraflow.config.values import Values, kind
 from hydraflow.errors import ConfigError, did_you_mean, shown
 
@@ -28,6 +27,7 @@ def load(path: Path) -> Config:
     root = compose(read(path), path)
     if root is None:
         return Config(path, {})
+    check_aliases(root, path)
     return _Reader(path, root).config()
 
 
@@ -104,7 +104,7 @@ class _Reader:
         mode: Mode = modes[0]  # type: ignore[assignment]
         command_node = entries[mode][1]
         command_text = self.values.text(command_node, mode)
-        command = self.words(command_text, command_node, mode)
+        command = self.values.words(command_text, command_node, mode)
         if not command:
             raise self.error(f"{mode} of job {key!r} is empty", command_node)
         if mode == "call" and not _importable(command[0]):
@@ -123,7 +123,9 @@ class _Reader:
             mode=mode,
             command=tuple(command),
             command_text=command_text,
-            add=tuple(self.words(text.get("add", ""), entries.get("add", (node, node))[1], "add")),
+            add=tuple(
+                self.values.words(text.get("add", ""), entries.get("add", (node, node))[1], "add")
+            ),
             sets=tuple(self.sets(sets_node)) if sets_node is not None else (),
             help=" ".join(text.get("help", "").split()),
             parallel=self.values.whole(entries["parallel"][1], "parallel")
@@ -133,12 +135,6 @@ class _Reader:
             line=line(node),
             node=node,
         )
-
-    def words(self, text: str, node: yaml.Node, what: str) -> list[str]:
-        try:
-            return shlex.split(text)
-        except ValueError as error:
-            raise self.error(f"{what}: {error}", node) from None
 
     def sets(self, node: yaml.Node) -> Iterator[JobSet]:
         if is_null(node):
@@ -163,7 +159,7 @@ class _Reader:
             each=text.get("each", ""),
             all=text.get("all", ""),
             zip=text.get("zip", ""),
-            add=tuple(self.words(add, add_node, "add")) if add.strip() else None,
+            add=tuple(self.values.words(add, add_node, "add")) if add.strip() else None,
             path=self.path,
             line=line(node),
             lines={k: line(v) for k, (_, v) in node_entries.items()},

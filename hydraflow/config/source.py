@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,55 @@ def compose(text: str, path: Path) -> yaml.Node | None:
 def _place(before: str) -> tuple[int, int]:
     """The 1-based line and column of the character that follows ``before``."""
     return before.count("\n") + 1, len(before) - before.rfind("\n")
+
+
+def check_aliases(root: yaml.Node, path: Path) -> None:
+    """Refuse aliases that multiply the document, or that contain their own anchor.
+
+    PyYAML shares one node among all aliases of an anchor, so nine levels of
+    nine aliases compose instantly yet expand to 9^9 values: every later walk
+    (interpolation, ``show``) would hang. Aliases may add at most
+    ``ALIAS_LIMIT`` values to what is written, which keeps every walk linear.
+    Each node is visited once, so this check is linear too.
+    """
+    sizes: dict[int, int] = {}  # expanded size of every finished node
+    uses: dict[int, int] = {}
+    nodes: dict[int, yaml.Node] = {id(root): root}  # every node met, finished or on the path
+    path_to: list[tuple[yaml.Node, Iterator[yaml.Node]]] = [(root, iter(_children(root)))]
+    while path_to:
+        node, pending = path_to[-1]
+        for child in pending:
+            uses[id(child)] = uses.get(id(child), 0) + 1
+            if id(child) not in nodes:
+                nodes[id(child)] = child
+                path_to.append((child, iter(_children(child))))
+                break
+            if id(child) not in sizes:
+                raise ConfigError(
+                    "an alias refers to the anchor that contains it", path, line(child)
+                )
+        else:
+            path_to.pop()
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in _children(node))
+    if sizes[id(root)] - len(sizes) > ALIAS_LIMIT:
+        shared = max((n for n in uses if uses[n] > 1), key=lambda n: sizes[n])
+        raise ConfigError(
+            f"aliases of this anchor expand the file to {sizes[id(root)]:,} values"
+            f" (at most {ALIAS_LIMIT:,} more than written)",
+            path,
+            line(nodes[shared]),
+        )
+
+
+ALIAS_LIMIT = 10_000
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def line(node: yaml.Node) -> int:

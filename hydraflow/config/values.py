@@ -7,6 +7,8 @@ Strings holding ``${`` are resolved here, and only then is OmegaConf imported.
 
 from __future__ import annotations
 
+import re
+import shlex
 from pathlib import Path
 
 import yaml
@@ -66,6 +68,28 @@ class Values:
         if node.tag == _YAML + "str" and "${" in value:
             return self.resolve(node)
         return value
+
+    def words(self, text: str, node: yaml.Node, key: str) -> list[str]:
+        """``text`` split into words as ``shlex.split`` would, like ``run``'s command line."""
+        stripped = text.strip(_BLANK_CHARS)
+        if not _QUOTING.search(stripped):
+            # Without quotes or escapes shlex only splits at blanks: a regex does it at C speed.
+            return _BLANKS.split(stripped) if stripped else []
+        # shlex grows each word a character at a time (quadratic: a 2 MB word takes
+        # minutes); the sweep engine's splitter gives the same words in linear time,
+        # and says where a quote is left open, so long texts and errors go there.
+        if len(text) <= _SHLEX_LIMIT:
+            try:
+                return shlex.split(text)
+            except ValueError:
+                pass
+        from hydraflow.sweep import SweepError
+        from hydraflow.sweep.shell import split_words
+
+        try:
+            return [word.text for word in split_words(text)]
+        except SweepError as error:
+            raise self.error(f"{key}: {error}", node, error.caret()) from None
 
     def whole(self, node: yaml.Node, key: str) -> int:
         """A whole number of at least 1, written as one or given by an interpolation."""
@@ -127,4 +151,9 @@ class Values:
 
 
 _CONSTRUCTOR = yaml.SafeLoader("")
+_SHLEX_LIMIT = 10_000
+# shlex.split's separators and the characters that make it more than a split at them.
+_BLANK_CHARS = " \t\r\n"
+_BLANKS = re.compile("[ \t\r\n]+")
+_QUOTING = re.compile("[\"'\\\\]")
 _DEVICES = "device ids, as a list ([0, 1]) or a comma list (0,1)"
