@@ -78,22 +78,36 @@ class JobSet:
         """Hydra runs of this set: each value of ``each`` times every value of ``all``."""
         each_runs = math.prod(_runs(token) for token in self.sweep.tokens)
         if self.sweep.zipped is not None:
-            rows = zip(*(_weights(token) for token in self.sweep.zipped.tokens), strict=True)
-            each_runs *= sum(math.prod(row) for row in rows)
+            each_runs *= _zipped_runs(self.sweep.zipped.tokens)
         return each_runs * math.prod(token.size() for token in self.all_tokens)
 
 
+# Counts are arithmetic on sizes: `each: x=0:10000000000` has ten billion values,
+# which no list may hold.
+
+
 def _runs(token: Token) -> int:
-    return sum(_weights(token))
-
-
-def _weights(token: Token) -> list[int]:
-    """How many Hydra runs each value of a token stands for (a pipe section sweeps several)."""
+    """Runs of a token: one per value, except that a pipe section sweeps all of its own."""
     from hydraflow.sweep import Pipe
 
     if isinstance(token, Pipe):
-        return [section.values.size() for section in token.sections]
-    return [1] * token.size()
+        return sum(section.values.size() for section in token.sections)
+    return token.size()
+
+
+def _zipped_runs(tokens: tuple[Token, ...]) -> int:
+    """Runs of zipped tokens: the i-th values go together, so row i runs their product.
+
+    Only pipe sections stand for more than one run, and a pipe's values are its
+    sections, written out in the file: only when there is a pipe are rows walked.
+    """
+    from hydraflow.sweep import Pipe
+
+    pipes = [token.sections for token in tokens if isinstance(token, Pipe)]
+    if not pipes:
+        return tokens[0].size()
+    rows = zip(*pipes, strict=True)
+    return sum(math.prod(section.values.size() for section in row) for row in rows)
 
 
 @dataclass(frozen=True)
