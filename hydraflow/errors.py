@@ -44,6 +44,8 @@ def did_you_mean(word: str, choices: list[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest choice, or nothing when none is close."""
     import difflib
 
+    if len(word) > 100:  # no name is that long; difflib would only spend time on it
+        return ""
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

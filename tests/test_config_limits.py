@@ -109,3 +109,12 @@ def test_an_unclosed_quote_shows_where(tmp_path: Path, monkeypatch: pytest.Monke
     assert str(caught.value) == (
         "hydraflow.yaml:3: run: unclosed quote\n  python 'app.py\n         ^"
     )
+
+
+def test_a_two_megabyte_unknown_key_is_named_briefly(project: Project) -> None:
+    # YAML allows long keys only in the explicit `? key` form.
+    project.yaml(f"jobs:\n  a:\n    run: x\n    ? {'k' * 2_000_000}\n    : 1\n")
+    result = within(project, 10, "list")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: hydraflow.yaml:4: unknown key 'kkk")
+    assert len(result.stderr) < 300

@@ -17,17 +17,16 @@ from typing import Any
 
 import yaml
 
+from hydraflow.config.source import scalar
 from hydraflow.errors import shown
 
 # Deeper than any value of a valid hydraflow.yaml (jobs → job → sets → set → each);
 # what lies deeper is left out, so no walk here recurses without bound.
 _MAX_DEPTH = 6
-_TYPED = frozenset(f"tag:yaml.org,2002:{kind}" for kind in ("int", "float", "bool", "null"))
-_CONSTRUCTOR = yaml.SafeLoader("")
 # Job names are made of these, so an interpolation that reaches a job spells its name.
 _WORD = re.compile(r"[\w-]+")
 
-Path = tuple[str | int, ...]
+KeyPath = tuple[str | int, ...]
 
 
 class ResolveError(ValueError):
@@ -41,7 +40,7 @@ class Interpolations:
         from omegaconf import OmegaConf
         from omegaconf.errors import GrammarParseError
 
-        self.paths: dict[int, Path] = {}
+        self.paths: dict[int, KeyPath] = {}
         # Strings whose ``${`` OmegaConf cannot parse stay out of the config, so that
         # one bad string is reported at its own line and the others still resolve.
         self.unparsed: set[int] = set()
@@ -52,10 +51,10 @@ class Interpolations:
             self.paths.clear()
             self.config = OmegaConf.create(self._data(root, (), 0, check=True))
 
-    def _data(self, node: yaml.Node, path: Path, depth: int, check: bool = False) -> Any:
+    def _data(self, node: yaml.Node, path: KeyPath, depth: int, check: bool = False) -> Any:
         if isinstance(node, yaml.ScalarNode):
             self.paths.setdefault(id(node), path)
-            value = _scalar(node)
+            value = scalar(node)
             if check and isinstance(value, str) and "${" in value and not _parses(value):
                 self.unparsed.add(id(node))
                 return None
@@ -177,16 +176,6 @@ def _interpolated(node: yaml.Node, depth: int) -> Iterator[str]:
         children = node.value if isinstance(node, yaml.SequenceNode) else chain(*node.value)
         for child in children:
             yield from _interpolated(child, depth + 1)
-
-
-def _scalar(node: yaml.ScalarNode) -> Any:
-    """Numbers, booleans and nulls as such (``${jobs.a.parallel}`` is 2); the rest as text."""
-    if node.tag in _TYPED:
-        try:
-            return _CONSTRUCTOR.construct_object(node)
-        except (yaml.YAMLError, ValueError, IndexError):
-            pass
-    return str(node.value)
 
 
 def _parses(text: str) -> bool:

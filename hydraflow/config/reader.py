@@ -37,9 +37,8 @@ class _Reader:
         self.root = root
         self.values = Values(path, root)
 
-    def error(self, message: str, node: yaml.Node | int, detail: str = "") -> ConfigError:
-        at = node if isinstance(node, int) else line(node)
-        return ConfigError(message, self.path, at, detail)
+    def error(self, message: str, node: yaml.Node) -> ConfigError:
+        return ConfigError(message, self.path, line(node))
 
     def config(self) -> Config:
         mapping = self.mapping(self.root, "the file")
@@ -47,7 +46,7 @@ class _Reader:
         if unknown:
             key_node = mapping[unknown[0]][0]
             raise self.error(
-                f"unknown key {unknown[0]!r}{did_you_mean(unknown[0], ['jobs'])}", key_node
+                f"unknown key {shown(unknown[0])}{did_you_mean(unknown[0], ['jobs'])}", key_node
             )
         if "jobs" not in mapping:
             return Config(self.path, {})
@@ -58,7 +57,8 @@ class _Reader:
         for name, (key_node, value_node) in self.mapping(jobs_node, "jobs").items():
             if not JOB_NAME.fullmatch(name):
                 raise self.error(
-                    f"job name {name!r} cannot be a task name: use letters, digits, '_' and '-'",
+                    f"job name {shown(name)} cannot be a task name:"
+                    " use letters, digits, '_' and '-'",
                     key_node,
                 )
             jobs[name] = self.job(name, value_node)
@@ -73,7 +73,7 @@ class _Reader:
                 raise self.error("keys must be plain names", key_node)
             key = str(key_node.value)
             if key in entries:
-                raise self.error(f"duplicate key {key!r}", key_node)
+                raise self.error(f"duplicate key {shown(key)}", key_node)
             entries[key] = (key_node, value_node)
         return entries
 
@@ -86,7 +86,8 @@ class _Reader:
         for key, (key_node, _) in entries.items():
             if key not in allowed:
                 raise self.error(
-                    f"unknown key {key!r} in {what}{did_you_mean(key, list(allowed))}", key_node
+                    f"unknown key {shown(key)} in {what}{did_you_mean(key, list(allowed))}",
+                    key_node,
                 )
 
     def job(self, key: str, node: yaml.Node) -> Job:

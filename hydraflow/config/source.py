@@ -11,6 +11,8 @@ import yaml
 from hydraflow.errors import ConfigError, UsageError
 
 FILENAME = "hydraflow.yaml"
+# How many values aliases may add to what the file spells out (see check_aliases).
+ALIAS_LIMIT = 10_000
 
 
 def find(start: Path | None = None) -> Path:
@@ -120,9 +122,6 @@ def check_aliases(root: yaml.Node, path: Path) -> None:
         )
 
 
-ALIAS_LIMIT = 10_000
-
-
 def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
         return [part for pair in node.value for part in pair]
@@ -144,11 +143,16 @@ _TYPED = frozenset(f"tag:yaml.org,2002:{kind}" for kind in ("int", "float", "boo
 
 
 def plain(node: yaml.Node) -> Any:
-    """The node as plain data, for ``hydraflow show``: numbers as numbers, the rest as written."""
+    """The node as plain data, for ``hydraflow show``."""
     if isinstance(node, yaml.MappingNode):
         return {str(k.value): plain(v) for k, v in node.value}
     if isinstance(node, yaml.SequenceNode):
         return [plain(v) for v in node.value]
+    return scalar(node)
+
+
+def scalar(node: yaml.Node) -> Any:
+    """Numbers, booleans and nulls as such; anything else (a bad date too) as written."""
     if node.tag in _TYPED:
         try:
             return _CONSTRUCTOR.construct_object(node)

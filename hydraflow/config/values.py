@@ -16,7 +16,7 @@ import yaml
 from hydraflow.config.devices import device_id, parse_devices
 from hydraflow.config.interpolation import Interpolations, ResolveError
 from hydraflow.config.source import line
-from hydraflow.errors import ConfigError
+from hydraflow.errors import ConfigError, shown
 
 _YAML = "tag:yaml.org,2002:"
 # Plain scalars of these kinds read as the text written: `help: 2024-01-01` is a string.
@@ -91,22 +91,25 @@ class Values:
         except SweepError as error:
             raise self.error(f"{key}: {error}", node, error.caret()) from None
 
-    def whole(self, node: yaml.Node, key: str) -> int:
-        """A whole number of at least 1, written as one or given by an interpolation."""
-        want = "a whole number of at least 1"
+    def number(self, node: yaml.Node, key: str, want: str) -> int:
+        """A whole number, written as one or given by an interpolation."""
         if isinstance(node, yaml.ScalarNode) and node.tag == _YAML + "int":
             try:
-                number = _CONSTRUCTOR.construct_yaml_int(node)
+                return int(_CONSTRUCTOR.construct_yaml_int(node))
             except (ValueError, IndexError):  # `!!int x`, `!!int ''`
-                raise self.error(f"{key} must be {want}, not {node.value!r}", node) from None
-        elif isinstance(node, yaml.ScalarNode) and node.tag == _YAML + "str" and "${" in node.value:
+                raise self.error(f"{key} must be {want}, not {shown(node.value)}", node) from None
+        if isinstance(node, yaml.ScalarNode) and node.tag == _YAML + "str" and "${" in node.value:
             text = self.resolve(node)
             try:
-                number = int(text)
+                return int(text)
             except ValueError:
-                raise self.error(f"{key} must be {want}, not {text!r}", node) from None
-        else:
-            raise self.wrong(node, key, want)
+                raise self.error(f"{key} must be {want}, not {shown(text)}", node) from None
+        raise self.wrong(node, key, want)
+
+    def whole(self, node: yaml.Node, key: str) -> int:
+        """A whole number of at least 1, such as ``parallel``."""
+        want = "a whole number of at least 1"
+        number = self.number(node, key, want)
         if number < 1:
             raise self.error(f"{key} must be {want}, not {number}", node)
         return number
@@ -126,20 +129,15 @@ class Values:
 
     def device(self, node: yaml.Node) -> str:
         want = "a device number or id"
-        if isinstance(node, yaml.ScalarNode) and node.tag == _YAML + "int":
+        if isinstance(node, yaml.ScalarNode) and node.tag == _YAML + "str":
             try:
-                number = _CONSTRUCTOR.construct_yaml_int(node)
-            except (ValueError, IndexError):
-                raise self.error(f"each device must be {want}, not {node.value!r}", node) from None
-            if number < 0:
-                raise self.error(f"each device must be {want}, not {number}", node)
-            return str(number)
-        if not isinstance(node, yaml.ScalarNode) or node.tag != _YAML + "str":
-            raise self.wrong(node, "each device", want)
-        try:
-            return device_id(self.text(node, "each device", want))
-        except ValueError as error:
-            raise self.error(f"devices: {error}", node) from None
+                return device_id(self.text(node, "each device", want))
+            except ValueError as error:
+                raise self.error(f"devices: {error}", node) from None
+        number = self.number(node, "each device", want)
+        if number < 0:
+            raise self.error(f"each device must be {want}, not {number}", node)
+        return str(number)
 
     def resolve(self, node: yaml.ScalarNode) -> str:
         if self._interpolations is None:
