@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,7 @@ def test_dates_and_odd_scalars_do_not_stop_resolution(here: Path) -> None:
 IMPORTS = """
 import sys
 import time
+import warnings
 from pathlib import Path
 from hydraflow.config import load
 config = load(Path(sys.argv[1]))
@@ -152,3 +154,9 @@ def test_one_interpolation_among_thousands_of_jobs_is_cheap(here: Path) -> None:
     loaded = read(here, f"jobs:\n  a:\n    run: x ${{jobs.j7.run}}\n{jobs}")
     assert time.monotonic() - started < 3
     assert loaded.job("a").command_text == "x python app.py 7"
+
+
+def test_omegaconf_warnings_are_not_printed(here: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert run_of(here, "x ${oc.env:HF_UNSET_VAR,}y") == "x y"

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from conftest import Project, command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hydraflow.config import load
 from hydraflow.errors import ConfigError
@@ -118,3 +120,54 @@ def test_a_two_megabyte_unknown_key_is_named_briefly(project: Project) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("error: hydraflow.yaml:4: unknown key 'kkk")
     assert len(result.stderr) < 300
+
+
+VALID = """\
+jobs:
+  train:
+    help: 2001-01-01
+    run: python ${oc.env:HF_UNSET,app.py} ${now:%H} ${jobs.eval.help} ${.name}
+    name: ${oc.env:HF_UNSET,t}
+    parallel: ${oc.env:HF_UNSET,2}
+    devices: [0, &d 1, *d]
+    add: a=1 'b c'
+    sets: &s
+      - each: a=${jobs.train.name} b=1:3
+        zip: c=1,2|d=3 e=4,5
+        all: f=1:2
+  eval:
+    call: m.f ${now:%H}
+    help: evaluate
+    sets: *s
+"""
+PIECES = [
+    *("${", "}", "&a ", "*a", "*s", "*d", "[", "]", "{", ": ", "- ", "\n", "  ", "\t", "#"),
+    *("!foo ", "!!int ", "!!binary ", "'", '"', "\\", "|", ",", "2001-13-45", "~", "\x00"),
+    *("? ", "<<: *s", "${now:%H}", "${oc.env:HF_UNSET}", "${.x}", "${jobs}", "${jobs.train}"),
+    *("%", ":", "0x", "-1", "true", "é"),
+]
+EDITS = st.lists(
+    st.tuples(st.floats(0, 1), st.sampled_from(["", *PIECES]), st.integers(0, 4)), max_size=6
+)
+
+
+@given(EDITS)
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_a_damaged_file_loads_or_names_its_line(
+    tmp_path: Path, edits: list[tuple[float, str, int]]
+) -> None:
+    """A valid file with a few pieces inserted or cut: it loads, or the error names a line."""
+    text = VALID
+    for where, piece, cut in edits:
+        at = int(where * len(text))
+        text = text[:at] + piece + text[at + cut :]
+    path = tmp_path / "hydraflow.yaml"
+    path.write_text(text)
+    try:
+        config = load(path).check()
+        for job in config.jobs.values():
+            _ = job.raw, job.runs, job.summary()
+    except ConfigError as error:
+        assert error.line > 0, str(error)

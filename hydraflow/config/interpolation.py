@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import warnings
 from collections.abc import Iterator
 from itertools import chain
 from typing import Any
@@ -73,6 +74,13 @@ class Interpolations:
 
     def resolve(self, node: yaml.ScalarNode) -> str:
         """The string of ``node`` with every interpolation OmegaConf knows resolved."""
+        # The loader never prints; OmegaConf's warnings (a deprecated key, an empty
+        # argument) would reach the terminal as Python warnings.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self._resolve(node)
+
+    def _resolve(self, node: yaml.ScalarNode) -> str:
         from omegaconf.errors import (
             InterpolationKeyError,
             OmegaConfBaseException,
