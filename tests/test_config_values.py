@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import Project
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hydraflow.config import Config, load, parse_devices
+from hydraflow.config.values import Values
 from hydraflow.errors import ConfigError
 
 Read = Callable[[str | bytes], Config]
@@ -180,3 +185,27 @@ def test_call_without_module_fails_before_running(
     result = project.hydraflow(*command)
     assert result.returncode == 2, result.stdout
     assert result.stderr.startswith("error: hydraflow.yaml:3: call must be module.function")
+
+
+@given(st.text(alphabet="ab =#'\"\\\t\n\r\x0b\x0c\xa0", max_size=25))
+@settings(max_examples=500)
+def test_words_split_like_shlex(text: str) -> None:
+    values = Values(Path("hydraflow.yaml"), yaml.ScalarNode("tag:yaml.org,2002:str", ""))
+    mark = yaml.Mark("hydraflow.yaml", 0, 0, 0, None, None)
+    node = yaml.ScalarNode("tag:yaml.org,2002:str", text, mark, mark)
+    try:
+        expected: list[str] | None = shlex.split(text)
+    except ValueError:
+        expected = None
+    try:
+        got: list[str] | None = values.words(text, node, "run")
+    except ConfigError:
+        got = None
+    assert got == expected
+
+
+def test_long_quoted_text_splits_like_shlex(read: Read) -> None:
+    text = "python " + 'a \'b c\' "d\\"e" f\\ g ' * 800  # past the length shlex is given
+    assert read(job(f"run: {yaml.safe_dump(text).strip()}")).job("a").command == tuple(
+        shlex.split(text)
+    )
