@@ -26,7 +26,8 @@ class ConfigError(UsageError):
     def __str__(self) -> str:
         where = ""
         if self.path is not None:
-            where = f"{display_path(self.path)}:{self.line}: " if self.line else f"{self.path}: "
+            line = f":{self.line}" if self.line else ""
+            where = f"{display_path(self.path)}{line}: "
         text = where + self.message
         return f"{text}\n{self.detail}" if self.detail else text
 
@@ -37,3 +38,20 @@ def display_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or nothing when none is close."""
+    import difflib
+
+    if len(word) > 100:  # no name is that long; difflib would only spend time on it
+        return ""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def shown(value: str, limit: int = 60) -> str:
+    """A value quoted for a message, cut short: a 2 MB word must not flood the terminal."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}… ({len(value)} characters)"

@@ -1,0 +1,173 @@
+"""Walk the YAML node tree into the model; every check raises ConfigError with the node's line."""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import yaml
+
+from hydraflow.config.model import Config, Job, JobSet, Mode
+from hydraflow.config.source import check_aliases, compose, is_null, line, read
+from hydraflow.config.values import Values, kind
+from hydraflow.errors import ConfigError, did_you_mean, shown
+
+MODES = ("run", "call", "submit")
+JOB_KEYS = ("run", "call", "submit", "name", "help", "add", "sets", "parallel", "devices")
+SET_KEYS = ("each", "all", "zip", "add")
+# Invoke turns job names into task names; a '.' would break every invoke command.
+JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+
+Entries = dict[str, tuple[yaml.Node, yaml.Node]]
+
+
+def load(path: Path) -> Config:
+    root = compose(read(path), path)
+    if root is None:
+        return Config(path, {})
+    check_aliases(root, path)
+    return _Reader(path, root).config()
+
+
+class _Reader:
+    def __init__(self, path: Path, root: yaml.Node) -> None:
+        self.path = path
+        self.root = root
+        self.values = Values(path, root)
+
+    def error(self, message: str, node: yaml.Node) -> ConfigError:
+        return ConfigError(message, self.path, line(node))
+
+    def config(self) -> Config:
+        mapping = self.mapping(self.root, "the file")
+        unknown = [k for k in mapping if k != "jobs"]
+        if unknown:
+            key_node = mapping[unknown[0]][0]
+            raise self.error(
+                f"unknown key {shown(unknown[0])}{did_you_mean(unknown[0], ['jobs'])}", key_node
+            )
+        if "jobs" not in mapping:
+            return Config(self.path, {})
+        jobs_node = mapping["jobs"][1]
+        if is_null(jobs_node):
+            return Config(self.path, {})
+        jobs: dict[str, Job] = {}
+        for name, (key_node, value_node) in self.mapping(jobs_node, "jobs").items():
+            if not JOB_NAME.fullmatch(name):
+                raise self.error(
+                    f"job name {shown(name)} cannot be a task name:"
+                    " use letters, digits, '_' and '-'",
+                    key_node,
+                )
+            jobs[name] = self.job(name, value_node)
+        return Config(self.path, jobs)
+
+    def mapping(self, node: yaml.Node, what: str) -> Entries:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(f"{what} must be a mapping, not {kind(node)}", node)
+        entries: Entries = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.error("keys must be plain names", key_node)
+            key = str(key_node.value)
+            if key in entries:
+                raise self.error(f"duplicate key {shown(key)}", key_node)
+            entries[key] = (key_node, value_node)
+        return entries
+
+    def known(
+        self,
+        entries: Mapping[str, tuple[yaml.Node, yaml.Node]],
+        allowed: tuple[str, ...],
+        what: str,
+    ) -> None:
+        for key, (key_node, _) in entries.items():
+            if key not in allowed:
+                raise self.error(
+                    f"unknown key {shown(key)} in {what}{did_you_mean(key, list(allowed))}",
+                    key_node,
+                )
+
+    def job(self, key: str, node: yaml.Node) -> Job:
+        if is_null(node):
+            raise self.error(f"job {key!r} needs one of run, call or submit", node)
+        entries = self.mapping(node, f"job {key!r}")
+        self.known(entries, JOB_KEYS, f"job {key!r}")
+        modes = [m for m in MODES if m in entries]
+        if len(modes) != 1:
+            given = " and ".join(modes)
+            problem = f"has {given}" if modes else "has none"
+            raise self.error(
+                f"job {key!r} needs exactly one of run, call or submit; it {problem}", node
+            )
+        mode: Mode = modes[0]  # type: ignore[assignment]
+        command_node = entries[mode][1]
+        command_text = self.values.text(command_node, mode)
+        command = self.values.words(command_text, command_node, mode)
+        if not command:
+            raise self.error(f"{mode} of job {key!r} is empty", command_node)
+        if mode == "call" and not _importable(command[0]):
+            raise self.error(
+                f"call must be module.function, then any fixed arguments"
+                f" (e.g. pkg.train.main), not {shown(command[0])}",
+                command_node,
+            )
+        text = {
+            k: self.values.text(entries[k][1], k) for k in ("name", "help", "add") if k in entries
+        }
+        sets_node = entries["sets"][1] if "sets" in entries else None
+        return Job(
+            key=key,
+            name=text.get("name") or key,
+            mode=mode,
+            command=tuple(command),
+            command_text=command_text,
+            add=tuple(
+                self.values.words(text.get("add", ""), entries.get("add", (node, node))[1], "add")
+            ),
+            sets=tuple(self.sets(sets_node)) if sets_node is not None else (),
+            help=" ".join(text.get("help", "").split()),
+            parallel=self.values.whole(entries["parallel"][1], "parallel")
+            if "parallel" in entries
+            else None,
+            devices=self.values.devices(entries["devices"][1]) if "devices" in entries else (),
+            line=line(node),
+            node=node,
+        )
+
+    def sets(self, node: yaml.Node) -> Iterator[JobSet]:
+        if is_null(node):
+            return
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.values.wrong(node, "sets", "a list")
+        for item in node.value:
+            yield self.job_set(item)
+
+    def job_set(self, node: yaml.Node) -> JobSet:
+        if is_null(node):
+            node_entries: Entries = {}
+        else:
+            if not isinstance(node, yaml.MappingNode):
+                raise self.error("each entry of sets must be a mapping (each/all/zip/add)", node)
+            node_entries = self.mapping(node, "a set")
+        self.known(node_entries, SET_KEYS, "a set")
+        text = {k: self.values.text(v, k) for k, (_, v) in node_entries.items()}
+        add = text.get("add", "")
+        add_node = node_entries["add"][1] if "add" in node_entries else node
+        return JobSet(
+            each=text.get("each", ""),
+            all=text.get("all", ""),
+            zip=text.get("zip", ""),
+            add=tuple(self.values.words(add, add_node, "add")) if add.strip() else None,
+            path=self.path,
+            line=line(node),
+            lines={k: line(v) for k, (_, v) in node_entries.items()},
+        )
+
+
+def _importable(target: str) -> bool:
+    """Whether ``target`` names a function in a module: two or more dotted identifiers."""
+    parts = target.split(".")
+    return len(parts) > 1 and all(p.isidentifier() and not keyword.iskeyword(p) for p in parts)
