@@ -36,8 +36,10 @@ def fault(expr: str, call: object = None) -> SweepError:
 
 # -- 1. zero is written 0 wherever an exponent is attached ---------------------------------
 
-# Written independently of the engine: a zero mantissa (any spelling) and an exponent.
+# Written independently of the engine: a zero mantissa (any spelling) and an
+# exponent; any mantissa and two exponents.
 ZERO_WITH_EXPONENT = re.compile(r"[+-]?(0+\.?0*|\.0+)([eE][+-]?[0-9]+)+")
+TWO_EXPONENTS = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+){2,}")
 
 
 @pytest.mark.parametrize(
@@ -62,6 +64,13 @@ ZERO_WITH_EXPONENT = re.compile(r"[+-]?(0+\.?0*|\.0+)([eE][+-]?[0-9]+)+")
         ("x=0.0:1:0.5:k", ["0", "0.5e3", "1e3"]),
         ("x=-1:1:0.5:m", ["-1e-3", "-0.5e-3", "0", "0.5e-3", "1e-3"]),
         ("lr/u=-0.0:1", ["0", "1e-6"]),
+        # Exponents attached to a value that has one make one number.
+        ("x=(1e20:3e20:1e20)k", ["1e23", "2e23", "3e23"]),
+        ("lr/m=(1e20:2e20:1e20)", ["1e17", "2e17"]),
+        ("x=(log(1e-10:1e-5:3))k", ["1e-7", "3.16227766016838e-5", "1e-2"]),
+        ("lr/m=(1e5,-2E+3)", ["1e2", "-2e0"]),
+        ("x=(1,2)e5(e3)", ["1e8", "2e8"]),
+        ("x=1e3:k", ["1e6"]),
         # Nothing is attached: literals and lone groups stay as written.
         ("x=0e5", ["0e5"]),
         ("x=(0e5)", ["0e5"]),
@@ -72,12 +81,18 @@ def test_zero_is_written_0_where_an_exponent_is_attached(expr: str, expected: li
     assert values(expr) == expected
 
 
+def test_a_power_too_long_to_add_stays_as_written() -> None:
+    assert values("x=(1e5)e" + "9" * 30) == ["1e5e" + "9" * 30]
+
+
 def test_zero_in_collect() -> None:
     assert collect("w=(0,1)k lr/m=0,1 x=0:2:k") == ["w=0,1e3", "lr=0,1e-3", "x=0,1e3,2e3"]
 
 
 zero_spellings = st.sampled_from(["0", "00", "0.0", "-0", ".0", "0.", "+0", "-0.00", "000.000"])
 mantissas = st.one_of(zero_spellings, st.sampled_from(["1", "-2", "0.5", "10", "01", "7.25"]))
+# Inside a group a number may bring its own exponent (a bare literal may not).
+grouped = st.one_of(mantissas, st.sampled_from(["1e3", "2E-2", "0e5", "-0.0e1", "5e+20"]))
 exponents = st.sampled_from(["k", "m", "M", "u", "G", "e3", "e-2", "E5", "e+4"])
 si = st.sampled_from(["k", "m", "M", "u", "G"])
 
@@ -87,10 +102,10 @@ def _group(items: list[str]) -> str:
 
 
 attached = st.one_of(
-    st.builds(lambda ms, p: f"x={_group(ms)}{p}", st.lists(mantissas, min_size=1, max_size=3), si),
+    st.builds(lambda ms, p: f"x={_group(ms)}{p}", st.lists(grouped, min_size=1, max_size=3), si),
     st.builds(
         lambda a, b, p: f"x={_group(a)}{_group(b)}{p}",
-        st.lists(mantissas, min_size=1, max_size=2),
+        st.lists(grouped, min_size=1, max_size=2),
         st.lists(mantissas, min_size=1, max_size=2),
         si,
     ),
@@ -99,9 +114,10 @@ attached = st.one_of(
         mantissas,
         st.lists(st.sampled_from(["1", "-2", "+3", "0"]), min_size=1, max_size=3),
     ),
-    st.builds(lambda ms, e: f"x={_group(ms)}{e}", st.lists(mantissas, min_size=1), exponents),
+    st.builds(lambda ms, e: f"x={_group(ms)}{e}", st.lists(grouped, min_size=1), exponents),
     st.builds(lambda ms, p: f"lr/{p}={','.join(ms)}", st.lists(mantissas, min_size=1), si),
-    st.builds(lambda ms, p: f"lr/{p}={_group(ms)}", st.lists(mantissas, min_size=1), si),
+    st.builds(lambda ms, p: f"lr/{p}={_group(ms)}", st.lists(grouped, min_size=1), si),
+    st.builds(lambda p: f"x=(1e20:3e20:1e20,log(1e-9:1e-5:3),0.00001:0.00003:0.00001){p}", si),
     st.builds(lambda m, p: f"x={m}:{p}", mantissas, exponents),
     st.builds(
         lambda a, n, s, p: f"x={a}:{Decimal(a) + Decimal(s) * n}:{s}:{p}",
@@ -117,9 +133,10 @@ attached = st.one_of(
 
 @given(attached)
 @settings(max_examples=400, deadline=2000)
-def test_no_zero_mantissa_ever_carries_an_exponent(expr: str) -> None:
+def test_attached_exponents_make_one_number(expr: str) -> None:
     got = values(expr) + collect(expr)[0].split("=", 1)[1].split(",")
     assert not [v for v in got if ZERO_WITH_EXPONENT.fullmatch(v)], expr
+    assert not [v for v in got if TWO_EXPONENTS.fullmatch(v)], expr
 
 
 # -- 2. numbers beyond Python's limits -------------------------------------------------------

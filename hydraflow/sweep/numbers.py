@@ -18,7 +18,9 @@ INTEGER = re.compile(r"[+-]?\d+")
 EXPONENT = re.compile(r"[eE][+-]?\d+")
 # A zero mantissa and any exponents after it (`0`, `-0.0`, `.0e3`, `00e5e-3`).
 _ZERO = re.compile(r"[+-]?(?:0+(?:\.0*)?|\.0+)(?:[eE][+-]?\d+)*")
-_ZERO_WITH_EXPONENT = re.compile(r"[+-]?(?:0+(?:\.0*)?|\.0+)(?:[eE][+-]?\d+)+")
+# A mantissa and one or more exponents: what attaching exponents makes.
+_WITH_EXPONENTS = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))((?:[eE][+-]?\d+)+)")
+_POWER = re.compile(r"[eE]([+-]?\d+)")
 
 SI_EXPONENTS = {
     "f": "e-15",
@@ -48,27 +50,51 @@ def is_zero(value: str) -> bool:
     return _ZERO.fullmatch(value) is not None
 
 
-def zero_as_0(value: str) -> str:
-    """A value that reads as zero with an exponent attached (``0e3``, ``-0.0e-3``) as ``0``."""
-    return "0" if _ZERO_WITH_EXPONENT.fullmatch(value) else value
+def one_number(value: str) -> str:
+    """A value made by attaching exponents, written as one number.
+
+    A zero mantissa is ``0`` whatever follows (``0e3``, ``-0.0e-3``); several
+    exponents become their sum (``1e+20`` with ``e3`` is ``1e23``, not
+    ``1e+20e3``, which Hydra would read as a string). Anything else, numbers
+    with one exponent included, is left as written.
+    """
+    match = _WITH_EXPONENTS.fullmatch(value)
+    if match is None:
+        return value
+    mantissa, exponents = match.groups()
+    if _ZERO.fullmatch(mantissa):
+        return "0"
+    powers = _POWER.findall(exponents)
+    if len(powers) == 1:
+        return value
+    total = 0
+    for power in powers:
+        value_of_power = _power(power)
+        # A power too long to convert stays as written; the parser bounds those it attaches.
+        if value_of_power is None:
+            return value
+        total += value_of_power
+    return f"{mantissa}e{total}"
 
 
 def with_exponent(value: str, exponent: str) -> str:
-    """Append an exponent, except to zero, which is written ``0``."""
+    """Append an exponent, making one number of the result (see ``one_number``)."""
     if not exponent:
         return value
-    return "0" if is_zero(value) else value + exponent
+    return "0" if is_zero(value) else one_number(value + exponent)
 
 
 def exponent_value(text: str) -> int | None:
     """The power of ten of an exponent such as ``e-3``; None when beyond ±MAX_EXPONENT."""
-    digits = text[1:].lstrip("+-").lstrip("0")
-    if len(digits) > len(str(MAX_EXPONENT)):
+    return _power(text[1:])
+
+
+def _power(text: str) -> int | None:
+    """A signed power of ten such as ``+20`` or ``-003``; None when beyond ±MAX_EXPONENT."""
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    if len(digits) > len(str(MAX_EXPONENT)) or int(digits) > MAX_EXPONENT:
         return None
-    power = int(digits or "0")
-    if abs(power) > MAX_EXPONENT:
-        return None
-    return -power if text[1] == "-" else power
+    return -int(digits) if text.startswith("-") else int(digits)
 
 
 def format_decimal(value: Decimal, exponent: str = "") -> str:

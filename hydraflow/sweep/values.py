@@ -18,7 +18,7 @@ from decimal import Context, Decimal
 from typing import Protocol, TypeVar
 
 from hydraflow.sweep.limits import MAX_SIZE
-from hydraflow.sweep.numbers import EXACT, format_decimal, with_exponent, zero_as_0
+from hydraflow.sweep.numbers import EXACT, format_decimal, one_number, with_exponent
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -215,9 +215,10 @@ class Union:
 class Concat:
     """Parenthesised parts: every combination of the parts, concatenated.
 
-    A value that reads as zero with an exponent (``(0,1)k`` gives ``0e3``;
-    ``0e(1,2)`` gives ``0e1``) is written ``0``, as everywhere an exponent is
-    attached. The check is on the whole value, so ``(1,0)(0,1)k`` keeps
+    A value that reads as a number with exponents attached is made one number
+    (``one_number``), as everywhere an exponent is attached: ``(0,1)k`` gives
+    ``0`` and ``1e3``; ``0e(1,2)`` gives ``0``; ``(1e20:2e20:1e20)k`` gives
+    ``1e23``. The check is on the whole value, so ``(1,0)(0,1)k`` keeps
     ``10e3`` and ``01e3`` but writes ``00e3`` as ``0``; text that is not a
     number (``a0e3``) stays as it is.
     """
@@ -241,7 +242,7 @@ class Concat:
         return self.widest
 
     def __iter__(self) -> Iterator[str]:
-        return map(zero_as_0, map("".join, product(self.parts)))
+        return map(one_number, map("".join, product(self.parts)))
 
 
 @dataclass(frozen=True, slots=True)
