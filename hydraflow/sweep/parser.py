@@ -127,6 +127,7 @@ class _WordParser:
         self.text = word.text
         self.expr = expr
         self.ranges = RangeParser(self.text, self.error)
+        self.structure: Structure = scan(self.text, self.error)
 
     def error(self, message: str, index: int) -> SweepError:
         return SweepError(message, self.expr, self.word.pos(index))
@@ -135,7 +136,6 @@ class _WordParser:
 
     def token(self, *, allow_pipe: bool) -> Token:
         text = self.text
-        self.structure: Structure = scan(text, self.error)
         pipes = self.structure.top(WORD, 0, len(text), "|")
         if pipes:
             if not allow_pipe:
@@ -149,7 +149,7 @@ class _WordParser:
         key, exponent = self.key(0, eq)
         assignment = Assignment(key, self.values(eq + 1, len(text), exponent, WORD))
         if not allow_pipe:
-            self.collectable(assignment, 0)
+            self.collectable(assignment, 0, "sweep it in `each` instead")
         return assignment
 
     def pipe(self, pipes: list[int]) -> Pipe:
@@ -165,24 +165,23 @@ class _WordParser:
             elif not key:
                 raise self.error("expected KEY=VALUES before the first '|'", lo)
             section = Assignment(key, self.values(lo, hi, exponent, WORD))
-            self.collectable(section, start)
+            self.collectable(section, start, "split it into more sections")
             sections.append(section)
         return Pipe(tuple(sections))
 
-    def collectable(self, assignment: Assignment, at: int) -> None:
+    def collectable(self, assignment: Assignment, at: int, advice: str) -> None:
         """Refuse an override too large for one process to receive (see limits.py)."""
-        size = assignment.size()
+        size = assignment.size()  # at most MAX_SIZE: larger nodes are refused as they are made
         if size > MAX_COLLECTED:
             raise self.error(
-                f"one override collects at most {MAX_COLLECTED:,} values, this one has "
-                + ("more than " + MAX_SIZE_TEXT if size > MAX_SIZE else f"{size:,}")
-                + "; sweep it in `each` instead",
+                f"one override collects at most {MAX_COLLECTED:,} values,"
+                f" this one has {size:,}; {advice}",
                 at,
             )
         if _collected_width(assignment) > MAX_COLLECTED_CHARS:
             raise self.error(
                 f"one override collects at most {MAX_COLLECTED_CHARS:,} characters,"
-                " this one may need more; sweep it in `each` instead",
+                f" this one may need more; {advice}",
                 at,
             )
 
