@@ -267,6 +267,37 @@ def test_product_holds_only_small_axes(size: int, width: int, held: bool) -> Non
     assert size < CACHE_LIMIT
 
 
+class _Axis:
+    """Values with a stated width: a large width makes ``product`` iterate the axis lazily."""
+
+    def __init__(self, values: list[str], width: int) -> None:
+        self.values, self._width = values, width
+
+    def size(self) -> int:
+        return len(self.values)
+
+    def width(self) -> int:
+        return self._width
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=1, max_value=3), st.booleans()), min_size=1, max_size=6
+    )
+)
+def test_product_matches_itertools_whichever_axes_are_lazy(shape: list[tuple[int, bool]]) -> None:
+    axes = [
+        _Axis([f"{i}.{j}" for j in range(n)], 10**7 if lazy else 1)
+        for i, (n, lazy) in enumerate(shape)
+    ]
+    expected = list(itertools.product(*(axis.values for axis in axes)))
+    assert list(product(axes)) == expected
+    assert list(product(axes)) == expected
+
+
 def test_product_with_many_lazy_axes_needs_no_recursion() -> None:
     axes = [_Counted(2, 10**7) for _ in range(2000)]
     assert next(product(axes)) == ("v",) * 2000
