@@ -404,8 +404,28 @@ def test_decimal_ranges_are_exact_distinct_and_finite(
         expected = [first + by * i for i in range(steps + 1)]
     got = values(f"x={first}:{last}:{by}")
     assert [Decimal(v) for v in got] == expected
+    if places:  # whole numbers make an integer range, written as integers
+        assert got == [format_decimal(v) for v in expected]
     assert len(set(got)) == len(got)
     assert not any(v in ("inf", "-inf", "nan") for v in got)
+
+
+@given(
+    st.integers(min_value=-(10**15), max_value=10**15),
+    st.integers(min_value=1, max_value=10**15),
+    st.integers(min_value=-300, max_value=300),
+    st.sampled_from(["", "k", "m", "e-7", "e20"]),
+)
+@settings(max_examples=300)
+def test_ranges_written_through_floats_match_the_exact_writer(
+    start: int, step: int, power: int, suffix: str
+) -> None:
+    first, by = Decimal(start).scaleb(power), Decimal(step).scaleb(power)
+    expr = f"x={first}:{first + by * 3}:{by}" + (f":{suffix}" if suffix else "")
+    exponent = {"k": "e3", "m": "e-3"}.get(suffix, suffix)
+    with localcontext(prec=200):
+        expected = [format_decimal(first + by * i, exponent) for i in range(4)]
+    assert values(expr) == expected
 
 
 @given(

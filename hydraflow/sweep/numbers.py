@@ -138,6 +138,25 @@ def format_decimal(value: Decimal, exponent: str = "") -> str:
     return f"{minus}{mantissa}e{adjusted + power}"
 
 
+# Significant digits every decimal of which a float holds and gives back (DBL_DIG).
+FLOAT_DIGITS = 15
+# Within 10**±280, numbers of FLOAT_DIGITS digits and their sums stay normal floats.
+_FLOAT_EXPONENT = 280
+
+
+def float_faithful(digits: int, *numbers: Decimal) -> bool:
+    """Whether ``repr(float(v))`` writes every sum of multiples of ``numbers`` exactly.
+
+    True when those values need at most FLOAT_DIGITS significant digits
+    (``digits``, from ``significant_digits``) and stay well inside the range of
+    normal floats; then ``repr`` gives the same text as ``format_decimal``,
+    only faster.
+    """
+    return digits <= FLOAT_DIGITS and all(
+        abs(number.adjusted()) <= _FLOAT_EXPONENT for number in numbers if number
+    )
+
+
 def significant_digits(*numbers: Decimal) -> int:
     """How many significant digits hold every sum of multiples of ``numbers``'s digits.
 

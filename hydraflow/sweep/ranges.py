@@ -16,11 +16,13 @@ from hydraflow.sweep.limits import MAX_DIGITS, MAX_EXPONENT, MAX_SIZE, MAX_SIZE_
 from hydraflow.sweep.numbers import (
     EXACT,
     EXPONENT,
+    FLOAT_DIGITS,
     INTEGER,
     NUMBER,
     SI_EXPONENTS,
     exponent_value,
     fits,
+    float_faithful,
     significant_digits,
     with_exponent,
 )
@@ -40,7 +42,7 @@ _ESTIMATE = Context(prec=30, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 # log() writes the values between its ends with this many significant digits
 # (as many as a float keeps exactly), more only when the range is so dense
 # that neighbours would round alike.
-LOG_DIGITS = 15
+LOG_DIGITS = FLOAT_DIGITS
 
 
 class RangeParser:
@@ -96,7 +98,8 @@ class RangeParser:
         self.check_size(size, lo)
         if all(INTEGER.fullmatch(text[a:b] or "0") for a, b in fields):
             return IntRange(int(start), int(step), size, exponent)
-        return DecimalRange(start, step, size, digits, exponent)
+        faithful = float_faithful(digits, start, stop, step)
+        return DecimalRange(start, step, size, digits, faithful, exponent)
 
     def int_range(self, lo: int, fields: list[Span], exponent: str) -> Node:
         """A range of whole numbers short enough to need no check of their digits."""
