@@ -4,6 +4,9 @@
 ``collect`` turns an ``all`` expression into one ``KEY=v1,v2,…`` override per
 token (swept by Hydra inside the process), ``count`` says how many
 combinations there are without making them.
+
+What one expression may ask for (nesting, digits, sizes, how much one
+override may collect) is bounded; limits.py says where and why.
 """
 
 from __future__ import annotations
