@@ -4,6 +4,9 @@
 ``collect`` turns an ``all`` expression into one ``KEY=v1,v2,…`` override per
 token (swept by Hydra inside the process), ``count`` says how many
 combinations there are without making them.
+
+What one expression may ask for (nesting, digits, sizes, how much one
+override may collect) is bounded; limits.py says where and why.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from hydraflow.sweep.errors import SweepError
+from hydraflow.sweep.limits import MAX_SIZE, MAX_SIZE_TEXT
 from hydraflow.sweep.parser import Assignment, Pipe, Token, Verbatim, parse_token
 from hydraflow.sweep.shell import split_words
 from hydraflow.sweep.values import product
@@ -33,8 +37,20 @@ __all__ = [
 
 
 def parse_tokens(expr: str, *, allow_pipe: bool = True) -> list[Token]:
-    """Parse every shell word of ``expr``; raises SweepError at the first fault."""
-    return [parse_token(word, expr, allow_pipe=allow_pipe) for word in split_words(expr)]
+    """Parse every shell word of ``expr``; raises SweepError at the first fault.
+
+    ``allow_pipe=False`` parses an ``all`` expression (see ``parse_token``).
+    The tokens' combinations, counted as they are parsed, may not pass MAX_SIZE.
+    """
+    tokens: list[Token] = []
+    combinations = 1
+    for word in split_words(expr):
+        token = parse_token(word, expr, allow_pipe=allow_pipe)
+        combinations *= token.size()
+        if combinations > MAX_SIZE:
+            raise SweepError(f"more than {MAX_SIZE_TEXT} combinations", expr, word.pos(0))
+        tokens.append(token)
+    return tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +61,9 @@ class Zipped:
 
     def size(self) -> int:
         return self.tokens[0].size()
+
+    def width(self) -> int:
+        return sum(token.width() for token in self.tokens)
 
     def __iter__(self) -> Iterator[tuple[str, ...]]:
         return zip(*self.tokens, strict=True)

@@ -31,3 +31,8 @@ class SweepError(ValueError):
         # Tabs keep their width on the caret line so the caret stays aligned.
         pad = "".join("\t" if ch == "\t" else " " for ch in line[: self.pos - start])
         return f"{indent}{line}\n{indent}{pad}^"
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """``text`` quoted for a message, cut short: a message names a value, it does not copy it."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")

@@ -1,0 +1,159 @@
+"""Issue "Hardening" §4 items 3 and 4: collected overrides, lazy products, linear parsing."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import time
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hydraflow import SweepError, collect, count, expand
+from hydraflow.sweep.limits import MAX_COLLECTED
+from hydraflow.sweep.values import CACHE_LIMIT, product
+
+
+def fault(expr: str, call: object = None) -> SweepError:
+    """The SweepError that ``expand`` (or ``call``) raises for ``expr``."""
+    with pytest.raises(SweepError) as caught:
+        if call is None:
+            list(itertools.islice(expand(expr), 3))
+        else:
+            call(expr)  # type: ignore[operator]
+    assert "\n" not in str(caught.value)
+    return caught.value
+
+
+# -- 3. sizes: what one override may collect ----------------------------------------------------
+
+
+def test_all_refuses_more_than_max_collected_before_building_anything() -> None:
+    started = time.perf_counter()
+    error = fault("seed=1 x=0:10000000000", collect)
+    assert time.perf_counter() - started < 1
+    assert f"at most {MAX_COLLECTED:,} values" in str(error)
+    assert "10,000,000,001" in str(error)
+    assert error.pos == 7
+    assert error.caret().splitlines()[1] == "         ^"
+
+
+def test_the_limit_is_inclusive() -> None:
+    assert len(collect(f"x=1:{MAX_COLLECTED}")[0].split(",")) == MAX_COLLECTED
+    assert "at most" in str(fault(f"x=0:{MAX_COLLECTED}", collect))
+
+
+def test_a_pipe_section_has_the_same_limit() -> None:
+    error = fault("a=1 x=1|0:10000000000")
+    assert f"at most {MAX_COLLECTED:,} values" in str(error) and error.pos == 8
+    assert "more than 10^100" in str(fault("x=1|" + "(0:9)" * 101))
+
+
+def test_all_refuses_an_override_of_too_many_characters() -> None:
+    error = fault("x=(0:99)" + "a" * 200_000, collect)
+    assert "characters" in str(error) and error.pos == 0
+
+
+def test_each_stays_lazy_and_unbounded() -> None:
+    assert count("x=0:10000000000") == 10**10 + 1
+    assert next(expand("x=0:10000000000 y=1:10000000000")) == ["x=0", "y=1"]
+
+
+def test_sweep_sizes_beyond_a_googol_are_refused_not_computed() -> None:
+    started = time.perf_counter()
+    assert "more than 10^100" in str(fault("x=" + "(0:9)" * 100_000))
+    assert fault(" ".join(["x=0:9"] * 101)).pos == 6 * 100
+    assert time.perf_counter() - started < 5
+    assert count(" ".join(["x=0:9"] * 100)) == 10**100
+
+
+class _Counted:
+    """An axis that says how often it is iterated."""
+
+    def __init__(self, size: int, width: int) -> None:
+        self._size, self._width, self.passes = size, width, 0
+
+    def size(self) -> int:
+        return self._size
+
+    def width(self) -> int:
+        return self._width
+
+    def __iter__(self) -> Iterator[str]:
+        self.passes += 1
+        return iter(["v"] * self._size)
+
+
+@pytest.mark.parametrize(("size", "width", "held"), [(3, 10, True), (3, 10**7, False)])
+def test_product_holds_only_small_axes(size: int, width: int, held: bool) -> None:
+    inner = _Counted(size, width)
+    combos = list(product([_Counted(4, 1), inner]))
+    assert len(combos) == 4 * size
+    assert inner.passes == (1 if held else 4)
+    assert size < CACHE_LIMIT
+
+
+class _Axis:
+    """Values with a stated width: a large width makes ``product`` iterate the axis lazily."""
+
+    def __init__(self, values: list[str], width: int) -> None:
+        self.values, self._width = values, width
+
+    def size(self) -> int:
+        return len(self.values)
+
+    def width(self) -> int:
+        return self._width
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=1, max_value=3), st.booleans()), min_size=1, max_size=6
+    )
+)
+def test_product_matches_itertools_whichever_axes_are_lazy(shape: list[tuple[int, bool]]) -> None:
+    axes = [
+        _Axis([f"{i}.{j}" for j in range(n)], 10**7 if lazy else 1)
+        for i, (n, lazy) in enumerate(shape)
+    ]
+    expected = list(itertools.product(*(axis.values for axis in axes)))
+    assert list(product(axes)) == expected
+    assert list(product(axes)) == expected
+
+
+def test_product_with_many_lazy_axes_needs_no_recursion() -> None:
+    axes = [_Counted(2, 10**7) for _ in range(2000)]
+    assert next(product(axes)) == ("v",) * 2000
+
+
+# -- 4. long expressions parse in linear time -------------------------------------------------
+
+LONG = 2_000_000
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "x=" + "a" * LONG,
+        "x='" + "a" * LONG + "'",
+        'x="' + "a\\\\" * (LONG // 3) + '"',
+        "x=1:" + "1" * LONG + "x",
+        "x=" + "(" * 30 + "a," * (LONG // 2) + "a" + ")" * 30,
+        "x=" + "(a)" * (LONG // 3),
+        "x=" + "a," * (LONG // 2) + "a",
+        "x=" + "[a,(b)]" * (LONG // 7),
+        "x=" + "0" * LONG + ":k",
+    ],
+    ids=["plain", "quoted", "escapes", "digits", "nested", "groups", "commas", "lists", "zeros"],
+)
+def test_a_two_megabyte_word_parses_quickly(expr: str) -> None:
+    started = time.perf_counter()
+    with contextlib.suppress(SweepError):
+        count(expr)
+    # Linear work takes a second or two here; the old quadratic scans took minutes.
+    assert time.perf_counter() - started < 10
