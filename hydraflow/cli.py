@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -68,6 +67,8 @@ def _dispatch(args: list[str]) -> int:
 
 
 def _unknown_flag(word: str, command: str) -> str:
+    import difflib
+
     known = [flag.long for flag in FLAGS] + ["--no-ledger"] if command == "run" else []
     known += ["--file", "--help", "--failed", "--json", "--all", "--count"]
     close = difflib.get_close_matches(word.partition("=")[0], known, n=1, cutoff=0.5)

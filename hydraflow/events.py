@@ -19,7 +19,7 @@ Status = Literal["ok", "failed", "timeout", "interrupted"]
 Stream = Literal["stdout", "stderr"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RunStarted:
     job: str
     batches: int
@@ -28,21 +28,21 @@ class RunStarted:
     skipped: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Notice:
     """A line for the user from the engine itself (a fallback taken, a choice made)."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Preview:
     """One line of ``--dry-run``: a command, a call, or a comment such as a skipped batch."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BatchStarted:
     batch: Batch
     sweep_dir: str
@@ -50,18 +50,17 @@ class BatchStarted:
     slot: int
     attempt: int
     pid: int
-    log_path: Path | None
     time: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BatchOutput:
     batch: Batch
     data: bytes  # one line, without its newline, exactly as the program wrote it
     stream: Stream
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RunsLaunched:
     """Hydra announced the start of run number ``started`` (counting from 1) of a batch."""
 
@@ -69,7 +68,7 @@ class RunsLaunched:
     started: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BatchFinished:
     batch: Batch
     sweep_dir: str
@@ -78,7 +77,7 @@ class BatchFinished:
     started: float
     ended: float
     attempt: int
-    log_path: Path | None
+    log_path: Path | None  # None: the batch printed nothing, so it has no log
     tail: tuple[str, ...] = ()
     retrying: bool = False
     argv: tuple[str, ...] = ()
@@ -122,7 +121,7 @@ class Summary:
         return 1 if self.failures or self.broken else 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RunFinished:
     summary: Summary
 

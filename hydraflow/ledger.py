@@ -283,25 +283,42 @@ class Ledger:
         """
         with self._write() as db:
             self._update(db, finished)
-            return [self._claim(db, job, item, runner, resume) for item in wanted]
+            keys = [item.key for item in wanted]
+            marks = ",".join("?" * len(keys))
+            done = set()
+            if resume:
+                done = {
+                    row[0]
+                    for row in db.execute(
+                        "SELECT DISTINCT key FROM attempts"
+                        f" WHERE status = 'ok' AND key IN ({marks})",
+                        keys,
+                    )
+                }
+            # A running or queued row is always its key's latest: a claim marks older ones lost.
+            db.row_factory = sqlite3.Row
+            live = {
+                row["key"]: _attempt(row)
+                for row in db.execute(
+                    f"SELECT * FROM attempts WHERE status IN {LIVE} AND key IN ({marks})", keys
+                )
+            }
+            db.row_factory = None
+            return [self._claim(db, job, item, runner, item.key in done, live) for item in wanted]
 
     def _claim(
-        self, db: sqlite3.Connection, job: str, item: Wanted, runner: Runner, resume: bool
+        self,
+        db: sqlite3.Connection,
+        job: str,
+        item: Wanted,
+        runner: Runner,
+        done: bool,
+        live: dict[str, Attempt],
     ) -> Claimed | Skip | Attempt:
-        if (
-            resume
-            and db.execute(
-                "SELECT 1 FROM attempts WHERE key = ? AND status = 'ok' LIMIT 1", (item.key,)
-            ).fetchone()
-        ):
+        if done:
             return "done"
-        db.row_factory = sqlite3.Row
-        row = db.execute(
-            "SELECT * FROM attempts WHERE key = ? ORDER BY id DESC LIMIT 1", (item.key,)
-        ).fetchone()
-        db.row_factory = None
-        if row is not None and row["status"] in LIVE:
-            previous = _attempt(row)
+        previous = live.get(item.key)
+        if previous is not None:
             if previous.runner_alive:
                 return "elsewhere"
             if previous.guard_alive:

@@ -7,6 +7,7 @@ import re
 import shlex
 import signal
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from hydraflow.errors import display_path
 from hydraflow.events import BatchFinished, Summary
@@ -114,13 +115,17 @@ def failure_block(finished: BatchFinished, rerun: str | None) -> list[str]:
     cause = cause_of(finished.tail)
     if cause:
         lines.append(f"  cause: {cause}")
-    if finished.log_path is not None:
-        lines.append(f"  log:   {display_path(finished.log_path)}")
+    lines.append(f"  log:   {log_text(finished.log_path)}")
     if rerun is None and finished.argv:
         rerun = shlex.join(finished.argv)
     if rerun:
         lines.append(f"  rerun: {rerun}")
     return lines
+
+
+def log_text(path: Path | str | None) -> str:
+    """Where a batch's output is; a batch that printed nothing has no log file."""
+    return display_path(Path(path)) if path else "none (the batch printed nothing)"
 
 
 def outputs_line(outputs: Iterable[str]) -> str:

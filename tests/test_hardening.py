@@ -57,7 +57,7 @@ def test_a_ledger_that_breaks_mid_run_fails_the_run(project: Project) -> None:
 
 
 def test_a_log_that_cannot_be_written_fails_the_run_and_is_recorded(project: Project) -> None:
-    project.yaml(f"jobs:\n  j:\n    run: {PY} -c pass\n    sets:\n      - each: i=1:3\n")
+    project.yaml(f"jobs:\n  j:\n    run: {PY} -c 'print(1)'\n    sets:\n      - each: i=1:3\n")
     (project.root / "multirun").write_text("a file where the sweep folders should go")
     result = project.hydraflow("run", "j")
     assert result.returncode == 1
@@ -271,16 +271,26 @@ def test_status_escapes_control_characters_of_labels(project: Project) -> None:
     assert "x=\\x1b\\x07" in shown.stdout
 
 
-def test_every_batch_has_its_log_even_when_silent(project: Project) -> None:
+def test_a_silent_batch_has_no_log_and_every_report_says_so(project: Project) -> None:
     project.write("quiet.py", "import sys\nsys.exit(3 if 'code=3' in sys.argv else 0)\n")
     project.yaml(f"jobs:\n  j:\n    run: {PY} quiet.py\n    sets:\n      - each: code=0,3\n")
     result = project.hydraflow("run", "j", "--keep-going")
     assert result.returncode == 1
-    logs = sorted((project.root / "multirun").glob("*/hydraflow.log"))
-    assert len(logs) == 2 and all(log.read_bytes() == b"" for log in logs)
+    assert not list(project.root.glob("multirun/*/hydraflow.log"))
+    assert "log:   none (the batch printed nothing)" in result.stdout
     failed = project.hydraflow("status", "--failed")
-    shown = [line.split("log: ")[1] for line in failed.stdout.splitlines() if "log: " in line]
-    assert len(shown) == 1 and (project.root / shown[0]).is_file()
+    assert "log: none (the batch printed nothing)" in failed.stdout
+    assert [row["log_path"] for row in ledger_rows(project)] == [None, None]
+
+
+def test_a_batch_that_prints_has_its_log_named_everywhere(project: Project) -> None:
+    project.yaml(f"jobs:\n  j:\n    run: {PY} -c 'print(\"hello\"); raise SystemExit(2)'\n")
+    result = project.hydraflow("run", "j")
+    log = next(project.root.glob("multirun/*/hydraflow.log"))
+    assert log.read_text() == "hello\n"
+    relative = str(log.relative_to(project.root))
+    assert f"log:   {relative}" in result.stdout
+    assert f"log: {relative}" in project.hydraflow("status", "--failed").stdout
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ still resolved here (``a=${oc.env:A,1} b=${now:%H}`` → ``a=1 b=${now:%H}``).
 from __future__ import annotations
 
 import re
-import secrets
 import warnings
 from collections.abc import Iterator
 from itertools import chain
@@ -112,11 +111,13 @@ class Interpolations:
 
     def _partly(self, parent: Any, key: str | int, text: str) -> str:
         """Resolve what OmegaConf can; interpolations only Hydra knows stay as written."""
+        # Interpolations left for Hydra become unique plain words while the rest
+        # resolves, so OmegaConf's own rules (escapes, relative keys) still apply.
+        import secrets
+
         from omegaconf import grammar_parser
         from omegaconf.errors import OmegaConfBaseException
 
-        # Interpolations left for Hydra become unique plain words while the rest
-        # resolves, so OmegaConf's own rules (escapes, relative keys) still apply.
         marker = f"hydraflow{secrets.token_hex(8)}x"
         kept: dict[str, str] = {}
         masked: list[str] = []

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import IO
 
+from hydraflow.report import log_text
 from hydraflow.status import STATES, JobStatus
 
 # Columns always shown; the others only when some row has them.
@@ -49,7 +50,7 @@ def print_status(report: Sequence[JobStatus], out: IO[str], *, failed: bool) -> 
         for failure in entry.failed:
             code = "" if failure.exit_code is None else f" (exit {failure.exit_code})"
             out.write(f"✗ {safe(failure.batch)}: {failure.status}{code}\n")
-            out.write(f"  log: {safe(failure.log or failure.sweep_dir + '/hydraflow.log')}\n")
+            out.write(f"  log: {safe(log_text(failure.log))}\n")
     out.flush()
 
 

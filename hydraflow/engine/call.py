@@ -66,9 +66,7 @@ class CallMode:
                 started = time.time()
                 batch = launch.batch
                 run.emit(
-                    BatchStarted(
-                        batch, launch.sweep_dir, launch.argv, 0, 1, os.getpid(), None, started
-                    )
+                    BatchStarted(batch, launch.sweep_dir, launch.argv, 0, 1, os.getpid(), started)
                 )
                 status, code, tail = _call(function, args)
                 for line in tail:

@@ -1,27 +1,33 @@
 """Run batches as processes, up to N at once, and report everything as events.
 
-Every batch is a process-group leader, so a timeout or an interrupt stops the
-batch *and everything it started*. A failure of hydraflow itself inside a
-worker (a ledger that cannot be written, a log on a full disk) fails the run
-loudly; it never leaves batches silently unrun.
+One loop, in one thread, watches every running batch: its two pipes and its
+end (a pidfd where the system has one). Nothing waits on a lock or hands an
+interpreter lock back and forth, so what a batch costs is its start and its
+lines. Every batch leads its own process group: a timeout or an interrupt
+stops the batch *and everything it started* (TERM, a grace period, KILL).
+
+Ctrl-C and SIGTERM only set a flag that the loop reads, so a signal can never
+cut a batch's bookkeeping in half. A failure of hydraflow itself (a ledger that
+cannot be written, a log on a full disk) ends the run loudly with every
+record accurate; it never leaves batches silently unrun.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
-import itertools
 import os
+import select
 import signal
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
 from hydraflow.engine.broadcast import OutputClosed
-from hydraflow.engine.output import Stream, follow, hydra_run_number, stop_child
+from hydraflow.engine.output import LineSplitter, hydra_run_number
 from hydraflow.engine.starters import Child, Starter
 from hydraflow.events import (
     BatchFinished,
@@ -31,13 +37,17 @@ from hydraflow.events import (
     Notice,
     RunsLaunched,
     Status,
+    Stream,
     Summary,
 )
 from hydraflow.plan import Batch
-from hydraflow.process import GRACE_SECONDS, signal_group, stop_groups
+from hydraflow.process import GRACE_SECONDS, signal_group
 
 TAIL_LINES = 40
 LOG_NAME = "hydraflow.log"
+_CHUNK = 1 << 16
+_POLL_SECONDS = 0.1  # how often to ask about a batch's end where no pidfd tells
+_READABLE = select.POLLIN | select.POLLHUP | select.POLLERR
 
 
 @dataclass(frozen=True)
@@ -60,8 +70,36 @@ class Launch:
     argv: tuple[str, ...]
 
 
+@dataclass
+class _Running:
+    """A batch's process while it runs, and what the loop knows of it."""
+
+    launch: Launch
+    slot: int
+    attempt: int
+    child: Child
+    log: _Log
+    started: float
+    deadline: float | None
+    streams: dict[int, Stream]
+    splitters: dict[int, LineSplitter]
+    tail: collections.deque[str] = field(
+        default_factory=lambda: collections.deque(maxlen=TAIL_LINES)
+    )
+    returncode: int | None = None
+    timed_out: bool = False
+    kill_at: float | None = None
+    give_up_at: float | None = None
+    launched: int = 0
+    problem: Exception | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.returncode is not None and not self.streams
+
+
 class Pool:
-    """Takes launches from ``take`` (which plans and claims) and runs each in ``cwd``."""
+    """Takes launches from ``take`` (which plans and claims) and runs each in its slot."""
 
     def __init__(
         self,
@@ -73,224 +111,252 @@ class Pool:
         self.settings = settings
         self.starter = starter
         self.cwd = cwd
-        self.emit = emit
-        self._lock = threading.Lock()
+        self._emit = emit
+        self._running: dict[int, _Running] = {}  # by pid
+        self._fds: dict[int, _Running] = {}  # pipe or pidfd -> its batch
+        self._poller = select.poll()
+        self._retries: collections.deque[tuple[Launch, int]] = collections.deque()
         self._stopping = False
-        self._interrupted = False
-        self._running: dict[int, Child] = {}
-        self._done = threading.Event()
-        self._live = 0
-        # Encoded once: Popen would otherwise re-encode the whole environment per batch.
+        self._interrupts = 0
+        self._handled_interrupts = 0
+        # Encoded once: the environment would otherwise be encoded again for every batch.
         self._base_env = {
             **os.environb,
             **{os.fsencode(k): os.fsencode(v) for k, v in settings.env.items()},
         }
 
+    # -- the loop --------------------------------------------------------------------
+
     def run(self, take: Generator[Launch | None, None, None], summary: Summary) -> Summary:
-        """Run every launch ``take`` yields (None stands for a batch skipped at its claim);
-        ``take`` is closed at the end, so that it can let go of what it claimed ahead."""
-        self._take = take
+        """Run every launch ``take`` yields (None stands for a batch skipped at its claim).
+
+        ``take`` is closed at the end, so that it can let go of what it claimed ahead.
+        """
         self.summary = summary
         summary.started = time.time()
-        self._live = max(1, min(self.settings.workers, summary.batches))
-        for slot in range(self._live):
-            name = f"hydraflow-{slot}"
-            threading.Thread(target=self._work, args=(slot,), name=name, daemon=True).start()
-        try:
-            self._wait()
-        except KeyboardInterrupt:
-            self.interrupt()
-        with self._lock:
-            take.close()
-        summary.interrupted = summary.interrupted or self._interrupted
+        free = list(reversed(range(max(1, min(self.settings.workers, summary.batches)))))
+        with self._signals_as_flags():
+            try:
+                while True:
+                    self._handle_interrupts()
+                    while free and not self._stopping:
+                        launch = self._next(take)
+                        if launch is None:
+                            break
+                        self._start(launch[0], free.pop(), launch[1], free)
+                    if not self._running:
+                        break
+                    self._wait()
+                    for running in [r for r in self._running.values() if r.done]:
+                        free.append(self._finish(running))
+            finally:
+                take.close()
+                for running in self._running.values():  # only after a failure of the loop itself
+                    signal_group(running.child.pid, signal.SIGKILL)
+        summary.interrupted = summary.interrupted or self._interrupts > 0
         summary.ended = time.time()
         return summary
 
-    def stop(self) -> None:
-        """Start no new batch; running ones finish."""
-        with self._lock:
-            self._stopping = True
-
-    # -- scheduling ----------------------------------------------------------------
-
-    def _next(self) -> Launch | None:
-        while True:
-            with self._lock:
-                if self._stopping:
-                    return None
-                launch = next(self._take, StopIteration)
-            if launch is StopIteration:
-                return None
-            if launch is not None:
-                assert isinstance(launch, Launch)
-                return launch
-
-    def _wait(self, until: float | None = None) -> bool:
-        """Wait for the workers in short steps, so that signals reach the main thread.
-
-        An Event rather than Thread.join: a join cut short by KeyboardInterrupt
-        can leave a finished thread looking alive.
-        """
-        while not self._done.wait(0.05):
-            if until is not None and time.monotonic() >= until:
-                return False
-        return True
-
-    def _work(self, slot: int) -> None:
+    def _next(self, take: Iterator[Launch | None]) -> tuple[Launch, int] | None:
+        if self._retries:
+            return self._retries.popleft()
         try:
-            while (launch := self._next()) is not None:
-                for attempt in itertools.count(1):
-                    finished = self._attempt(launch, slot, attempt)
-                    if not finished.retrying:
-                        break
-        except OutputClosed:
-            self._close_quietly()
-        except BaseException as error:
-            self._break(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
-        finally:
-            with self._lock:
-                self._live -= 1
-                if self._live == 0:
-                    self._done.set()
+            for launch in take:
+                if launch is not None:
+                    return launch, 1
+        except Exception as error:
+            self._break(error)
+        return None
 
-    def _break(self, message: str) -> None:
-        with self._lock:
-            self._stopping = True
-            if not self.summary.broken:
-                self.summary.broken = message
+    def _wait(self) -> None:
+        """Wait for output, an end, a timer or a signal; then act on what happened."""
+        now = time.monotonic()
+        timers = [
+            t
+            for r in self._running.values()
+            for t in (r.deadline if not r.timed_out else None, r.kill_at, r.give_up_at)
+            if t is not None
+        ]
+        if any(r.child.exit_fd() is None and r.returncode is None for r in self._running.values()):
+            timers.append(now + _POLL_SECONDS)
+        timeout = max(0.0, min(timers) - now) if timers else None
+        events = self._poller.poll(None if timeout is None else timeout * 1000)
+        for fd, _ in events:
+            running = self._fds.get(fd)
+            if running is not None:
+                self._guarded(running, self._readable, fd)
+        now = time.monotonic()
+        for running in list(self._running.values()):
+            self._guarded(running, self._tick, now)
 
-    def _close_quietly(self) -> None:
-        """Nobody reads our output any more: stop everything, as ``head`` users expect."""
-        with self._lock:
-            self._stopping = True
-            self._interrupted = True
-            self.summary.output_closed = True
-            pids = list(self._running)
-        for pid in pids:
-            signal_group(pid, signal.SIGTERM)
+    def _guarded(self, running: _Running, action: Callable[..., None], *args: object) -> None:
+        """Any failure while handling one batch stops that batch and fails the run."""
+        try:
+            action(running, *args)
+        except Exception as error:
+            if running.problem is None:
+                running.problem = error
+                running.tail.append(f"hydraflow: {error}")
+            self._break(error)
+            self._stop(running)
+            self._close_streams(running)
 
-    def _record(self, finished: BatchFinished) -> BatchFinished:
-        """Count a finished attempt, decide on a retry, and stop launches past the limit."""
-        with self._lock:
-            if finished.status == "ok":
-                self.summary.ok += 1
-                self.summary.runs_ok += finished.batch.runs
-                return finished
-            can_retry = (
-                finished.status in ("failed", "timeout")
-                and finished.attempt <= self.settings.retries
-                and not self._stopping
-            )
-            if can_retry:
-                return replace(finished, retrying=True)
-            self.summary.failures.append(finished)
-            limit = self.settings.failure_limit
-            failed = sum(f.status != "interrupted" for f in self.summary.failures)
-            if limit is not None and failed >= limit:
-                self._stopping = True
-            return finished
+    # -- one batch -------------------------------------------------------------------
 
-    # -- one attempt -----------------------------------------------------------------
-
-    def _attempt(self, launch: Launch, slot: int, attempt: int) -> BatchFinished:
-        """Run one attempt of a batch; whatever happens, its end is reported and recorded.
-
-        A failure of hydraflow itself (the log cannot be written, the output is
-        gone) still ends the batch's record, and is raised afterwards to fail the run.
-        """
+    def _start(self, launch: Launch, slot: int, attempt: int, free: list[int]) -> None:
         batch, sweep_dir = launch.batch, launch.sweep_dir
-        log_path = self.cwd / sweep_dir / LOG_NAME
+        log = _Log(self.cwd / sweep_dir / LOG_NAME)
         started = time.time()
-        tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
-        status: Status = "failed"
-        returncode: int | None = None
-        problem: Exception | None = None
-
-        def report_start(pid: int) -> None:
-            self.emit(
-                BatchStarted(batch, sweep_dir, launch.argv, slot, attempt, pid, log_path, started)
-            )
-
         try:
-            log = _open_log(log_path)
-        except OSError as error:
-            problem = OSError(f"cannot write the log {log_path}: {error.strerror}")
-            tail.append(f"hydraflow: {problem}")
-            report_start(0)
-        else:
-            with log:
-                try:
-                    child = self.starter.start(launch.argv, self._environment(batch, slot))
-                except (OSError, ValueError) as error:
-                    reason = error.strerror if isinstance(error, OSError) else str(error)
-                    line = f"hydraflow: cannot start {launch.argv[0]!r}: {reason or error}"
-                    report_start(0)
-                    log.write(line.encode() + b"\n")
-                    tail.append(line)
-                else:
-                    report_start(child.pid)
-                    try:
-                        status, returncode = self._follow(launch, child, log, tail)
-                    except OutputClosed as error:
-                        status, problem = "interrupted", error
-                    except Exception as error:
-                        tail.append(f"hydraflow: {error}")
-                        problem = error
+            child = self.starter.start(launch.argv, self._environment(batch, slot))
+        except (OSError, ValueError) as error:
+            reason = (error.strerror if isinstance(error, OSError) else None) or str(error)
+            line = f"hydraflow: cannot start {launch.argv[0]!r}: {reason}"
+            self._event(BatchStarted(batch, sweep_dir, launch.argv, slot, attempt, 0, started))
+            with contextlib.suppress(OSError):
+                log.write(line.encode() + b"\n")
+            log.close()
+            finished = self._record(
+                BatchFinished(
+                    batch, sweep_dir, "failed", None, started, time.time(), attempt,
+                    log.written, (line,), argv=launch.argv,
+                )
+            )  # fmt: skip
+            self._event(finished)
+            free.append(slot)
+            if finished.retrying:
+                self._retries.append((launch, attempt + 1))
+            return
+        timeout = self.settings.timeout
+        running = _Running(
+            launch,
+            slot,
+            attempt,
+            child,
+            log,
+            started,
+            time.monotonic() + timeout if timeout else None,
+            streams={child.stdout: "stdout", child.stderr: "stderr"},
+            splitters={child.stdout: LineSplitter(), child.stderr: LineSplitter()},
+        )
+        self._running[child.pid] = running
+        for fd in (child.stdout, child.stderr, child.exit_fd()):
+            if fd is not None:
+                self._fds[fd] = running
+                self._poller.register(fd, _READABLE)
+        if self._interrupts:
+            self._stop(running)
+        self._event(BatchStarted(batch, sweep_dir, launch.argv, slot, attempt, child.pid, started))
+
+    def _readable(self, running: _Running, fd: int) -> None:
+        if fd not in running.streams:  # the pidfd: the process has ended
+            self._forget(fd)
+            running.returncode = running.child.poll()
+            return
+        chunk = os.read(fd, _CHUNK)
+        splitter = running.splitters[fd]
+        lines = splitter.feed(chunk) if chunk else splitter.end()
+        stream = running.streams[fd]
+        if not chunk:
+            self._forget(fd)
+            del running.streams[fd]
+        batch = running.launch.batch
+        for line in lines:
+            running.log.write(line + b"\n")
+            running.tail.append(line.decode("utf-8", "replace"))
+            self._event(BatchOutput(batch, line, stream))
+            number = hydra_run_number(line)
+            if number is not None and number >= running.launched:
+                running.launched = number + 1
+                self._event(RunsLaunched(batch, running.launched))
+
+    def _tick(self, running: _Running, now: float) -> None:
+        """Timers: the timeout, the KILL after a grace period, leftovers holding the pipes."""
+        if running.returncode is None and running.child.exit_fd() is None:
+            running.returncode = running.child.poll()
+        if running.deadline is not None and not running.timed_out and now >= running.deadline:
+            running.timed_out = True
+            self._stop(running)
+        if running.kill_at is not None and now >= running.kill_at:
+            signal_group(running.child.pid, signal.SIGKILL)
+            running.kill_at = None
+        if running.returncode is not None and running.streams and running.give_up_at is None:
+            # The batch has ended, but something it started still holds its pipes.
+            self._stop(running)
+            running.give_up_at = now + self.settings.grace + 1.0
+        if running.give_up_at is not None and now >= running.give_up_at:
+            self._close_streams(running)  # held by something outside the group: let go
+
+    def _stop(self, running: _Running) -> None:
+        """TERM the batch's group now, KILL it after the grace period."""
+        signal_group(running.child.pid, signal.SIGTERM)
+        if running.kill_at is None:
+            running.kill_at = time.monotonic() + self.settings.grace
+
+    def _close_streams(self, running: _Running) -> None:
+        for fd in list(running.streams):
+            self._forget(fd)
+        running.streams.clear()
+
+    def _forget(self, fd: int) -> None:
+        if self._fds.pop(fd, None) is not None:
+            self._poller.unregister(fd)
+
+    def _finish(self, running: _Running) -> int:
+        """Record a batch whose process has ended and whose pipes are closed."""
+        del self._running[running.child.pid]
+        pidfd = running.child.exit_fd()
+        if pidfd is not None:
+            self._forget(pidfd)
+        running.log.close()
+        running.child.close()
+        code = running.returncode
+        status: Status = "ok" if code == 0 else "failed"
+        if running.timed_out:
+            status = "timeout"
+        elif self._interrupts and code != 0:
+            status = "interrupted"
+        if running.problem is not None and status == "ok":
+            status = "failed"
+        launch = running.launch
         finished = self._record(
             BatchFinished(
-                batch,
-                sweep_dir,
+                launch.batch,
+                launch.sweep_dir,
                 status,
-                returncode,
-                started,
+                code,
+                running.started,
                 time.time(),
-                attempt,
-                log_path,
-                tuple(tail),
+                running.attempt,
+                running.log.written,
+                tuple(running.tail),
                 argv=launch.argv,
             )
         )
-        self.emit(finished)
-        if problem is not None:
-            raise problem
+        self._event(finished)
+        if finished.retrying:
+            self._retries.append((launch, running.attempt + 1))
+        return running.slot
+
+    def _record(self, finished: BatchFinished) -> BatchFinished:
+        """Count a finished attempt, decide on a retry, and stop launches past the limit."""
+        if finished.status == "ok":
+            self.summary.ok += 1
+            self.summary.runs_ok += finished.batch.runs
+            return finished
+        can_retry = (
+            finished.status in ("failed", "timeout")
+            and finished.attempt <= self.settings.retries
+            and not self._stopping
+        )
+        if can_retry:
+            return replace(finished, retrying=True)
+        self.summary.failures.append(finished)
+        limit = self.settings.failure_limit
+        failed = sum(f.status != "interrupted" for f in self.summary.failures)
+        if limit is not None and failed >= limit:
+            self._stopping = True
         return finished
-
-    def _follow(
-        self, launch: Launch, child: Child, log: IO[bytes], tail: collections.deque[str]
-    ) -> tuple[Status, int]:
-        batch = launch.batch
-        with self._lock:
-            self._running[child.pid] = child
-            if self._interrupted:
-                signal_group(child.pid, signal.SIGTERM)
-        try:
-            launched = 0
-
-            def on_line(line: bytes, stream: Stream) -> None:
-                nonlocal launched
-                log.write(line + b"\n")
-                tail.append(line.decode("utf-8", "replace"))
-                self.emit(BatchOutput(batch, line, stream))
-                number = hydra_run_number(line)
-                if number is not None and number + 1 > launched:
-                    launched = number + 1
-                    self.emit(RunsLaunched(batch, launched))
-
-            deadline = time.monotonic() + self.settings.timeout if self.settings.timeout else None
-            outcome = follow(child, on_line, deadline=deadline, grace=self.settings.grace)
-        except BaseException:
-            # Whatever failed here, the batch's processes must not outlive the run.
-            stop_child(child, self.settings.grace)
-            raise
-        finally:
-            with self._lock:
-                self._running.pop(child.pid, None)
-        status: Status = "ok" if outcome.returncode == 0 else "failed"
-        if outcome.timed_out:
-            status = "timeout"
-        elif self._interrupted and outcome.returncode != 0:
-            status = "interrupted"
-        return status, outcome.returncode
 
     def _environment(self, batch: Batch, slot: int) -> dict[bytes, bytes]:
         env = dict(self._base_env)
@@ -300,31 +366,98 @@ class Pool:
             env[b"CUDA_VISIBLE_DEVICES"] = os.fsencode(self.settings.devices[slot])
         return env
 
-    # -- interrupts ------------------------------------------------------------------
+    # -- events and failures -----------------------------------------------------------
 
-    def interrupt(self) -> None:
-        """Stop every running batch: TERM, grace, KILL; a second Ctrl-C kills at once."""
-        with self._lock:
-            self._stopping = True
-            self._interrupted = True
-            pids = list(self._running)
-        if pids:
-            self.emit(Notice("stopping… (Ctrl-C again to kill now)"))
+    def _event(self, event: Event) -> None:
+        """Report an event; an observer's failure ends the run, never the loop."""
         try:
-            stop_groups(pids, self.settings.grace, gone=self._wait_for_workers)
-        except KeyboardInterrupt:
-            stop_groups(pids, 0.0, gone=lambda timeout: False)
-        with self._lock:
-            pids = list(self._running)
-        for pid in pids:
-            signal_group(pid, signal.SIGKILL)
-        with contextlib.suppress(KeyboardInterrupt):
-            self._wait()
+            self._emit(event)
+        except OutputClosed:
+            # Nobody reads our output any more: stop everything, as `head` users expect.
+            if not self.summary.output_closed:
+                self.summary.output_closed = True
+                self._interrupt()
+        except Exception as error:
+            self._break(error)
 
-    def _wait_for_workers(self, timeout: float) -> bool:
-        return self._wait(until=time.monotonic() + timeout)
+    def _break(self, error: Exception) -> None:
+        self._stopping = True
+        if not self.summary.broken:
+            self.summary.broken = str(error) or type(error).__name__
+
+    # -- interrupts --------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _signals_as_flags(self) -> Iterator[None]:
+        """Ctrl-C and SIGTERM count interrupts, and wake the loop through a pipe."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._poller.register(wake_read, select.POLLIN)
+
+        def count(signum: int, frame: object) -> None:
+            self._interrupts += 1
+
+        previous = {sig: signal.signal(sig, count) for sig in (signal.SIGINT, signal.SIGTERM)}
+        old_wakeup = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+        try:
+            yield
+        finally:
+            signal.set_wakeup_fd(old_wakeup)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self._poller.unregister(wake_read)
+            os.close(wake_read)
+            os.close(wake_write)
+
+    def _handle_interrupts(self) -> None:
+        if self._interrupts == self._handled_interrupts:
+            return
+        first = self._handled_interrupts == 0
+        self._handled_interrupts = self._interrupts
+        if first:
+            if self._running and not self.summary.output_closed:
+                self._event(Notice("stopping… (Ctrl-C again to kill now)"))
+            self._interrupt()
+        else:
+            for running in self._running.values():
+                signal_group(running.child.pid, signal.SIGKILL)
+
+    def _interrupt(self) -> None:
+        """Start nothing more and stop every running batch (TERM, grace, KILL)."""
+        self._stopping = True
+        self._interrupts = max(self._interrupts, 1)
+        self._handled_interrupts = max(self._handled_interrupts, 1)
+        for running in self._running.values():
+            self._stop(running)
 
 
-def _open_log(path: Path) -> IO[bytes]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "ab")
+class _Log:
+    """A batch's log file, made at its first line of output.
+
+    Making a folder and a file costs more than starting a small program on
+    some disks, and Hydra makes the sweep folder itself; a batch that prints
+    nothing has no log, and every report says so instead of naming a path.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._file is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = open(self.path, "ab")  # noqa: SIM115 - closed by close()
+            except OSError as error:
+                raise OSError(f"cannot write the log {self.path}: {error.strerror}") from None
+        self._file.write(data)
+
+    @property
+    def written(self) -> Path | None:
+        return self.path if self._file is not None else None
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()

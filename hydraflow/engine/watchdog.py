@@ -25,9 +25,13 @@ from hydraflow.process import GRACE_SECONDS
 
 MARKER = "HYDRAFLOW_RUN"
 _FINISHED = b"finished"
+# It starts without site-packages (-S), so that it costs next to nothing while it waits;
+# only when it has work to do does it load them, for psutil.
 _HELPER = f"""
 import sys
 if sys.stdin.buffer.read() != {_FINISHED!r}:
+    import site
+    site.main()
     sys.path.insert(0, sys.argv[3])
     from hydraflow.process import stop_marked
     stop_marked(sys.argv[2], float(sys.argv[1]))
@@ -40,7 +44,7 @@ class Watchdog:
         self.marker = f"{MARKER}={new_id()}"
         # Its own session: a Ctrl-C meant for the runner must not reach it.
         self._process = subprocess.Popen(
-            [sys.executable, "-I", "-c", _HELPER, str(grace), self.marker, _PACKAGE_PARENT],
+            [sys.executable, "-I", "-S", "-c", _HELPER, str(grace), self.marker, _PACKAGE_PARENT],
             stdin=subprocess.PIPE,
             # Holding the runner's output open would keep its readers waiting.
             stdout=subprocess.DEVNULL,
