@@ -16,6 +16,7 @@ from invoke.tasks import Task
 
 from hydraflow import config as config_module
 from hydraflow.config import Config, Job
+from hydraflow.config.cache import summaries
 from hydraflow.errors import UsageError
 from hydraflow.options import FLAGS, Flag, parse_options
 
@@ -35,7 +36,8 @@ def collection(path: str | Path | None = None) -> Collection:
     program = _calling_program(frame)
     try:
         loaded = config_module.load(_locate(path, frame))
-        maker = _TaskMaker(loaded, detailed=program is None or _asks_for_help(program))
+        detailed = program is None or _asks_for_help(program)
+        maker = _TaskMaker(loaded, detailed=detailed, lines={} if detailed else summaries(loaded))
         tasks = [maker.task(job) for job in loaded.jobs.values()]
         if program is not None:
             _check_command_line(list(loaded.jobs), program)
@@ -180,9 +182,10 @@ def _locate(path: str | Path | None, frame: Any) -> Path:
 class _TaskMaker:
     """Builds one task per job; the signature and flag help are made once and shared."""
 
-    def __init__(self, loaded: Config, *, detailed: bool) -> None:
+    def __init__(self, loaded: Config, *, detailed: bool, lines: dict[str, str]) -> None:
         self.loaded = loaded
         self.detailed = detailed
+        self.lines = lines
         parameters = [inspect.Parameter("c", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
         for flag in FLAGS:
             parameters.append(
@@ -217,7 +220,10 @@ class _TaskMaker:
 
         body.__signature__ = self.signature  # type: ignore[attr-defined]
         # Listing reads only the first line; counting every set is left to task help.
-        body.__doc__ = describe(job) if self.detailed else job.help or job.summary()
+        if self.detailed:
+            body.__doc__ = describe(job)
+        else:
+            body.__doc__ = job.help or self.lines.get(job.key) or job.summary()
         body.__name__ = job.key
         return _JobTask(
             body, name=job.key, help=dict(self.help), iterable=self.iterable, auto_shortflags=False

@@ -1,0 +1,57 @@
+"""The listing lines of jobs without ``help:``, kept between runs.
+
+A job without help is listed with its counts (``run: … · 1 set · 400
+batches``), and counting means parsing its sweeps. ``invoke --list`` is asked
+often and the file seldom changes, so the lines are kept in
+``.hydraflow/cache/listing.json`` beside the ledger, for the file's exact
+bytes and this version of hydraflow. A file with interpolations is not kept:
+``${oc.env:…}`` may change the counts without changing the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from pathlib import Path
+
+from hydraflow.config.model import Config
+
+CACHE = Path(".hydraflow") / "cache" / "listing.json"
+
+
+def summaries(config: Config) -> dict[str, str]:
+    """The listing line of every job that has no help, parsed once per version of the file."""
+    wanted = [job for job in config.jobs.values() if not job.help]
+    if not wanted:
+        return {}
+    try:
+        data = config.path.read_bytes()
+    except OSError:
+        data = b"${"  # cannot tell whether the file changed: do not keep
+    if b"${" in data:
+        return {job.key: job.summary() for job in wanted}
+    from hydraflow import __version__
+
+    key = f"{__version__}:{len(data)}:{zlib.crc32(data):08x}"
+    path = config.root / CACHE
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        if kept.get("key") == key:
+            return dict(kept["lines"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass
+    lines = {job.key: job.summary() for job in wanted}
+    _keep(path, {"key": key, "lines": lines})
+    return lines
+
+
+def _keep(path: Path, content: object) -> None:
+    """Write the cache whole or not at all; a read-only project simply keeps nothing."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_suffix(f".{os.getpid()}.part")
+        part.write_text(json.dumps(content), encoding="utf-8")
+        os.replace(part, path)
+    except OSError:
+        pass
