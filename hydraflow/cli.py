@@ -52,12 +52,12 @@ def _dispatch(args: list[str]) -> int:
         args, extra_after = args[:cut], args[cut + 1 :]
     parser = _parser()
     namespace, unknown = parser.parse_known_args(args)
-    if namespace.command is None:
-        parser.print_help()
-        return 2
     flags = [word for word in unknown if word.startswith("-")]
     if flags:
         raise UsageError(_unknown_flag(flags[0], namespace.command))
+    if namespace.command is None:
+        parser.print_help()
+        return 2
     if namespace.command != "run" and (unknown or extra_after):
         raise UsageError(
             f"unexpected arguments: {shlex.join([*unknown, *extra_after])} "
@@ -66,15 +66,25 @@ def _dispatch(args: list[str]) -> int:
     return _HANDLERS[namespace.command](namespace, [*unknown, *extra_after])
 
 
-def _unknown_flag(word: str, command: str) -> str:
+_OTHER_FLAGS = {
+    None: ["--file", "--help", "--version"],
+    "run": ["--file", "--help", "--no-ledger"],
+    "status": ["--file", "--help", "--failed", "--json"],
+    "expand": ["--help", "--all", "--count"],
+    "show": ["--file", "--help"],
+    "list": ["--file", "--help"],
+}
+
+
+def _unknown_flag(word: str, command: str | None) -> str:
     import difflib
 
-    known = [flag.long for flag in FLAGS] + ["--no-ledger"] if command == "run" else []
-    known += ["--file", "--help", "--failed", "--json", "--all", "--count"]
+    known = _OTHER_FLAGS.get(command, []) + ([f.long for f in FLAGS] if command == "run" else [])
     close = difflib.get_close_matches(word.partition("=")[0], known, n=1, cutoff=0.5)
     hint = f" (did you mean {close[0]}?)" if close else ""
     after = "; words for the job's command go after --" if command == "run" else ""
-    return f"unknown flag {word!r}{hint}{after} (see hydraflow {command} --help)"
+    where = f"hydraflow {command} --help" if command else "hydraflow --help"
+    return f"unknown flag {word!r}{hint}{after} (see {where})"
 
 
 class _Parser(argparse.ArgumentParser):

@@ -253,13 +253,17 @@ def no_match(job: Job, extras: Extras, selection: Selection) -> str:
         if key not in keys:
             close = difflib.get_close_matches(key, keys, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            known = ", ".join(keys)
+            known = ", ".join(k for k in keys if not k.startswith("hydra."))
             return f"--only: no batch of {job.key!r} has the key {key!r}{hint}; keys: {known}"
+    shown = 12
     seen: dict[str, dict[str, None]] = {key: {} for key in selection.keys}
     for batch in itertools.islice(batches(job, extras), 10_000):
         for word in batch.overrides:
             key, _, value = word.partition("=")
-            if key in seen and len(seen[key]) < 12:
+            if key in seen and len(seen[key]) <= shown:
                 seen[key].setdefault(value)
-    values = "; ".join(f"{key} is one of {', '.join(v)}" for key, v in seen.items())
+    values = "; ".join(
+        f"{key} is one of {', '.join(list(v)[:shown])}{', …' if len(v) > shown else ''}"
+        for key, v in seen.items()
+    )
     return f"--only matches no batch of {job.key!r}: {values}"

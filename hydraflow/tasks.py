@@ -141,7 +141,8 @@ def _show_placeholders_in_help(program: Any, names: list[str]) -> None:
 
             def help_for(flag: str) -> tuple[str, str]:
                 spec, text = plain_help_for(flag)
-                known = _BY_NAME.get(context.flags[flag].attr_name or "")
+                argument = context.flags[flag]
+                known = _BY_NAME.get(argument.attr_name or argument.name)
                 return (_placeholder(spec, known) if known else spec), text
 
             context.help_for = help_for

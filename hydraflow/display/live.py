@@ -87,11 +87,10 @@ class LiveDisplay:
             counts.append(f"{p.timed_out} timed out")
         counts.append(duration(now - p.started))
         counts.append(f"ETA {duration(left)}" if left is not None else "ETA …")
+        text = Text(" · ".join(counts), no_wrap=True, overflow="ellipsis")
         bar = Table.grid(padding=(0, 1))
-        bar.add_row(
-            ProgressBar(total=max(p.runs, 1), completed=done, width=30),
-            Text(" · ".join(counts)),
-        )
+        width = max(10, min(30, self.console.width - len(text) - 2))
+        bar.add_row(ProgressBar(total=max(p.runs, 1), completed=done, width=width), text)
         lines: list[Any] = [bar]
         for running in p.running.values():
             run = f"  run {running.launched}/{running.runs}" if running.runs > 1 else ""
@@ -112,7 +111,9 @@ class LiveDisplay:
             if not self.quiet:
                 colour = _COLOURS[event.batch.index % len(_COLOURS)]
                 output = Text(event.data.decode("utf-8", "replace"))
-                self.console.print(Text(f"[{event.batch.label}] ", style=colour) + output)
+                # Soft wrap: a long line stays one line, to copy, however the terminal shows it.
+                tag = Text(f"[{event.batch.label}] ", style=colour)
+                self.console.print(tag + output, soft_wrap=True)
         elif isinstance(event, BatchStarted):
             colour = _COLOURS[event.batch.index % len(_COLOURS)]
             p.running[event.batch.index] = _Running(

@@ -81,9 +81,10 @@ def workers_and_devices(run: Run) -> tuple[int, tuple[str, ...]]:
     workers = run.options.jobs or run.job.parallel or 1
     devices = run.options.devices or run.job.devices
     if devices and workers > len(devices):
+        shared = ",".join(devices[i % len(devices)] for i in range(workers))
         raise UsageError(
             f"{workers} workers but {len(devices)} device(s) ({','.join(devices)}): give one id "
-            f"per worker, repeating an id to share it (e.g. --devices {','.join(devices * 2)})"
+            f"per worker, repeating an id to share it (e.g. --devices {shared})"
         )
     return workers, tuple(devices[:workers])
 

@@ -16,6 +16,7 @@ from typing import Protocol
 from hydraflow.config import Config, Job
 from hydraflow.engine import modes
 from hydraflow.engine.broadcast import Broadcast, OutputClosed
+from hydraflow.engine.launching import workers_and_devices
 from hydraflow.engine.signals import signals_as_interrupts
 from hydraflow.errors import UsageError
 from hydraflow.events import EXIT_OUTPUT_CLOSED, Event, Observer, RunFinished, Summary
@@ -106,6 +107,8 @@ def check(run: Run) -> int | None:
             "which no program can receive"
         )
     modes.mode_of(job).check(run.request, run.extras)
+    if job.mode != "submit":
+        workers_and_devices(run)
     return None
 
 
