@@ -6,11 +6,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hydraflow.results import results
     from hydraflow.sweep import SweepError, collect, count, expand
     from hydraflow.tasks import collection
 
 __version__ = "0.1.0"
-__all__ = ["SweepError", "__version__", "collect", "collection", "count", "expand"]
+__all__ = ["SweepError", "__version__", "collect", "collection", "count", "expand", "results"]
 
 # Imported on first use: a tasks.py that only lists jobs pays for neither the
 # sweep engine nor anything else it does not touch.
@@ -20,6 +21,7 @@ _LAZY = {
     "count": "hydraflow.sweep",
     "expand": "hydraflow.sweep",
     "collection": "hydraflow.tasks",
+    "results": "hydraflow.results",
 }
 
 

@@ -13,6 +13,7 @@ from hydraflow.options import RunOptions
 
 if TYPE_CHECKING:
     from hydraflow.recorder import Recorder
+    from hydraflow.results.table import Query
 
 
 def error_line(error: BaseException) -> str:
@@ -63,3 +64,47 @@ def _records(
         ledger = Ledger.existing(config.root)
         return Recorder(ledger, job, extra, resume=True) if ledger else None
     return Recorder(Ledger(config.root / LEDGER), job, extra, resume=options.resume)
+
+
+def show_results(config: Config, query: Query, out: IO[str] | None = None) -> int:
+    """``hydraflow results``: collect the runs, shape them as asked, and print them."""
+    from hydraflow.results import collect
+    from hydraflow.results import formats as fmt
+    from hydraflow.results.table import group
+
+    out = out or sys.stdout
+    runs = query.apply(collect(config, query.job))
+    if query.group_by:
+        groups = group(runs, query.group_by)
+        if query.format == "json":
+            out.write(fmt.as_json(groups=groups))
+            return 0
+        rows = fmt.group_rows(groups, query.group_by)
+    else:
+        if query.format == "json":
+            out.write(fmt.as_json(runs))
+            return 0
+        params, metrics = fmt.columns(runs, query.all_columns)
+        rows = fmt.run_rows(runs, params, metrics)
+        if query.format == "table" and _is_terminal(out):
+            from hydraflow.display.results import print_runs
+
+            print_runs(runs, params, metrics, out)
+            return 0
+    if query.format == "csv":
+        out.write(fmt.as_csv(rows))
+    elif query.format == "md":
+        out.write(fmt.as_markdown(rows))
+    elif _is_terminal(out):
+        from hydraflow.display.results import print_rows
+
+        print_rows(rows, out)
+    else:
+        out.write(fmt.as_text(rows))
+    return 0
+
+
+def _is_terminal(out: IO[str]) -> bool:
+    from hydraflow.display import wants_live
+
+    return wants_live(out)

@@ -6,6 +6,7 @@ import argparse
 import shlex
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from hydraflow.errors import UsageError
@@ -19,6 +20,7 @@ examples:
   hydraflow run train -- epochs=1        a quick smoke test: the override wins
   hydraflow run train --resume           only what has not succeeded yet
   hydraflow status --failed              what failed, with its log
+  hydraflow results train -g model       every run, then the mean of each model
   hydraflow expand 'lr=1:5:m model=a,b'  try the sweep syntax
 """
 
@@ -73,6 +75,10 @@ _OTHER_FLAGS = {
     "expand": ["--help", "--all", "--count"],
     "show": ["--file", "--help"],
     "list": ["--file", "--help"],
+    "results": [
+        *("--file", "--help", "--where", "--sort", "--reverse", "--top", "--group-by"),
+        *("--json", "--csv", "--md", "--all-columns"),
+    ],
 }
 
 
@@ -153,6 +159,16 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--failed", action="store_true", help="list the batches that failed")
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
+    results = commands.add_parser(
+        "results",
+        parents=[file_option],
+        help="every run of a job side by side",
+        description="Every run of a job (or of all jobs): its status, the parameters that "
+        "vary, its metrics (the numbers it returned and those in its metrics files), its "
+        "duration and its folder.",
+    )
+    _add_results_flags(results)
+
     expand = commands.add_parser("expand", help="expand a sweep expression")
     expand.add_argument("expr", help="an each/all expression, e.g. 'lr=1:5:m model=a,b'")
     expand.add_argument("--all", action="store_true", help="collect as an `all` expression")
@@ -182,6 +198,28 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
             )
         else:
             run.add_argument(*names, dest=flag.name, metavar=flag.metavar, help=flag.help)
+
+
+def _add_results_flags(results: argparse.ArgumentParser) -> None:
+    results.add_argument("job", nargs="?", help="the job's name (default: every job)")
+    results.add_argument(
+        "-w", "--where", action="append", default=[], metavar="KEY=PAT",
+        help="only runs whose KEY matches PAT[,PAT] (globs, as --only; repeatable)",
+    )  # fmt: skip
+    results.add_argument("-s", "--sort", metavar="KEY", help="order by a parameter or metric")
+    results.add_argument("--reverse", action="store_true", help="largest first")
+    results.add_argument("--top", metavar="N", help="only the first N rows")
+    results.add_argument(
+        "-g", "--group-by", metavar="KEY[,KEY]",
+        help="one row per value: count, and mean ± std of each metric over the ok runs",
+    )  # fmt: skip
+    shape = results.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="a JSON list, for programs")
+    shape.add_argument("--csv", action="store_true", help="CSV: a header row, a row per run")
+    shape.add_argument("--md", action="store_true", help="a Markdown table")
+    results.add_argument(
+        "--all-columns", action="store_true", help="every parameter, not only those that vary"
+    )
 
 
 def _config(namespace: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -266,12 +304,35 @@ def _status(namespace: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _results(namespace: argparse.Namespace, extra: list[str]) -> int:
+    from hydraflow import app
+    from hydraflow.results.table import Query
+
+    query = Query.parse(
+        job=namespace.job,
+        where=namespace.where,
+        sort=namespace.sort,
+        reverse=namespace.reverse,
+        top=namespace.top,
+        group_by=namespace.group_by,
+        json=namespace.json,
+        csv=namespace.csv,
+        md=namespace.md,
+        all_columns=namespace.all_columns,
+    )
+    loaded = _config(namespace)
+    if query.job:
+        query = replace(query, job=loaded.job(query.job).key)
+    return app.show_results(loaded, query)
+
+
 _HANDLERS: dict[str, Callable[[argparse.Namespace, list[str]], int]] = {
     "run": _run,
     "show": _show,
     "list": _list,
     "expand": _expand,
     "status": _status,
+    "results": _results,
 }
 
 if __name__ == "__main__":

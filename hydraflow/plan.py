@@ -15,9 +15,11 @@ import difflib
 import hashlib
 import itertools
 import math
-from collections.abc import Iterable, Iterator, Sequence
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from hydraflow.config import Job, JobSet
 from hydraflow.errors import UsageError
@@ -88,6 +90,11 @@ class Batch:
     before_dir: tuple[str, ...]
     after_dir: tuple[str, ...]
     runs: int = 1
+    # What Hydra sweeps in this batch, in its order: (key, values) per swept key; None
+    # when a word sweeps in a way hydraflow does not read (Hydra's own choice(), …).
+    axes: Axes | None = ()
+    # hydraflow's own words after the sweep dir (the run record): not part of the identity.
+    internal: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -105,7 +112,13 @@ class Batch:
 
     def args(self, sweep_dir: str) -> tuple[str, ...]:
         """Everything after the command words."""
-        return ("--multirun", *self.before_dir, f"{SWEEP_DIR_KEY}={sweep_dir}", *self.after_dir)
+        return (
+            "--multirun",
+            *self.before_dir,
+            f"{SWEEP_DIR_KEY}={sweep_dir}",
+            *self.internal,
+            *self.after_dir,
+        )
 
     def argv(self, sweep_dir: str) -> tuple[str, ...]:
         return (*self.command, *self.args(sweep_dir))
@@ -126,8 +139,8 @@ def merge_add(job_add: Sequence[str], set_add: Sequence[str] | None) -> list[str
 
 
 def new_sweep_dir(job: Job, ident: str) -> str:
-    """``multirun/<id>``: sorted by time, and never shared."""
-    return f"{SWEEP_ROOT}/{ident}"
+    """``multirun/<job>/<id>``: grouped by job, sorted by time, and never shared."""
+    return f"{SWEEP_ROOT}/{job.key}/{ident}"
 
 
 def batches(job: Job, extras: Extras = Extras()) -> Iterator[Batch]:
@@ -146,42 +159,113 @@ def set_batches(
     command = (*job.command, *extras.front)
     job_name = extras.keep([f"hydra.job.name={job.name}"])
     tail = (*extras.keep(merge_add(job.add, job_set.add if job_set else None)), *extras.overrides)
+    internal = record_words(job)
     if job_set is None:
-        yield Batch(first_index, (), command, job_name, tail)
+        axes: Axes | None = None if any(map(hydra_sweeps, tail)) else ()
+        yield Batch(first_index, (), command, job_name, tail, 1, axes, internal)
         return
     collected = extras.keep(job_set.collected)
-    runs_of = _RunCounter(job_set)
+    sweeps = _SetSweeps(job_set, extras, tail)
     for index, combination in enumerate(job_set.sweep, first_index):
         each = extras.keep(combination)
-        yield Batch(
-            index, each, command, (*each, *collected, *job_name), tail, runs_of(combination)
-        )
+        runs, axes = sweeps(combination, each)
+        before = (*each, *collected, *job_name)
+        yield Batch(index, each, command, before, tail, runs, axes, internal)
 
 
-class _RunCounter:
-    """How many Hydra runs one combination of a set makes: a pipe section sweeps all its
-    values in one process, and every ``all`` token multiplies."""
+def record_words(job: Job) -> tuple[str, ...]:
+    """The override that makes every run write its record, unless the job turns it off.
 
-    def __init__(self, job_set: JobSet) -> None:
-        from hydraflow.sweep import Pipe
+    Jobs handed to another program get it only from the built-in Slurm handler,
+    which also puts the callback where the runs can import it.
+    """
+    if not job.record or (job.mode == "submit" and job.command[0] != "hydraflow-slurm"):
+        return ()
+    return (RECORD_OVERRIDE,)
+
+
+RECORD_OVERRIDE = "++hydra.callbacks.hydraflow_record._target_=hydraflow_record.RunRecord"
+# The callback's folder holds only its module, so that putting it on an app's
+# PYTHONPATH adds nothing else to the app's imports (the app may live in another venv).
+CALLBACK_DIR = Path(__file__).resolve().parent / "_callback"
+
+
+def record_env(job: Job, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment a job's batches need for their runs to find the record callback."""
+    if not record_words(job):
+        return {}
+    path = environ.get("PYTHONPATH")
+    return {"PYTHONPATH": os.pathsep.join([str(CALLBACK_DIR), *([path] if path else [])])}
+
+
+Axes = tuple[tuple[str, tuple[str, ...]], ...]
+_HYDRA_SWEEP_FUNCTIONS = ("choice(", "range(", "interval(", "glob(", "shuffle(", "sort(", "tag(")
+_CLOSING = {"(": ")", "[": "]", "{": "}"}
+
+
+def hydra_sweeps(word: str) -> bool:
+    """Whether Hydra sweeps this override: a comma outside brackets and quotes, or one of
+    its sweep functions."""
+    value = word.partition("=")[2]
+    if "," not in value and "(" not in value:
+        return False
+    if value.startswith(_HYDRA_SWEEP_FUNCTIONS):
+        return True
+    closers: list[str] = []
+    quote = ""
+    for ch in value:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in _CLOSING:
+            closers.append(_CLOSING[ch])
+        elif closers and ch == closers[-1]:
+            closers.pop()
+        elif ch == "," and not closers:
+            return True
+    return False
+
+
+class _SetSweeps:
+    """What Hydra sweeps in each batch of a set: the pipe sections among its ``each``
+    words (a section sweeps its values in one process) and every ``all`` token."""
+
+    def __init__(self, job_set: JobSet, extras: Extras, fixed: Sequence[str]) -> None:
+        from hydraflow.sweep import Assignment, Pipe
 
         tokens = list(job_set.sweep.tokens)
         if job_set.sweep.zipped is not None:
             tokens += job_set.sweep.zipped.tokens
-        self.weights: list[dict[str, int] | None] = [
-            {s.collected(): s.values.size() for s in token.sections}
+        self.sections: list[dict[str, tuple[str, tuple[str, ...]]] | None] = [
+            {s.collected(): (s.key, tuple(s.values)) for s in token.sections}
             if isinstance(token, Pipe)
             else None
             for token in tokens
         ]
-        self.all_runs = math.prod(token.size() for token in job_set.all_tokens)
+        kept = set(extras.keep(job_set.collected))
+        self.all_axes = tuple(
+            (token.key, tuple(token.values))
+            for token in job_set.all_tokens
+            if isinstance(token, Assignment) and token.collected() in kept
+        )
+        self.runs_of_all = math.prod(len(values) for _, values in self.all_axes)
+        self.readable = not any(map(hydra_sweeps, fixed)) and not any(
+            hydra_sweeps(f"{key}={value}") for key, values in self.all_axes for value in values
+        )
 
-    def __call__(self, combination: Sequence[str]) -> int:
-        runs = self.all_runs
-        for weights, word in zip(self.weights, combination, strict=False):
-            if weights is not None:
-                runs *= weights.get(word, 1)
-        return runs
+    def __call__(self, combination: Sequence[str], kept: Sequence[str]) -> tuple[int, Axes | None]:
+        axes: list[tuple[str, tuple[str, ...]]] = []
+        readable = self.readable
+        for sections, word in zip(self.sections, combination, strict=False):
+            if sections is not None and word in sections:
+                if word in kept:
+                    axes.append(sections[word])
+            elif word in kept and hydra_sweeps(word):
+                readable = False
+        axes += self.all_axes
+        runs = math.prod(len(values) for _, values in axes)
+        return runs, (tuple(axes) if readable else None)
 
 
 @dataclass(frozen=True)
@@ -267,3 +351,22 @@ def no_match(job: Job, extras: Extras, selection: Selection) -> str:
         for key, v in seen.items()
     )
     return f"--only matches no batch of {job.key!r}: {values}"
+
+
+def planned_runs(batch: Batch) -> list[list[str]] | None:
+    """The task overrides of every Hydra run of ``batch``, in the order Hydra numbers them
+    (its basic sweeper crosses the swept keys, leftmost slowest); None when hydraflow
+    cannot tell (a word sweeps through one of Hydra's own functions)."""
+    if batch.axes is None:
+        return None
+    swept = {key for key, _ in batch.axes}
+    fixed: dict[str, str] = {}
+    for word in batch.overrides:
+        key = word.partition("=")[0]
+        if "=" in word and not key.startswith("hydra.") and key not in swept:
+            fixed.setdefault(key, word)
+    keys = [key for key, _ in batch.axes]
+    return [
+        [*fixed.values(), *(f"{key}={value}" for key, value in zip(keys, values, strict=True))]
+        for values in itertools.product(*(values for _, values in batch.axes))
+    ]

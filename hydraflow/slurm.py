@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hydraflow.plan import CALLBACK_DIR
+
 POLL_SECONDS = 1.0
 
 
@@ -89,6 +91,8 @@ def script(options: argparse.Namespace, command: Sequence[str], batches: list[Ar
             *cases,
             '  *) echo "no batch number $SLURM_ARRAY_TASK_ID" >&2; exit 2 ;;',
             "esac",
+            "# The runs' record callback (hydraflow_record), wherever the runs' Python is.",
+            f"export PYTHONPATH={shlex.quote(str(CALLBACK_DIR))}${{PYTHONPATH:+:$PYTHONPATH}}",
             'mkdir -p "$dir"',
             '"$@" > "$dir/hydraflow.log" 2>&1',
             "code=$?",

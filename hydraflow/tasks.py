@@ -47,6 +47,7 @@ def collection(path: str | Path | None = None) -> Collection:
     namespace = Collection()
     for task in tasks:
         namespace.add_task(task)
+    namespace.add_task(_results_task(loaded))
     if program is not None and _asks_for_help(program):
         _show_placeholders_in_help(program, list(loaded.jobs))
     return namespace
@@ -74,8 +75,9 @@ def _check_command_line(names: list[str], program: Any) -> None:
     for name in names:
         plain = name.replace("-", "_")
         canonical[plain] = plain.replace("_", "-") if dashes else plain
+    results = _results_name(names)
     words = program.core.unparsed
-    in_job = ""
+    in_job = in_results = ""
     takes_value = False
     for index, word in enumerate(words):
         if word == "--":
@@ -86,9 +88,12 @@ def _check_command_line(names: list[str], program: Any) -> None:
         if word.startswith("-"):
             if in_job:
                 takes_value = _job_flag(word, in_job)
+            elif in_results:
+                takes_value = word in _RESULTS_VALUES
             continue
         prefix, dot, last = word.rpartition(".")
         target = canonical.get(last.replace("-", "_"))
+        in_results = word if last == results else ""
         if target is not None:
             words[index] = f"{prefix}{dot}{target}"
             in_job = target
@@ -250,6 +255,82 @@ class _JobTask(Task[Any]):
         flag = _BY_NAME.get(name)
         if flag is not None and flag.short:
             opts["names"] = [*opts["names"], flag.short]
+        return opts
+
+
+RESULTS_HELP = {
+    "job": "the job's name (default: every job)",
+    "where": "only runs whose KEY matches PAT[,PAT] (globs, as --only; repeatable)",
+    "sort": "order by a parameter or metric",
+    "reverse": "largest first",
+    "top": "only the first N rows",
+    "group_by": "one row per value of KEY[,KEY]: count, mean ± std of each metric",
+    "json": "a JSON list, for programs",
+    "csv": "CSV: a header row, a row per run",
+    "md": "a Markdown table",
+    "all_columns": "every parameter, not only those that vary",
+}
+
+
+def _results_task(loaded: Config) -> Task[Any]:
+    """``invoke results``: every run of a job side by side. Named ``hydraflow-results``
+    when a job already has the name ``results``."""
+
+    def results(
+        c: Context,
+        job: str = "",
+        where: list[str] | None = None,
+        sort: str = "",
+        reverse: bool = False,
+        top: str = "",
+        group_by: str = "",
+        json: bool = False,
+        csv: bool = False,
+        md: bool = False,
+        all_columns: bool = False,
+    ) -> None:
+        """Every run of a job side by side: status, parameters, metrics, duration, folder."""
+        from dataclasses import replace
+
+        from hydraflow import app
+        from hydraflow.results.table import Query
+
+        try:
+            query = Query.parse(
+                job=job, where=where or [], sort=sort, reverse=reverse, top=top,
+                group_by=group_by, json=json, csv=csv, md=md, all_columns=all_columns,
+            )  # fmt: skip
+            if query.job:
+                query = replace(query, job=loaded.job(query.job).key)
+            app.show_results(loaded.check(), query)
+        except UsageError as error:
+            raise Exit(app.error_line(error), code=error.exit_code) from None
+
+    return _ResultsTask(
+        results,
+        name=_results_name(list(loaded.jobs)),
+        help=dict(RESULTS_HELP),
+        iterable=["where"],
+        auto_shortflags=False,
+    )
+
+
+def _results_name(jobs: list[str]) -> str:
+    return "hydraflow-results" if "results" in jobs else "results"
+
+
+_RESULTS_SHORT = {"job": "j", "where": "w", "sort": "s", "top": "t", "group_by": "g"}
+_RESULTS_VALUES = {
+    *(f"-{short}" for short in _RESULTS_SHORT.values()),
+    *(f"--{name.replace('_', '-')}" for name in _RESULTS_SHORT),
+}
+
+
+class _ResultsTask(Task[Any]):
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        opts = super().arg_opts(name, default, taken_names)
+        if name in _RESULTS_SHORT:
+            opts["names"] = [*opts["names"], _RESULTS_SHORT[name]]
         return opts
 
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 BIN = Path(sys.executable).parent
-ULID = re.compile(r"multirun/[0-9A-HJKMNP-TV-Z]{26}")
+ULID = re.compile(r"multirun/(?:[\w-]+/)?[0-9A-HJKMNP-TV-Z]{26}")
 
 # A program that records the argv it receives, one JSON line per call.
 RECORDER = """\
@@ -50,6 +50,10 @@ def run(
         timeout=120,
         **kwargs,  # type: ignore[call-overload]
     )
+
+
+# hydraflow's own word after the sweep dir: every run records itself (hydraflow.run.json).
+RECORD_WORD = "++hydra.callbacks.hydraflow_record._target_=hydraflow_record.RunRecord"
 
 
 def unulid(text: str) -> str:
@@ -120,7 +124,7 @@ def run_demo(
 def hydra_runs(root: Path) -> list[tuple[str, ...]]:
     """The overrides of every Hydra run under multirun/, as Hydra recorded them."""
     found = []
-    for path in root.glob("multirun/*/*/.hydra/overrides.yaml"):
+    for path in root.glob("multirun/*/*/*/.hydra/overrides.yaml"):
         found.append(tuple(sorted(yaml.safe_load(path.read_text()))))
     return sorted(found)
 

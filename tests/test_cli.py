@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Project, command, run, unulid
+from conftest import RECORD_WORD, Project, command, run, unulid
 
 PY = shlex.quote(sys.executable)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -30,7 +30,7 @@ def test_dry_run_of_the_spec_example(project: Project) -> None:
     project.yaml(SPEC_JOB)
     result = project.hydraflow("run", "train", "--dry-run")
     assert result.returncode == 0, result.stderr
-    tail = "hydra/launcher=joblib hydra.launcher.n_jobs="
+    tail = f"{RECORD_WORD} hydra/launcher=joblib hydra.launcher.n_jobs="
     assert unulid(result.stdout).splitlines() == [
         f"{sys.executable} record.py --multirun model=small seed=1,2,3 hydra.job.name=train "
         f"hydra.sweep.dir=multirun/ID {tail}2",
@@ -74,7 +74,7 @@ def test_add_merge(project: Project, job_add: str, set_add: str | None, expected
 def test_job_name_and_no_sets(project: Project) -> None:
     project.yaml("jobs:\n  t:\n    run: app\n    name: custom\n")
     assert unulid(project.hydraflow("run", "t", "--dry-run").stdout) == (
-        "app --multirun hydra.job.name=custom hydra.sweep.dir=multirun/ID\n"
+        f"app --multirun hydra.job.name=custom hydra.sweep.dir=multirun/ID {RECORD_WORD}\n"
     )
 
 
@@ -135,7 +135,7 @@ def test_call_mode(project: Project) -> None:
     dry = project.hydraflow("run", "good", "--dry-run", "x=1")
     assert unulid(dry.stdout).splitlines() == [
         f"calls.record(['fixed', '--multirun', 'p={p}', 'hydra.job.name=good', "
-        "'hydra.sweep.dir=multirun/ID', 'x=1'])"
+        f"'hydra.sweep.dir=multirun/ID', '{RECORD_WORD}', 'x=1'])"
         for p in (1, 2)
     ]
     assert project.hydraflow("run", "good", "x=1").returncode == 0
@@ -242,9 +242,9 @@ def test_seed_document_examples(tmp_path: Path) -> None:
     seed = EXAMPLES / "seed"
     train = run([*command("hydraflow"), "run", "train", "--dry-run"], seed)
     assert unulid(train.stdout).splitlines() == [
-        "python train.py --multirun model=small hydra.job.name=train hydra.sweep.dir=multirun/ID",
-        "python train.py --multirun model=large hydra.job.name=train hydra.sweep.dir=multirun/ID",
-        "python train.py --multirun seed=42 hydra.job.name=train hydra.sweep.dir=multirun/ID",
+        f"python train.py --multirun {word} hydra.job.name=train hydra.sweep.dir=multirun/ID"
+        f" {RECORD_WORD}"
+        for word in ("model=small", "model=large", "seed=42")
     ]
     syntax = run([*command("hydraflow"), "run", "syntax", "--dry-run"], seed).stdout.splitlines()
     sizes = range(16, 129, 16)
@@ -252,7 +252,7 @@ def test_seed_document_examples(tmp_path: Path) -> None:
     models = ["cnn_small", "cnn_large", "transformer_small", "transformer_large"]
     expected = [
         f"python train.py --multirun batch_size={b} learning_rate={r} model={m} "
-        "hydra.job.name=syntax hydra.sweep.dir=multirun/ID"
+        f"hydra.job.name=syntax hydra.sweep.dir=multirun/ID {RECORD_WORD}"
         for b, r, m in itertools.product(sizes, rates, models)
     ]
     assert [unulid(line) for line in syntax] == expected

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Project, unulid
+from conftest import RECORD_WORD, Project, unulid
 
 PY = shlex.quote(sys.executable)
 TASKS = "from hydraflow import collection\nns = collection()\n"
@@ -189,5 +189,5 @@ def test_dry_run_lines_are_the_exact_commands(project: Project, tmp_path: Path) 
     line = unulid(project.hydraflow("run", "train", "--dry-run", "--", "epochs=1").stdout)
     assert line.splitlines()[0] == (
         f"{sys.executable} record.py --multirun model=small seed=0,1 hydra.job.name=train"
-        " hydra.sweep.dir=multirun/ID epochs=1"
+        f" hydra.sweep.dir=multirun/ID {RECORD_WORD} epochs=1"
     )

@@ -148,7 +148,7 @@ def test_a_huge_line_is_read_in_linear_time(project: Project) -> None:
     )
     assert result.returncode == 0, result.stdout.decode()
     assert time.monotonic() - started < 30
-    log = next((project.root / "multirun").glob("*/hydraflow.log"))
+    log = next((project.root / "multirun").glob("*/*/hydraflow.log"))
     assert log.stat().st_size >= size
 
 
@@ -276,7 +276,7 @@ def test_a_silent_batch_has_no_log_and_every_report_says_so(project: Project) ->
     project.yaml(f"jobs:\n  j:\n    run: {PY} quiet.py\n    sets:\n      - each: code=0,3\n")
     result = project.hydraflow("run", "j", "--keep-going")
     assert result.returncode == 1
-    assert not list(project.root.glob("multirun/*/hydraflow.log"))
+    assert not list(project.root.glob("multirun/*/*/hydraflow.log"))
     assert "log:   none (the batch printed nothing)" in result.stdout
     failed = project.hydraflow("status", "--failed")
     assert "log: none (the batch printed nothing)" in failed.stdout
@@ -286,7 +286,7 @@ def test_a_silent_batch_has_no_log_and_every_report_says_so(project: Project) ->
 def test_a_batch_that_prints_has_its_log_named_everywhere(project: Project) -> None:
     project.yaml(f"jobs:\n  j:\n    run: {PY} -c 'print(\"hello\"); raise SystemExit(2)'\n")
     result = project.hydraflow("run", "j")
-    log = next(project.root.glob("multirun/*/hydraflow.log"))
+    log = next(project.root.glob("multirun/*/*/hydraflow.log"))
     assert log.read_text() == "hello\n"
     relative = str(log.relative_to(project.root))
     assert f"log:   {relative}" in result.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,10 @@ def test_train_demo(demo: Path, workers: str) -> None:
     result = run_demo(demo, "run", "train", "-j", workers)
     assert result.returncode == 0, result.stdout + result.stderr
     assert hydra_runs(demo) == expected(MODELS, OPTIMIZERS, ["seed=0", "seed=1", "seed=2"])
-    for metrics in demo.glob("multirun/*/*/metrics.json"):
-        assert '"loss"' in metrics.read_text()
-    assert len(list(demo.glob("multirun/*/hydraflow.log"))) == 4
+    records = [json.loads(p.read_text()) for p in demo.glob("multirun/*/*/*/hydraflow.run.json")]
+    assert len(records) == 12 and all(r["status"] == "ok" for r in records)
+    assert all(set(r["value"]) == {"loss"} for r in records)
+    assert len(list(demo.glob("multirun/*/*/hydraflow.log"))) == 4
 
 
 def test_grid_demo_uses_every_syntax(demo: Path) -> None:
@@ -46,7 +48,7 @@ def test_joblib_launcher(demo: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     # Hydra leaves hydra.* overrides out of overrides.yaml; hydra.yaml names the launcher.
     assert hydra_runs(demo) == expected(MODELS, [f"seed={s}" for s in range(4)])
-    launchers = [p.read_text() for p in demo.glob("multirun/*/*/.hydra/hydra.yaml")]
+    launchers = [p.read_text() for p in demo.glob("multirun/*/*/*/.hydra/hydra.yaml")]
     assert len(launchers) == 8
     assert all("hydra_joblib_launcher" in text for text in launchers)
 
@@ -55,7 +57,7 @@ def test_submitit_local_launcher(demo: Path) -> None:
     result = run_demo(demo, "run", "train-submitit-local", "-j", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     assert hydra_runs(demo) == expected(MODELS, ["seed=0", "seed=1"])
-    assert len(list(demo.glob("multirun/*/.submitit"))) == 2
+    assert len(list(demo.glob("multirun/*/*/.submitit"))) == 2
 
 
 def test_call_mode_runs_the_app_in_process(demo: Path) -> None:

@@ -12,7 +12,16 @@ from hydraflow.engine.output import LineSplitter, hydra_run_number
 from hydraflow.errors import UsageError
 from hydraflow.events import BatchFinished, Status, Summary
 from hydraflow.options import RunOptions, parse_duration, parse_options
-from hydraflow.plan import Batch, Extras, Plan, batches, merge_add, no_match, override_key
+from hydraflow.plan import (
+    RECORD_OVERRIDE,
+    Batch,
+    Extras,
+    Plan,
+    batches,
+    merge_add,
+    no_match,
+    override_key,
+)
 from hydraflow.report import cause_of, failure_block, status_text, summary_line
 from hydraflow.selection import Selection
 
@@ -80,7 +89,7 @@ def test_extra_overrides_go_last_and_replace_the_jobs_words(tmp_path: Path) -> N
     extras = Extras.parse(["--config-name=x", "epochs=7", "+tag=smoke", "lr=9"])
     assert argvs(config.job("t"), extras) == [
         ["app", "--config-name=x", "--multirun", f"model={m}", "hydra.job.name=t",
-         "hydra.sweep.dir=D", "seed=1", "epochs=7", "+tag=smoke", "lr=9"]
+         "hydra.sweep.dir=D", RECORD_OVERRIDE, "seed=1", "epochs=7", "+tag=smoke", "lr=9"]
         for m in ("a", "b")
     ]  # fmt: skip
 

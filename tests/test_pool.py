@@ -184,7 +184,7 @@ def test_output_is_printed_verbatim_and_logged(project: Project) -> None:
     assert b"[k=a] [/tmp/x] and [bold]not bold[/bold]\n" in result.stdout
     assert b"[k=b] bad utf8 \xff\xfe here\n" in result.stdout
     assert b"\x1b" not in result.stdout + result.stderr
-    logs = sorted((project.root / "multirun").glob("*/hydraflow.log"))
+    logs = sorted((project.root / "multirun").glob("*/*/hydraflow.log"))
     assert len(logs) == 2
     for log in logs:
         assert log.read_bytes().splitlines() == [
@@ -200,7 +200,7 @@ def test_quiet_keeps_output_in_the_logs_only(project: Project) -> None:
     project.yaml(f"jobs:\n  j:\n    run: {PY} -c 'print(\"secret line\")'\n")
     result = project.hydraflow("run", "j", "--quiet")
     assert result.returncode == 0 and "secret line" not in result.stdout
-    log = next((project.root / "multirun").glob("*/hydraflow.log"))
+    log = next((project.root / "multirun").glob("*/*/hydraflow.log"))
     assert log.read_text() == "secret line\n"
 
 

@@ -56,7 +56,7 @@ def test_train_submitit_sends_every_run_to_slurm(demo: Path, slurm: LocalSlurm) 
     result = run_demo(demo, "run", "train-submitit", "-j", "2", env={"SLURM_CONF": str(slurm.conf)})
     assert result.returncode == 0, result.stdout + result.stderr
     assert hydra_runs(demo) == expected(["model=small", "model=large"], ["seed=0", "seed=1"])
-    assert len(list(demo.glob("multirun/*/.submitit/*"))) >= 4
+    assert len(list(demo.glob("multirun/*/*/.submitit/*"))) >= 4
 
 
 def _failing_job(project: Project, flags: str) -> None:
@@ -93,7 +93,7 @@ def test_local_mode_runs_the_array_here(project: Project) -> None:
     result = project.hydraflow("run", "j", env=_env())
     assert result.returncode == 1, result.stdout + result.stderr
     assert "running the 3 array tasks locally" in result.stdout
-    logs = sorted(p.read_text() for p in project.root.glob("multirun/*/hydraflow.log"))
+    logs = sorted(p.read_text() for p in project.root.glob("multirun/*/*/hydraflow.log"))
     assert logs == ["running 1\n", "running 2\n", "running 3\n"]
 
 

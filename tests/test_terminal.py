@@ -127,7 +127,7 @@ def test_the_failure_report_names_the_cause_in_60_columns(project: Project) -> N
     assert code == 1
     block = text[text.index("✗ model=bad") :].splitlines()
     assert block[1] == "  cause: ValueError: the model is bad"
-    log = next(project.root.glob("multirun/*/hydraflow.log")).relative_to(project.root)
+    log = next(project.root.glob("multirun/*/*/hydraflow.log")).relative_to(project.root)
     assert f"  log:   {log}" in block  # whole, on one line, even past 60 columns
     assert "rerun: hydraflow run train --resume" in text
     assert all(len(line) <= 60 for line in block[:2])

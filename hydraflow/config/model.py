@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from hydraflow.sweep import Sweep, Token
 
 Mode = Literal["run", "call", "submit"]
+DEFAULT_METRICS = ("metrics.json",)
 T = TypeVar("T")
 
 
@@ -124,6 +125,10 @@ class Job:
     devices: tuple[str, ...]
     line: int
     node: yaml.Node = field(repr=False, compare=False)
+    # Every run writes hydraflow.run.json (through a Hydra callback); false turns it off.
+    record: bool = True
+    # Where a run's numbers are, as globs relative to its run dir (JSON or YAML).
+    metrics: tuple[str, ...] = ("metrics.json",)
 
     @cached_property
     def raw(self) -> Any:

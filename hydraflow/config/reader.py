@@ -9,13 +9,16 @@ from pathlib import Path
 
 import yaml
 
-from hydraflow.config.model import Config, Job, JobSet, Mode
+from hydraflow.config.model import DEFAULT_METRICS, Config, Job, JobSet, Mode
 from hydraflow.config.source import check_aliases, compose, is_null, line, read
 from hydraflow.config.values import Values, kind
 from hydraflow.errors import ConfigError, did_you_mean, shown
 
 MODES = ("run", "call", "submit")
-JOB_KEYS = ("run", "call", "submit", "name", "help", "add", "sets", "parallel", "devices")
+JOB_KEYS = (
+    *("run", "call", "submit", "name", "help", "add", "sets", "parallel", "devices"),
+    *("record", "metrics"),
+)
 SET_KEYS = ("each", "all", "zip", "add")
 # Invoke turns job names into task names; a '.' would break every invoke command.
 JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
@@ -133,6 +136,12 @@ class _Reader:
             if "parallel" in entries
             else None,
             devices=self.values.devices(entries["devices"][1]) if "devices" in entries else (),
+            record=self.values.boolean(entries["record"][1], "record")
+            if "record" in entries
+            else True,
+            metrics=self.values.texts(entries["metrics"][1], "metrics")
+            if "metrics" in entries
+            else DEFAULT_METRICS,
             line=line(node),
             node=node,
         )

@@ -114,6 +114,20 @@ class Values:
             raise self.error(f"{key} must be {want}, not {number}", node)
         return number
 
+    def boolean(self, node: yaml.Node, key: str) -> bool:
+        """``true`` or ``false``, as YAML writes them."""
+        if isinstance(node, yaml.ScalarNode) and node.tag == _YAML + "bool":
+            return bool(_CONSTRUCTOR.construct_yaml_bool(node))
+        raise self.wrong(node, key, "true or false")
+
+    def texts(self, node: yaml.Node, key: str) -> tuple[str, ...]:
+        """One string, or a list of strings (such as glob patterns)."""
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        texts = tuple(self.text(item, key, "a string or a list of strings") for item in items)
+        if any(not text.strip() for text in texts):
+            raise self.error(f"{key} cannot hold an empty string", node)
+        return texts
+
     def devices(self, node: yaml.Node) -> tuple[str, ...]:
         """``[0, 1]`` or ``0,1``: the ids that workers take in turn as CUDA_VISIBLE_DEVICES."""
         if isinstance(node, yaml.SequenceNode):

@@ -16,7 +16,7 @@ from hydraflow.config import Job
 from hydraflow.engine.launching import launches, preview_entries
 from hydraflow.errors import ConfigError
 from hydraflow.events import BatchFinished, BatchOutput, BatchStarted, RunStarted, Status
-from hydraflow.plan import Batch, Extras
+from hydraflow.plan import CALLBACK_DIR, Batch, Extras, record_words
 
 if TYPE_CHECKING:
     from hydraflow.engine.workflow import Request, Run
@@ -54,6 +54,8 @@ class CallMode:
 
     def execute(self, run: Run) -> None:
         function = import_callable(run.job, run.request.config.root)
+        if record_words(run.job):  # the runs' record callback, importable in this process
+            sys.path.insert(0, str(CALLBACK_DIR))
         summary = run.summary
         run.emit(RunStarted(run.job.key, run.counts.to_run, run.counts.runs, 1, run.counts.skipped))
         summary.started = time.time()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import time
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from hydraflow.errors import UsageError
 from hydraflow.events import Preview, RunStarted
 from hydraflow.ids import new_id
 from hydraflow.ledger import Claimed
-from hydraflow.plan import Batch, new_sweep_dir
+from hydraflow.plan import Batch, new_sweep_dir, record_env
 
 # Claims are grouped only while batches take less than this each.
 QUICK_SECONDS = 0.2
@@ -104,7 +105,7 @@ def run_pool(run: Run, starter: Starter) -> None:
             timeout=run.options.timeout,
             retries=run.options.retries,
             devices=devices,
-            env=watchdog.env,
+            env={**watchdog.env, **record_env(run.job, os.environ)},
         )
         try:
             Pool(settings, starter, run.request.config.root, run.emit).run(

@@ -1,0 +1,53 @@
+"""The results table on a terminal: the best value of each metric stands out, failed runs
+are red and runs that never started are dim. Cells are data, never markup."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import IO
+
+from hydraflow.results.formats import number
+from hydraflow.results.model import FAILED, NOT_RUN, Run
+from hydraflow.results.table import best
+
+
+def print_runs(
+    runs: Sequence[Run], params: Sequence[str], metrics: Sequence[str], out: IO[str]
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(highlight=False, header_style="bold")
+    for title in ("status", *params):
+        table.add_column(title)
+    for title in (*metrics, "duration"):
+        table.add_column(title, justify="right")
+    table.add_column("dir", no_wrap=True)
+    bests = {m: best(runs, m) for m in metrics}
+    for run in runs:
+        style = "red" if run.status == FAILED else "dim" if run.status == NOT_RUN else ""
+        cells = [Text(run.status, style=style), *(Text(run.params.get(p, "")) for p in params)]
+        for metric in metrics:
+            value = run.metrics.get(metric)
+            shine = value is not None and value == bests[metric]
+            cells.append(Text(number(value), style="bold green" if shine else ""))
+        cells.append(Text("" if run.duration is None else f"{run.duration:.1f}s"))
+        cells.append(Text(run.dir or ""))
+        table.add_row(*cells)
+    Console(file=out, highlight=False, markup=False, emoji=False).print(table)
+
+
+def print_rows(rows: Sequence[Sequence[str]], out: IO[str]) -> None:
+    """Grouped results: the first row is the header."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    header, *body = rows
+    table = Table(highlight=False, header_style="bold")
+    for title in header:
+        table.add_column(title)
+    for row in body:
+        table.add_row(*(Text(cell) for cell in row))
+    Console(file=out, highlight=False, markup=False, emoji=False).print(table)

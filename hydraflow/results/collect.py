@@ -1,0 +1,155 @@
+"""Finding every run of a job: from the ledger's batches and by scanning the output
+folder, so that runs made on Slurm, on another machine or with ``--no-ledger`` count.
+
+A planned run that never started (its batch stopped early) is a ``not run`` row
+when the current file still makes its batch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from hydraflow.config import Config, Job
+from hydraflow.plan import SWEEP_ROOT, Batch, Extras, batches, planned_runs
+from hydraflow.results.model import FAILED, NOT_RUN, OK, UNKNOWN, Results, Run
+from hydraflow.results.reading import (
+    RECORD,
+    load_yaml,
+    numbers,
+    params_of,
+    read_metrics,
+    read_overrides,
+    read_record,
+)
+
+
+@dataclass
+class _Sweep:
+    """A sweep dir of a job, with what the ledger and the plan know of it."""
+
+    path: str
+    batch: Batch | None = None
+    batch_status: str | None = None
+    runs: list[str] = field(default_factory=list)
+
+
+def collect(config: Config, job_name: str | None = None) -> Results:
+    """Every run of ``job_name`` (or of every job), as ``Run`` rows."""
+    jobs = [config.job(job_name)] if job_name else list(config.jobs.values())
+    results = Results()
+    known = _ledger_sweeps(config, jobs)
+    older = _older_sweeps(config.root, set(config.jobs))
+    for job in jobs:
+        sweeps = known.get(job.key, {})
+        for path in [*_job_sweeps(config.root, job), *older.get(job.name, [])]:
+            sweeps.setdefault(path, _Sweep(path))
+        for sweep in sweeps.values():
+            results.extend(_runs_of(config.root, job, sweep))
+    return results
+
+
+def _ledger_sweeps(config: Config, jobs: Iterable[Job]) -> dict[str, dict[str, _Sweep]]:
+    """Each job's sweep dirs in the ledger, in the order they were claimed, with the batch
+    of the current plan that wrote them (found by content key)."""
+    from hydraflow.ledger import Ledger
+
+    ledger = Ledger.existing(config.root)
+    if ledger is None:
+        return {}
+    try:
+        found: dict[str, dict[str, _Sweep]] = {}
+        for job in jobs:
+            attempts = ledger.attempts(job.key)
+            plans = {
+                tuple(extra): {b.key: b for b in batches(job, Extras.parse(extra))}
+                for extra in {tuple(a.extra) for a in attempts}
+            }
+            sweeps: dict[str, _Sweep] = {}
+            for attempt in attempts:
+                sweep = sweeps.setdefault(attempt.sweep_dir, _Sweep(attempt.sweep_dir))
+                sweep.batch = plans[tuple(attempt.extra)].get(attempt.key)
+                sweep.batch_status = attempt.status
+            found[job.key] = sweeps
+        return found
+    finally:
+        ledger.close()
+
+
+def _job_sweeps(root: Path, job: Job) -> list[str]:
+    """Sweep dirs on disk under ``multirun/<job>/``, oldest first (ids sort by time)."""
+    return [
+        f"{SWEEP_ROOT}/{job.key}/{name}" for name in sorted(_subdirs(root / SWEEP_ROOT / job.key))
+    ]
+
+
+def _older_sweeps(root: Path, names: set[str]) -> dict[str, list[str]]:
+    """Sweep dirs of the older layout, ``multirun/<id>``, by the job their
+    ``multirun.yaml`` names (``hydra.job.name``); folders named after jobs are skipped."""
+    found: dict[str, list[str]] = {}
+    top = root / SWEEP_ROOT
+    for name in sorted(_subdirs(top)):
+        if name in names:
+            continue
+        try:
+            job = load_yaml(str(top / name / "multirun.yaml"))["hydra"]["job"]["name"]
+        except (OSError, KeyError, TypeError, yaml.YAMLError):
+            continue
+        found.setdefault(str(job), []).append(f"{SWEEP_ROOT}/{name}")
+    return found
+
+
+def _subdirs(folder: Path) -> list[str]:
+    try:
+        with os.scandir(folder) as entries:
+            return [e.name for e in entries if e.is_dir() and not e.name.startswith(".")]
+    except OSError:
+        return []
+
+
+def _run_dirs(sweep: str) -> list[str]:
+    """The run dirs of a sweep: sub-folders that Hydra or hydraflow wrote into, by number."""
+    found = []
+    for name in _subdirs(Path(sweep)):
+        folder = os.path.join(sweep, name)
+        if os.path.exists(os.path.join(folder, RECORD)) or os.path.isdir(
+            os.path.join(folder, ".hydra")
+        ):
+            found.append(name)
+    return sorted(found, key=lambda n: (not n.isdigit(), int(n) if n.isdigit() else 0, n))
+
+
+def _runs_of(root: Path, job: Job, sweep: _Sweep) -> Iterator[Run]:
+    seen: set[frozenset[tuple[str, str]]] = set()
+    for name in _run_dirs(str(root / sweep.path)):
+        run = _run(root, job, sweep, f"{sweep.path}/{name}")
+        seen.add(frozenset(run.params.items()))
+        yield run
+    planned = planned_runs(sweep.batch) if sweep.batch is not None else None
+    for overrides in planned or []:
+        params = params_of(overrides)
+        if frozenset(params.items()) not in seen:
+            yield Run(job.key, NOT_RUN, None, params)
+
+
+def _run(root: Path, job: Job, sweep: _Sweep, run_dir: str) -> Run:
+    folder = str(root / run_dir)
+    record = read_record(folder)
+    metrics: dict[str, float] = {}
+    if record is not None:
+        status = OK if record.get("status") == "ok" else FAILED
+        params = params_of(record.get("overrides") or read_overrides(folder) or [])
+        metrics.update(numbers(record.get("value")))
+        start, end = record.get("start"), record.get("end")
+        duration = end - start if isinstance(start, float) and isinstance(end, float) else None
+        error = record.get("error")
+    else:  # made before runs kept records, or with the record turned off
+        status = OK if sweep.batch_status == "ok" else UNKNOWN
+        params = params_of(read_overrides(folder) or [])
+        duration, error = None, None
+    metrics.update(read_metrics(folder, job.metrics))
+    return Run(job.key, status, run_dir, params, metrics, duration, error)

@@ -1,0 +1,97 @@
+"""The results as text: JSON, CSV and Markdown for other programs, and the columns shared
+with the table on a terminal. No Rich here; every format is parsed back by the tests."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+
+from hydraflow.results.model import Run
+from hydraflow.results.table import Group, metric_keys, varying
+
+
+def number(value: float | None) -> str:
+    """A metric as a cell: six significant digits, and nothing for a missing value."""
+    if value is None:
+        return ""
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    return f"{value:.6g}"
+
+
+def columns(runs: Sequence[Run], all_columns: bool) -> tuple[list[str], list[str]]:
+    """The parameter and metric columns: parameters that vary (or all of them)."""
+    from hydraflow.results.table import param_keys
+
+    return (param_keys(runs) if all_columns else varying(runs)), metric_keys(runs)
+
+
+def run_rows(runs: Sequence[Run], params: Sequence[str], metrics: Sequence[str]) -> list[list[str]]:
+    """The header and one row per run: status, parameters, metrics, duration, dir."""
+    rows = [["status", *params, *metrics, "duration", "dir"]]
+    for run in runs:
+        duration = "" if run.duration is None else f"{run.duration:.1f}"
+        rows.append(
+            [
+                run.status,
+                *(run.params.get(p, "") for p in params),
+                *(number(run.metrics.get(m)) for m in metrics),
+                duration,
+                run.dir or "",
+            ]
+        )
+    return rows
+
+
+def group_rows(groups: Sequence[Group], keys: Sequence[str]) -> list[list[str]]:
+    """The header and one row per group: its parameters, count, mean ± std of each metric."""
+    names: dict[str, None] = {}
+    for g in groups:
+        names.update(dict.fromkeys(g.metrics))
+    rows = [[*keys, "count", *names]]
+    for g in groups:
+        cells = []
+        for name in names:
+            mean, std = g.metrics.get(name, (None, None))
+            cells.append(
+                ""
+                if mean is None
+                else number(mean) + (f" ± {number(std)}" if std is not None else "")
+            )
+        rows.append([*(g.params[k] for k in keys), str(g.count), *cells])
+    return rows
+
+
+def as_json(runs: Sequence[Run] | None = None, groups: Sequence[Group] | None = None) -> str:
+    items = (
+        [g.as_dict() for g in groups] if groups is not None else [r.as_dict() for r in runs or []]
+    )
+    return json.dumps(items, indent=2, allow_nan=True) + "\n"
+
+
+def as_csv(rows: Sequence[Sequence[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def as_markdown(rows: Sequence[Sequence[str]]) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    header, *body = rows
+    lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in body]
+    return "\n".join(lines) + "\n"
+
+
+def as_text(rows: Sequence[Sequence[str]]) -> str:
+    """Aligned columns for a pipe: every cell whole, nothing folded."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"
+        for row in rows
+    )

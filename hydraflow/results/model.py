@@ -1,0 +1,56 @@
+"""A run as the results see it, and a list of them that pandas can take."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Statuses of a run: what its record says, or what hydraflow knows without one.
+OK, FAILED, NOT_RUN, UNKNOWN = "ok", "failed", "not run", "unknown"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One Hydra run: the job that made it, how it ended, where it wrote, its parameters
+    (the overrides it ran with) and its metrics (the numbers it returned or wrote)."""
+
+    job: str
+    status: str
+    dir: str | None
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    duration: float | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job": self.job,
+            "status": self.status,
+            "dir": self.dir,
+            "params": dict(self.params),
+            "metrics": dict(self.metrics),
+            "duration": self.duration,
+        }
+
+
+class Results(list[Run]):
+    """The runs, in the order they were found (job, then sweep, then run number)."""
+
+    def to_pandas(self) -> Any:
+        """A DataFrame: one row per run, parameters and metrics as columns (needs pandas)."""
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError("Results.to_pandas() needs pandas: pip install pandas") from None
+        rows = [
+            {
+                "job": run.job,
+                "status": run.status,
+                **run.params,
+                **run.metrics,
+                "duration": run.duration,
+                "dir": run.dir,
+            }
+            for run in self
+        ]
+        return pandas.DataFrame(rows)

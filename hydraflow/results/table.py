@@ -1,0 +1,203 @@
+"""Shaping runs into a table: choose (``--where``), order (``--sort``), cut (``--top``),
+and summarise (``--group-by``: count, and mean ± std of each metric over the ``ok`` runs)."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hydraflow.errors import UsageError
+from hydraflow.results.model import OK, Run
+from hydraflow.selection import Selection
+
+# A metric is better low when its name says so; otherwise high is better.
+_LOWER_IS_BETTER = re.compile(r"loss|err|mse|mae|rmse|nll|perplexity|cost|time|duration|regret")
+FIELDS = ("job", "status", "duration", "dir")
+
+
+@dataclass(frozen=True)
+class Group:
+    params: dict[str, str]
+    count: int
+    metrics: dict[str, tuple[float, float | None]]  # mean, std (None with one run)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "params": dict(self.params),
+            "count": self.count,
+            "metrics": {k: {"mean": m, "std": s} for k, (m, s) in self.metrics.items()},
+        }
+
+
+def param_keys(runs: Sequence[Run]) -> list[str]:
+    keys: dict[str, None] = {}
+    for run in runs:
+        keys.update(dict.fromkeys(run.params))
+    return list(keys)
+
+
+def metric_keys(runs: Sequence[Run]) -> list[str]:
+    keys: dict[str, None] = {}
+    for run in runs:
+        keys.update(dict.fromkeys(run.metrics))
+    return list(keys)
+
+
+def varying(runs: Sequence[Run]) -> list[str]:
+    """The parameters whose values differ between the runs (the ones worth a column)."""
+    return [k for k in param_keys(runs) if len({run.params.get(k) for run in runs}) > 1]
+
+
+def check_keys(runs: Sequence[Run], wanted: Sequence[str], flag: str) -> None:
+    """An unknown key is a usage error naming the nearest one."""
+    known = [*param_keys(runs), *metric_keys(runs), *FIELDS]
+    for key in wanted:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            listed = ", ".join(known) or "(no runs)"
+            raise UsageError(f"{flag}: no run has {key!r}{hint}; keys: {listed}")
+
+
+def where(runs: Sequence[Run], expressions: Sequence[str]) -> list[Run]:
+    """Runs whose parameters (or status, job, metrics) match every KEY=PATTERN."""
+    selection = Selection.parse(expressions, "--where")
+    check_keys(runs, selection.keys, "--where")
+    return [run for run in runs if selection.matches(_values(run))]
+
+
+def _values(run: Run) -> dict[str, str]:
+    values = {"job": run.job, "status": run.status, "dir": run.dir or ""}
+    values.update({k: f"{v:g}" for k, v in run.metrics.items()})
+    values.update(run.params)
+    return values
+
+
+def sort(runs: Sequence[Run], key: str, *, reverse: bool = False) -> list[Run]:
+    """Runs ordered by a parameter, metric or field: numbers as numbers, then text; runs
+    without the key stay last whichever the direction."""
+    check_keys(runs, [key], "--sort")
+    numeric: list[tuple[float, Run]] = []
+    text: list[tuple[str, Run]] = []
+    missing: list[Run] = []
+    for run in runs:
+        raw = run.metrics.get(key) if key in run.metrics else _field(run, key)
+        number = _number(raw)
+        if number is not None:
+            numeric.append((number, run))
+        elif raw is None or raw == "":
+            missing.append(run)
+        else:
+            text.append((str(raw), run))
+    numeric.sort(key=lambda pair: pair[0], reverse=reverse)
+    text.sort(key=lambda pair: pair[0], reverse=reverse)
+    return [run for _, run in numeric] + [run for _, run in text] + missing
+
+
+def _field(run: Run, key: str) -> object:
+    if key in run.params:
+        return run.params[key]
+    return {"job": run.job, "status": run.status, "duration": run.duration, "dir": run.dir}.get(key)
+
+
+def _number(raw: object) -> float | None:
+    try:
+        number = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if not math.isnan(number) else None
+
+
+def group(runs: Sequence[Run], keys: Sequence[str]) -> list[Group]:
+    """One group per combination of ``keys``, in order of first appearance."""
+    check_keys(runs, keys, "--group-by")
+    groups: dict[tuple[str, ...], list[Run]] = {}
+    for run in runs:
+        groups.setdefault(tuple(str(_field(run, k) or "") for k in keys), []).append(run)
+    summary = []
+    for values, members in groups.items():
+        ok = [run for run in members if run.status == OK]
+        metrics: dict[str, tuple[float, float | None]] = {}
+        for name in metric_keys(ok):
+            numbers = [run.metrics[name] for run in ok if name in run.metrics]
+            if numbers:
+                spread = statistics.stdev(numbers) if len(numbers) > 1 else None
+                metrics[name] = (statistics.fmean(numbers), spread)
+        summary.append(Group(dict(zip(keys, values, strict=True)), len(members), metrics))
+    return summary
+
+
+def lower_is_better(metric: str) -> bool:
+    return bool(_LOWER_IS_BETTER.search(metric.lower()))
+
+
+def best(runs: Sequence[Run], metric: str) -> float | None:
+    """The best value of a metric among the ``ok`` runs."""
+    values = [r.metrics[metric] for r in runs if r.status == OK and metric in r.metrics]
+    values = [v for v in values if not math.isnan(v)]
+    if not values:
+        return None
+    return min(values) if lower_is_better(metric) else max(values)
+
+
+@dataclass(frozen=True)
+class Query:
+    """What ``hydraflow results`` (and the Invoke ``results`` task) were asked for."""
+
+    job: str | None = None
+    where: tuple[str, ...] = ()
+    sort: str | None = None
+    reverse: bool = False
+    top: int | None = None
+    group_by: tuple[str, ...] = ()
+    format: str = "table"  # table, json, csv or md
+    all_columns: bool = False
+
+    @classmethod
+    def parse(
+        cls,
+        job: str | None = None,
+        where: Sequence[str] | str = (),
+        sort: str | None = None,
+        reverse: bool = False,
+        top: str | int | None = None,
+        group_by: str | None = None,
+        json: bool = False,
+        csv: bool = False,
+        md: bool = False,
+        all_columns: bool = False,
+    ) -> Query:
+        """From a front end's values: strings, lists of strings, bools."""
+        formats = [name for name, on in (("json", json), ("csv", csv), ("md", md)) if on]
+        if len(formats) > 1:
+            raise UsageError(f"choose one of --json, --csv, --md (got {', '.join(formats)})")
+        count: int | None = None
+        if top is not None and top != "":
+            try:
+                count = int(str(top))
+            except ValueError:
+                raise UsageError(f"--top needs a whole number, got {top!r}") from None
+            if count < 1:
+                raise UsageError(f"--top must be at least 1, got {count}")
+        return cls(
+            job=job or None,
+            where=(where,) if isinstance(where, str) else tuple(where),
+            sort=sort or None,
+            reverse=reverse,
+            top=count,
+            group_by=tuple(k.strip() for k in (group_by or "").split(",") if k.strip()),
+            format=formats[0] if formats else "table",
+            all_columns=all_columns,
+        )
+
+    def apply(self, runs: Sequence[Run]) -> list[Run]:
+        chosen = where(runs, self.where) if self.where else list(runs)
+        if self.sort:
+            chosen = sort(chosen, self.sort, reverse=self.reverse)
+        elif self.reverse:
+            chosen.reverse()
+        return chosen[: self.top] if self.top else chosen

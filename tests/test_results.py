@@ -1,0 +1,201 @@
+"""hydraflow results with a real Hydra app: per-run records, metrics from the returned
+value and from files, runs found from the ledger and from the folder, every format."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import io
+import json
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import Project
+
+PY = shlex.quote(sys.executable)
+
+APP = """\
+import json, os, time
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+@hydra.main(version_base=None, config_path="conf", config_name="config")
+def main(cfg: DictConfig):
+    time.sleep(cfg.nap)
+    if cfg.seed == cfg.fail_at:
+        raise RuntimeError(f"seed {cfg.seed} is unlucky")
+    if cfg.write:
+        folder = HydraConfig.get().runtime.output_dir
+        with open(os.path.join(folder, "scores.yaml"), "w") as f:
+            f.write(f"score: {cfg.seed + 0.5}\\ndetail:\\n  name: not a number\\n  depth: 2\\n")
+    return {"score": cfg.seed * 10 + cfg.x, "nested": {"a": 1.5, "flag": True}}
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.fixture
+def app(project: Project) -> Project:
+    project.write("app.py", APP)
+    project.write("conf/config.yaml", "x: 0\nseed: 0\nfail_at: -1\nnap: 0\nwrite: false\n")
+    return project
+
+
+def setup(project: Project, extra: str = "", add: str = "fail_at=2") -> None:
+    project.yaml(
+        f"jobs:\n  j:\n    run: {PY} app.py\n    add: {add}\n{extra}"
+        "    sets:\n      - each: x=1,2\n        all: seed=0:3\n"
+    )
+
+
+def results(project: Project, *args: str) -> list[dict[str, object]]:
+    shown = project.hydraflow("results", *args, "--json")
+    assert shown.returncode == 0, shown.stderr
+    return json.loads(shown.stdout)  # type: ignore[no-any-return]
+
+
+def test_a_failing_run_among_four_and_returned_dicts(app: Project) -> None:
+    setup(app)
+    ran = app.hydraflow("run", "j", "-k")
+    assert ran.returncode == 1  # Hydra reports the failed run after the other three
+    rows = results(app, "j")
+    assert len(rows) == 8
+    assert {(r["params"]["x"], r["params"]["seed"], r["status"]) for r in rows} == {
+        (x, s, "failed" if s == "2" else "ok") for x in ("1", "2") for s in ("0", "1", "2", "3")
+    }
+    for row in rows:
+        if row["status"] == "ok":
+            x, seed = int(row["params"]["x"]), int(row["params"]["seed"])  # type: ignore[index]
+            assert row["metrics"] == {"score": seed * 10 + x, "nested.a": 1.5}
+            assert isinstance(row["duration"], float)
+        else:
+            assert row["metrics"] == {}
+        assert Path(app.root, str(row["dir"]), "hydraflow.run.json").is_file()
+    assert str(rows[0]["dir"]).startswith("multirun/j/")
+
+
+def test_metrics_files_and_the_metrics_key(app: Project) -> None:
+    setup(app, extra="    metrics: [scores.yaml, 'nothing-*.json']\n", add="write=true")
+    assert app.hydraflow("run", "j").returncode == 0
+    row = results(app, "j", "--where", "x=1", "--where", "seed=3")[0]
+    assert row["metrics"] == {"score": 3.5, "nested.a": 1.5, "detail.depth": 2}  # files win
+
+
+def test_runs_are_found_without_the_ledger_and_in_older_folders(app: Project) -> None:
+    setup(app, add="fail_at=-1")
+    assert app.hydraflow("run", "j", "--no-ledger").returncode == 0
+    assert len(results(app, "j")) == 8
+    # An older layout: multirun/<id>, found through its multirun.yaml.
+    first = sorted((app.root / "multirun" / "j").iterdir())[0]
+    shutil.move(first, app.root / "multirun" / first.name)
+    moved = results(app, "j")
+    assert len(moved) == 8
+    assert sum(str(r["dir"]).startswith(f"multirun/{first.name}/") for r in moved) == 4
+
+
+def test_runs_that_never_started_are_not_run(app: Project) -> None:
+    app.yaml(
+        f"jobs:\n  j:\n    run: {PY} app.py\n    add: nap=1\n"
+        "    sets:\n      - each: x=1\n        all: seed=0:3\n"
+    )
+    assert app.hydraflow("run", "j", "--timeout", "3").returncode == 1
+    rows = results(app, "j")
+    statuses = sorted(str(r["status"]) for r in rows)
+    assert len(rows) == 4 and "not run" in statuses and "ok" in statuses
+    assert {r["params"]["seed"] for r in rows} == {"0", "1", "2", "3"}  # type: ignore[index]
+
+
+def test_every_format_reads_back(app: Project) -> None:
+    setup(app)
+    app.hydraflow("run", "j", "-k")
+    as_csv = list(csv.DictReader(io.StringIO(app.hydraflow("results", "j", "--csv").stdout)))
+    assert len(as_csv) == 8
+    assert list(as_csv[0]) == ["status", "x", "seed", "score", "nested.a", "duration", "dir"]
+    markdown = app.hydraflow("results", "j", "--md").stdout.splitlines()
+    assert markdown[0].startswith("| status | x | seed |") and len(markdown) == 10
+    cells = [line.strip("|").split("|") for line in markdown[2:]]
+    assert {c[0].strip() for c in cells} == {"ok", "failed"}
+    plain = app.hydraflow("results", "j").stdout.splitlines()
+    assert plain[0].split()[:3] == ["status", "x", "seed"] and len(plain) == 9
+    grouped = json.loads(app.hydraflow("results", "j", "--group-by", "x", "--json").stdout)
+    spread = pytest.approx(15.275, abs=1e-3)  # seeds 0, 1 and 3: the ok runs of each group
+    assert grouped == [
+        {"params": {"x": "1"}, "count": 4,
+         "metrics": {"score": {"mean": pytest.approx(43 / 3), "std": spread},
+                     "nested.a": {"mean": 1.5, "std": 0.0}}},
+        {"params": {"x": "2"}, "count": 4,
+         "metrics": {"score": {"mean": pytest.approx(46 / 3), "std": spread},
+                     "nested.a": {"mean": 1.5, "std": 0.0}}},
+    ]  # fmt: skip
+    grouped_csv = list(
+        csv.reader(io.StringIO(app.hydraflow("results", "j", "-g", "x", "--csv").stdout))
+    )
+    assert grouped_csv[0] == ["x", "count", "score", "nested.a"]
+    assert grouped_csv[1][2].startswith("14.3333 ± 15.27")
+
+
+def test_where_sort_top_and_mistakes(app: Project) -> None:
+    setup(app)
+    app.hydraflow("run", "j", "-k")
+    top = results(app, "j", "--where", "status=ok", "--sort", "score", "--reverse", "--top", "2")
+    assert [r["metrics"]["score"] for r in top] == [32, 31]  # type: ignore[index]
+    numbers = results(app, "j", "--where", "status=ok", "--sort", "seed")
+    assert [r["params"]["seed"] for r in numbers][:4] == ["0", "0", "1", "1"]  # type: ignore[index]
+    typo = app.hydraflow("results", "j", "--sort", "scor")
+    assert typo.returncode == 2 and "did you mean 'score'" in typo.stderr
+    job = app.hydraflow("results", "jo")
+    assert job.returncode == 2 and "did you mean 'j'" in job.stderr
+
+
+def test_the_python_api_gives_the_same_rows(app: Project) -> None:
+    setup(app)
+    app.hydraflow("run", "j", "-k")
+    import hydraflow
+
+    runs = hydraflow.results("j", file=app.root / "hydraflow.yaml")
+    assert [r.as_dict() for r in runs] == results(app, "j")
+    pytest.importorskip("pandas")
+    frame = runs.to_pandas()
+    assert len(frame) == 8 and {"x", "seed", "score"} <= set(frame.columns)
+
+
+def test_a_job_can_turn_records_off(app: Project) -> None:
+    setup(app, extra="    record: false\n", add="fail_at=-1")
+    dry = app.hydraflow("run", "j", "--dry-run").stdout
+    assert "hydra.callbacks" not in dry
+    assert app.hydraflow("run", "j").returncode == 0
+    assert not list(app.root.glob("multirun/*/*/*/hydraflow.run.json"))
+    rows = results(app, "j")
+    assert len(rows) == 8 and {r["status"] for r in rows} == {"ok"}  # from the ledger
+
+
+def test_the_callback_needs_nothing_of_hydraflow(app: Project) -> None:
+    source = Path(__file__).parents[1] / "hydraflow" / "_callback" / "hydraflow_record.py"
+    imported = {
+        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
+        for node in ast.walk(ast.parse(source.read_text()))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported <= {"__future__", "contextlib", "json", "math", "os", "time", "typing", "hydra"}
+    # An app whose Python cannot import hydraflow still records its runs.
+    app.write("shadow/hydraflow/__init__.py", "raise ImportError('no hydraflow here')\n")
+    app.write("app.py", "import sys\nsys.path.insert(0, 'shadow')\n" + APP)
+    setup(app, add="fail_at=-1")
+    assert app.hydraflow("run", "j").returncode == 0
+    assert len(list(app.root.glob("multirun/*/*/*/hydraflow.run.json"))) == 8
+
+
+def test_invoke_users_have_a_results_task(app: Project) -> None:
+    setup(app, add="fail_at=-1")
+    app.write("tasks.py", "from hydraflow import collection\nns = collection()\n")
+    app.hydraflow("run", "j")
+    shown = app.invoke("results", "--job", "j", "--group-by", "x", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert [g["count"] for g in json.loads(shown.stdout)] == [4, 4]
+    assert "results" in app.invoke("--list").stdout
