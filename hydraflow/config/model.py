@@ -129,6 +129,9 @@ class Job:
     record: bool = True
     # Where a run's numbers are, as globs relative to its run dir (JSON or YAML).
     metrics: tuple[str, ...] = ("metrics.json",)
+    # Batches start as forks of one process that imported what they need (call jobs: yes).
+    warm: bool = False
+    preload: tuple[str, ...] = ()
 
     @cached_property
     def raw(self) -> Any:

@@ -6,6 +6,7 @@ import keyword
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -17,7 +18,7 @@ from hydraflow.errors import ConfigError, did_you_mean, shown
 MODES = ("run", "call", "submit")
 JOB_KEYS = (
     *("run", "call", "submit", "name", "help", "add", "sets", "parallel", "devices"),
-    *("record", "metrics"),
+    *("record", "metrics", "warm"),
 )
 SET_KEYS = ("each", "all", "zip", "add")
 # Invoke turns job names into task names; a '.' would break every invoke command.
@@ -142,9 +143,22 @@ class _Reader:
             metrics=self.values.texts(entries["metrics"][1], "metrics")
             if "metrics" in entries
             else DEFAULT_METRICS,
+            **self.warm(entries, mode),
             line=line(node),
             node=node,
         )
+
+    def warm(self, entries: Mapping[str, tuple[yaml.Node, yaml.Node]], mode: str) -> dict[str, Any]:
+        """``warm: true``, ``warm: false``, or the modules to preload (which means true).
+        A call job is warm unless it says otherwise."""
+        if "warm" not in entries:
+            return {"warm": mode == "call", "preload": ()}
+        node = entries["warm"][1]
+        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":bool"):
+            return {"warm": self.values.boolean(node, "warm"), "preload": ()}
+        if mode == "submit":
+            raise self.error("warm is for run and call jobs", node)
+        return {"warm": True, "preload": self.values.texts(node, "warm")}
 
     def sets(self, node: yaml.Node) -> Iterator[JobSet]:
         if is_null(node):

@@ -6,14 +6,15 @@ import contextlib
 import itertools
 import os
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING
 
 from hydraflow.engine.pool import Launch, Pool, PoolSettings
 from hydraflow.engine.starters import Starter
+from hydraflow.engine.warm import spec_of, starter_for
 from hydraflow.engine.watchdog import Watchdog
 from hydraflow.errors import UsageError
-from hydraflow.events import Preview, RunStarted
+from hydraflow.events import Notice, Preview, RunStarted
 from hydraflow.ids import new_id
 from hydraflow.ledger import Claimed
 from hydraflow.plan import Batch, new_sweep_dir, record_env
@@ -90,26 +91,37 @@ def workers_and_devices(run: Run) -> tuple[int, tuple[str, ...]]:
     return workers, tuple(devices[:workers])
 
 
-def run_pool(run: Run, starter: Starter) -> None:
+def run_pool(run: Run, starter: Callable[[Mapping[str, str]], Starter]) -> None:
+    """Run the planned batches in the pool, each started by what ``starter`` makes (given
+    the environment the batches need); in the project's folder, watched by a watchdog."""
     workers, devices = workers_and_devices(run)
     workers = max(1, min(workers, run.counts.to_run))
-    run.emit(
-        RunStarted(run.job.key, run.counts.to_run, run.counts.runs, workers, run.counts.skipped)
-    )
     # Batches start in the project's folder, wherever the user called from.
     with contextlib.chdir(run.request.config.root), Watchdog() as watchdog:
-        run.records.guard(watchdog.pid)
-        settings = PoolSettings(
-            workers=workers,
-            failure_limit=run.options.failure_limit,
-            timeout=run.options.timeout,
-            retries=run.options.retries,
-            devices=devices,
-            env={**watchdog.env, **record_env(run.job, os.environ)},
-        )
+        env = {**watchdog.env, **record_env(run.job, os.environ)}
+        start = starter({**os.environ, **env})
         try:
-            Pool(settings, starter, run.request.config.root, run.emit).run(
-                launches(run), run.summary
+            run.emit(
+                RunStarted(
+                    run.job.key, run.counts.to_run, run.counts.runs, workers, run.counts.skipped
+                )
             )
+            run.records.guard(watchdog.pid)
+            settings = PoolSettings(
+                workers=workers,
+                failure_limit=run.options.failure_limit,
+                timeout=run.options.timeout,
+                retries=run.options.retries,
+                devices=devices,
+                env=env,
+            )
+            Pool(settings, start, run.request.config.root, run.emit).run(launches(run), run.summary)
         finally:
-            starter.close()
+            start.close()
+
+
+def execute_in_pool(run: Run) -> None:
+    """Run and call jobs alike: the pool, with the job's warm process when it has one."""
+    root = run.request.config.root
+    spec = spec_of(run.job, root, os.environ)
+    run_pool(run, lambda env: starter_for(spec, env, root, lambda text: run.emit(Notice(text))))

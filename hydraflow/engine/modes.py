@@ -6,11 +6,13 @@ per batch. ``submit``: one handler process that receives every batch in a file.
 
 from __future__ import annotations
 
+import os
 import shlex
 from typing import TYPE_CHECKING, Protocol
 
 from hydraflow.config import Job
-from hydraflow.engine.launching import preview_entries, run_pool
+from hydraflow.engine.launching import execute_in_pool, preview_entries
+from hydraflow.engine.warm import spec_of
 from hydraflow.plan import Extras
 
 if TYPE_CHECKING:
@@ -39,15 +41,13 @@ def mode_of(job: Job) -> Mode:
 
 
 class RunMode:
-    """A process per batch, several at once."""
+    """A process per batch, several at once: a fresh one, or a fork of a warm process."""
 
     def check(self, request: Request, extras: Extras) -> None:
-        pass
+        spec_of(request.job, request.config.root, os.environ)
 
     def preview(self, run: Run) -> None:
         preview_entries(run, lambda batch, directory: shlex.join(batch.argv(directory)))
 
     def execute(self, run: Run) -> None:
-        from hydraflow.engine.starters import Spawner
-
-        run_pool(run, Spawner())
+        execute_in_pool(run)

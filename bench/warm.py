@@ -1,0 +1,100 @@
+"""Warm starts: 16 runs of examples/train.py, one run per batch, two at a time.
+
+The sweep of the issue: `each: model=small,large optimizer=sgd,momentum seed=0:3`.
+Measured in the same run: hydraflow -j 2 with `warm: true`, the same without
+warm (a process per batch), the same through a `call:` job (warm by default),
+and the same 16 runs as one Hydra command with the joblib launcher (n_jobs=2)
+and with the basic launcher (serial). Targets: warm ≤ 0.7× joblib and ≤ 0.5×
+cold; call within 10 % of warm. Beside it, labelled: an app that imports a
+heavy library (pandas) before it starts, cold against warm.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROUNDS = 3
+REPO = Path(__file__).resolve().parent.parent
+EACH = "model=small,large optimizer=sgd,momentum seed=0:3"
+SWEEP = ["model=small,large", "optimizer=sgd,momentum", "seed=0,1,2,3"]
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def project(root: Path) -> None:
+    shutil.copytree(REPO / "examples", root / "examples", ignore=shutil.ignore_patterns("seed"))
+    heavy = (
+        (root / "examples" / "train.py")
+        .read_text()
+        .replace("import hydra\n", "import hydra\nimport pandas  # noqa: F401 - a heavy import\n")
+    )
+    (root / "examples" / "heavy.py").write_text(heavy)
+    py = sys.executable
+    jobs = {
+        "cold": f"run: {py} examples/train.py\n    warm: false",
+        "warm": f"run: {py} examples/train.py\n    warm: true",
+        "call": "call: examples.calls.train",
+        "heavy-cold": f"run: {py} examples/heavy.py\n    warm: false",
+        "heavy-warm": f"run: {py} examples/heavy.py\n    warm: true",
+    }
+    text = "jobs:\n" + "".join(
+        f"  {name}:\n    {command}\n    sets:\n      - each: {EACH}\n"
+        for name, command in jobs.items()
+    )
+    (root / "hydraflow.yaml").write_text(text)
+
+
+def once(argv: list[str], root: Path) -> float:
+    shutil.rmtree(root / "multirun", ignore_errors=True)
+    start = time.perf_counter()
+    subprocess.run(argv, cwd=root, env=ENV, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)  # fmt: skip
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    hydraflow = [str(Path(sys.executable).with_name("hydraflow")), "run"]
+    app = [sys.executable, "examples/train.py", "--multirun", *SWEEP, "hydra.sweep.dir=multirun/x"]
+    cases = {
+        "hydraflow -j 2, warm: true": [*hydraflow, "warm", "-j", "2"],
+        "hydraflow -j 2, a process per batch": [*hydraflow, "cold", "-j", "2"],
+        "hydraflow -j 2, call: job (warm)": [*hydraflow, "call", "-j", "2"],
+        "Hydra joblib launcher, n_jobs=2": [
+            *app,
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+        ],
+        "Hydra basic launcher, serial": app,
+        "heavy import, a process per batch": [*hydraflow, "heavy-cold", "-j", "2"],
+        "heavy import, warm: true": [*hydraflow, "heavy-warm", "-j", "2"],
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        project(root)
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        for _ in range(ROUNDS):
+            for name, argv in cases.items():
+                times[name].append(once(argv, root))
+    median = {name: statistics.median(values) for name, values in times.items()}
+    print(f"16 runs of examples/train.py, one per batch, 2 at a time; median of {ROUNDS}:")
+    for name, value in median.items():
+        print(f"  {name:<38} {value:.2f} s")
+    warm = median["hydraflow -j 2, warm: true"]
+    joblib = median["Hydra joblib launcher, n_jobs=2"]
+    cold = median["hydraflow -j 2, a process per batch"]
+    call = median["hydraflow -j 2, call: job (warm)"]
+    print(f"warm / joblib: {warm / joblib:.2f}  (target <= 0.7)")
+    print(f"warm / cold:   {warm / cold:.2f}  (target <= 0.5)")
+    print(f"call / warm:   {call / warm:.2f}  (target within 10 %)")
+    heavy = median["heavy import, warm: true"] / median["heavy import, a process per batch"]
+    print(f"(favourable) heavy import, warm / cold: {heavy:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""hydraflow's warm process: import what a job needs once, then fork a child per batch.
+
+Started by hydraflow with the job's own interpreter as
+``python hydraflow_warm.py SPEC_JSON CONTROL_FD`` (or ``--once SPEC_JSON ARGS…``
+to run one batch in this process, where fork is not available). It imports
+nothing but the standard library, so it runs under any interpreter that runs
+the app, with or without hydraflow installed.
+
+The spec says what a batch runs:
+
+- ``{"kind": "script", "target": "train.py"}``: ``python train.py ARGS`` (the
+  script is loaded once under another name, so its imports are done; each
+  child runs it again as ``__main__``);
+- ``{"kind": "module", "target": "pkg.train"}``: ``python -m pkg.train ARGS``;
+- ``{"kind": "call", "target": "pkg.mod.func"}``: ``func([ARGS])``.
+
+``"preload"`` names more modules to import first, ``"path"`` folders to put
+on ``sys.path``. After preloading it writes one JSON line on the control
+socket: ``{"ready": true}``, or ``{"error": …}`` (the target does not import),
+or ``{"unsafe": …}`` (a thread was started, so forking is not safe).
+
+Each request on the control socket is a length-prefixed JSON message
+``{"argv": […], "env": {…}, "cwd": …}`` carrying three descriptors: the
+batch's stdout and stderr pipes and a status pipe. The child leads its own
+session (so its whole process tree can be signalled), takes the pipes as its
+stdout and stderr and the environment as its own, and runs the batch. The
+reply is the child's pid; when the child ends, its wait status (4 bytes) is
+written to the status pipe, which is then closed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import runpy
+import select
+import signal
+import socket
+import struct
+import sys
+import threading
+import traceback
+from typing import Any
+
+_HEADER = struct.Struct("!I")
+_STATUS = struct.Struct("!i")
+
+
+def prepare(spec: dict[str, Any]) -> Any:
+    """Import everything a batch needs; return the function of a call job."""
+    for folder in reversed(spec.get("path", [])):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    for name in spec.get("preload", []):
+        importlib.import_module(name)
+    kind, target = spec["kind"], spec["target"]
+    function = None
+    if kind == "script":
+        # Run the script's top level under another name: its imports are done once,
+        # and `if __name__ == "__main__":` keeps the app itself from starting.
+        runpy.run_path(target, run_name="__hydraflow_warm__")
+    elif kind == "module":
+        importlib.import_module(target)
+    else:
+        module_name, _, name = target.rpartition(".")
+        function = getattr(importlib.import_module(module_name), name, None)
+        if not callable(function):
+            raise ImportError(f"{module_name!r} has no function {name!r}")
+    if "hydra" in sys.modules:
+        _warm_hydra()
+    return function
+
+
+def _warm_hydra() -> None:
+    """What every Hydra app does first and the same way: find its plugins, and parse
+    overrides (the grammar's parser builds its tables on first use)."""
+    with contextlib.suppress(Exception):
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+        from hydra.core.plugins import Plugins
+
+        Plugins.instance()
+        OverridesParser.create().parse_overrides(["a=1,2", "+b=[1,2]", "~c", "d={e:1}"])
+
+
+def run_batch(spec: dict[str, Any], function: Any, argv: list[str]) -> int:
+    """Run one batch in this process; return its exit status."""
+    try:
+        if spec["kind"] == "script":
+            sys.argv = [spec["target"], *argv]
+            runpy.run_path(spec["target"], run_name="__main__")
+        elif spec["kind"] == "module":
+            sys.argv = [spec["target"], *argv]
+            runpy.run_module(spec["target"], run_name="__main__", alter_sys=True)
+        else:
+            function(list(argv))
+        return 0
+    except SystemExit as exit_:
+        code = exit_.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        print(code, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BaseException:
+        traceback.print_exc()
+        return 1
+
+
+def _receive(control: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
+    data, fds, _, _ = socket.recv_fds(control, 65536, 3)
+    if not data:
+        return None
+    while len(data) < _HEADER.size:
+        data += control.recv(65536)
+    (length,) = _HEADER.unpack_from(data)
+    body = data[_HEADER.size :]
+    while len(body) < length:
+        more = control.recv(65536)
+        if not more:
+            return None
+        body += more
+    return json.loads(body), list(fds)
+
+
+def _child(spec: dict[str, Any], function: Any, request: dict[str, Any], fds: list[int]) -> None:
+    """In the forked child: become the batch, then leave without running any cleanup."""
+    code = 1
+    try:
+        os.setsid()
+        for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.set_wakeup_fd(-1)
+        stdout, stderr, status = fds
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(stdout, 1)
+        os.dup2(stderr, 2)
+        for fd in (devnull, stdout, stderr, status, *_INHERITED):
+            os.close(fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        code = run_batch(spec, function, request["argv"])
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code & 0xFF if code >= 0 else 1)
+
+
+_INHERITED: list[int] = []
+
+
+def serve(spec: dict[str, Any], control: socket.socket) -> None:
+    try:
+        function = prepare(spec)
+    except BaseException as error:  # the target does not import: say why, and stop
+        message = f"{type(error).__name__}: {error}"
+        control.sendall(json.dumps({"error": message}).encode() + b"\n")
+        return
+    if threading.active_count() > 1:
+        others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+        unsafe = {"unsafe": f"preloading started threads ({', '.join(others)})"}
+        control.sendall(json.dumps(unsafe).encode() + b"\n")
+        return
+    control.sendall(b'{"ready": true}\n')
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    _INHERITED.extend([control.fileno(), wake_read, wake_write])
+    statuses: dict[int, int] = {}
+    while True:
+        ready, _, _ = select.select([control.fileno(), wake_read], [], [])
+        if wake_read in ready:
+            os.read(wake_read, 512)
+        while statuses:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            fd = statuses.pop(pid, None)
+            if fd is not None:
+                try:
+                    os.write(fd, _STATUS.pack(status))
+                finally:
+                    os.close(fd)
+        if control.fileno() in ready:
+            received = _receive(control)
+            if received is None:
+                return  # hydraflow has gone; the watchdog looks after what is left
+            request, fds = received
+            pid = os.fork()
+            if pid == 0:
+                _child(spec, function, request, fds)
+            statuses[pid] = fds[2]
+            os.close(fds[0])
+            os.close(fds[1])
+            control.sendall(_HEADER.pack(pid))
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--once"]:  # one batch here, without forking
+        spec = json.loads(argv[1])
+        try:
+            function = prepare(spec)
+        except BaseException:
+            traceback.print_exc()
+            return 1
+        return run_batch(spec, function, argv[2:])
+    if argv[:1] == ["--check"]:  # does the target import? (hydraflow run --dry-run)
+        try:
+            prepare(json.loads(argv[1]))
+        except BaseException as error:
+            print(f"{type(error).__name__}: {error}", file=sys.stderr)
+            return 2
+        return 0
+    spec, control_fd = json.loads(argv[0]), int(argv[1])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to act on
+    serve(spec, socket.socket(fileno=control_fd))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

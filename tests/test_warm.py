@@ -1,0 +1,261 @@
+"""Warm starts: batches forked from a process that imported the job's code once, and
+still each a real process (group, output, environment, exit status, ledger row)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import Project, command, run_demo
+
+from hydraflow.config import load
+from hydraflow.engine.starters import Spawner
+from hydraflow.engine.warm import ColdCalls, WarmServer, spec_of, starter_for
+
+PY = shlex.quote(sys.executable)
+
+# A Hydra app that notes its process, its device (read as the app starts) and a value.
+APP = """\
+import json, os, sys, time
+DEVICE = os.environ.get("CUDA_VISIBLE_DEVICES")
+import hydra
+from omegaconf import DictConfig
+
+@hydra.main(version_base=None, config_path="conf", config_name="config")
+def main(cfg: DictConfig):
+    with open(os.environ["RECORD"], "a") as f:
+        f.write(json.dumps({"pid": os.getpid(), "ppid": os.getppid(), "device": DEVICE,
+                            "slot": os.environ["HYDRAFLOW_SLOT"], "x": cfg.x,
+                            "start": time.time()}) + "\\n")
+    time.sleep(cfg.nap)
+    if cfg.x == cfg.fail_at:
+        raise SystemExit(f"x={cfg.x} fails")
+    time.sleep(0)
+    return {"double": cfg.x * 2}
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.fixture
+def app(project: Project) -> Project:
+    project.write("app.py", APP)
+    project.write("conf/config.yaml", "x: 0\nnap: 0\nfail_at: -1\n")
+    return project
+
+
+def job(project: Project, warm: str = "true", each: str = "x=1:4", add: str = "") -> None:
+    project.yaml(
+        f"jobs:\n  j:\n    run: {PY} app.py\n    warm: {warm}\n    add: {add}\n"
+        f"    sets:\n      - each: {each}\n"
+    )
+
+
+def notes(project: Project) -> list[dict[str, object]]:
+    path = project.root / "record.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def hydra_files(root: Path) -> list[tuple[str, ...]]:
+    """What Hydra wrote for each run, without what differs between any two runs (times,
+    folders, the run's ids)."""
+    found = []
+    for run in sorted(root.glob("multirun/j/*/0")):
+        overrides = yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text())
+        config = (run / ".hydra" / "config.yaml").read_text()
+        value = json.loads((run / "hydraflow.run.json").read_text())["value"]
+        found.append((*overrides, config, json.dumps(value)))
+    return sorted(found)
+
+
+def test_warm_and_cold_runs_write_the_same_runs(app: Project) -> None:
+    job(app, warm="false")
+    assert app.hydraflow("run", "j", "-j", "2").returncode == 0
+    cold = hydra_files(app.root)
+    for path in (app.root / "multirun").iterdir():
+        subprocess.run(["rm", "-rf", str(path)], check=True)
+    job(app, warm="true")
+    assert app.hydraflow("run", "j", "-j", "2").returncode == 0
+    warm = hydra_files(app.root)
+    assert len(warm) == 4 and warm == cold
+    pids = {n["ppid"] for n in notes(app)[4:]}
+    assert len(pids) == 1  # every warm batch is a child of the one warm process
+
+
+def test_each_warm_child_gets_its_device_before_the_app_starts(app: Project) -> None:
+    job(app, each="x=1:4", add="nap=0.3")
+    assert app.hydraflow("run", "j", "-j", "2", "--devices", "5,7").returncode == 0
+    assert {(n["slot"], n["device"]) for n in notes(app)} == {("0", "5"), ("1", "7")}
+
+
+def test_a_failing_warm_batch_fails_the_run_and_is_recorded(app: Project) -> None:
+    job(app, add="fail_at=2")
+    result = app.hydraflow("run", "j", "--keep-going")
+    assert result.returncode == 1
+    db = sqlite3.connect(app.root / ".hydraflow" / "ledger.db")
+    statuses = dict(db.execute("SELECT label, status FROM attempts"))
+    assert statuses == {"x=1": "ok", "x=2": "failed", "x=3": "ok", "x=4": "ok"}
+    assert "x=2 fails" in result.stdout
+
+
+def test_timeout_stops_a_warm_batch_and_its_grandchild(project: Project) -> None:
+    project.write(
+        "spawner.py",
+        "import os, subprocess, sys, time\n"
+        "if __name__ == '__main__':\n"
+        "    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "    open(os.environ['RECORD'], 'w').write(str(child.pid))\n"
+        "    time.sleep(60)\n",
+    )
+    project.yaml(f"jobs:\n  j:\n    run: {PY} spawner.py\n    warm: true\n")
+    started = time.monotonic()
+    result = project.hydraflow("run", "j", "--timeout", "2")
+    assert result.returncode == 1 and "timed out" in result.stdout
+    assert time.monotonic() - started < 30
+    grandchild = int((project.root / "record.jsonl").read_text())
+    time.sleep(0.3)
+    assert (
+        not Path(f"/proc/{grandchild}").exists()
+        or "State:\tZ" in Path(f"/proc/{grandchild}/status").read_text()
+    )
+
+
+def test_ctrl_c_leaves_no_process(app: Project) -> None:
+    job(app, add="nap=60")
+    env = {**os.environ, "NO_COLOR": "1", "RECORD": str(app.root / "record.jsonl")}
+    runner = subprocess.Popen(
+        [*command("hydraflow"), "run", "j", "-j", "2"],
+        cwd=app.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and len(notes(app)) < 2:
+        time.sleep(0.1)
+    runner.send_signal(signal.SIGINT)
+    out, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130, out + err
+    time.sleep(0.5)
+    for note in notes(app):
+        for pid in (note["pid"], note["ppid"]):  # the batch, and the warm process
+            alive = Path(f"/proc/{pid}").exists()
+            assert not alive or "State:\tZ" in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_a_call_job_runs_two_batches_at_once(project: Project) -> None:
+    project.write(
+        "calls.py",
+        "import json, os, time\n"
+        "def work(args):\n"
+        "    start = time.time()\n"
+        "    time.sleep(0.5)\n"
+        "    with open(os.environ['RECORD'], 'a') as f:\n"
+        "        f.write(json.dumps([start, time.time(), os.getpid()]) + '\\n')\n",
+    )
+    project.yaml("jobs:\n  c:\n    call: calls.work\n    sets:\n      - each: i=1:4\n")
+    result = project.hydraflow("run", "c", "-j", "2")
+    assert result.returncode == 0, result.stdout
+    spans = sorted(tuple(n) for n in notes(project))  # type: ignore[misc]
+    assert len(spans) == 4 and len({s[2] for s in spans}) == 4  # a process per batch
+    assert spans[1][0] < spans[0][1]  # the first two overlap
+
+
+def test_call_batches_are_isolated_and_quiet(project: Project) -> None:
+    project.write(
+        "calls.py",
+        "import sys\nSTATE = []\n"
+        "def work(args):\n"
+        "    STATE.append(args)\n"
+        "    print('loud', len(STATE))\n"
+        "    if 'i=2' in args:\n"
+        "        sys.exit(3)\n",
+    )
+    project.yaml("jobs:\n  c:\n    call: calls.work\n    sets:\n      - each: i=1:3\n")
+    result = project.hydraflow("run", "c", "--keep-going", "--quiet")
+    assert result.returncode == 1
+    assert "] loud" not in result.stdout  # --quiet quiets call jobs too
+    logs = sorted(p.read_text() for p in project.root.glob("multirun/c/*/hydraflow.log"))
+    assert logs == ["loud 1\n"] * 3  # nothing of one batch reaches the next
+
+
+def test_warm_needs_a_python_command(project: Project) -> None:
+    project.yaml("jobs:\n  j:\n    run: sh -c true\n    warm: true\n")
+    result = project.hydraflow("run", "j", "--dry-run")
+    assert result.returncode == 2 and "python SCRIPT" in result.stderr
+    project.yaml(f"jobs:\n  j:\n    run: {PY} -u app.py\n    warm: true\n")
+    assert "interpreter options" in project.hydraflow("run", "j").stderr
+
+
+def test_warm_runs_a_module_and_preloads_more(project: Project) -> None:
+    project.write("pkg/__init__.py", "")
+    project.write(
+        "pkg/main.py",
+        "import json, os, sys\n"
+        "if __name__ == '__main__':\n"
+        "    loaded = 'colorsys' in sys.modules\n"
+        "    open(os.environ['RECORD'], 'a').write(json.dumps([sys.argv[1:3], loaded]) + '\\n')\n",
+    )
+    project.yaml(
+        f"jobs:\n  m:\n    run: {PY} -m pkg.main\n    warm: [colorsys]\n"
+        "    sets:\n      - each: k=a,b\n"
+    )
+    result = project.hydraflow("run", "m")
+    assert result.returncode == 0, result.stdout
+    assert sorted(tuple(n[0]) for n in notes(project)) == [  # type: ignore[arg-type]
+        ("--multirun", "k=a"),
+        ("--multirun", "k=b"),
+    ]
+    assert all(n[1] for n in notes(project))  # type: ignore[index]
+
+
+def test_without_fork_a_process_per_batch_and_one_line(
+    app: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job(app)
+    config = load(app.root / "hydraflow.yaml")
+    spec = spec_of(config.job("j"), app.root, os.environ)
+    said: list[str] = []
+    monkeypatch.delattr(os, "fork")
+    starter = starter_for(spec, os.environ, app.root, said.append)
+    assert type(starter) is Spawner and len(said) == 1 and "fork" in said[0]
+    call = spec_of(load(_call_yaml(app)).job("c"), app.root, os.environ)
+    assert isinstance(starter_for(call, os.environ, app.root, said.append), ColdCalls)
+
+
+def _call_yaml(project: Project) -> Path:
+    project.write("calls.py", "def work(args):\n    pass\n")
+    return project.write("other.yaml", "jobs:\n  c:\n    call: calls.work\n")
+
+
+def test_threads_in_preloading_make_fork_unsafe(app: Project) -> None:
+    app.write(
+        "threads.py",
+        "import threading, time\n"
+        "threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n",
+    )
+    app.yaml(f"jobs:\n  j:\n    run: {PY} app.py\n    warm: [threads]\n")
+    result = app.hydraflow("run", "j")
+    assert result.returncode == 0, result.stdout
+    assert "not safe here (preloading started threads" in result.stdout
+    spec = spec_of(load(app.root / "hydraflow.yaml").job("j"), app.root, os.environ)
+    assert spec is not None
+    with pytest.raises(Exception, match="threads"):
+        WarmServer(spec, {**os.environ, "PYTHONPATH": str(app.root)}, app.root)
+
+
+def test_the_demo_call_job_runs_warm(demo: Path) -> None:
+    result = run_demo(demo, "run", "train-call", "-j", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(list(demo.glob("multirun/train-call/*/*/hydraflow.run.json"))) == 4
