@@ -1,0 +1,85 @@
+"""From a job to its batches, lazily, and the ``Plan`` of a run: which batches it starts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from hydraflow.config import Job, JobSet
+from hydraflow.plan.batch import NO_EXTRAS, Axes, Batch, Extras, merge_add
+from hydraflow.plan.record import record_words
+from hydraflow.plan.runs import SetSweeps, hydra_sweeps
+from hydraflow.selection import Selection
+
+
+def batches(job: Job, extras: Extras = NO_EXTRAS) -> Iterator[Batch]:
+    """Every batch of ``job`` in order, made as they are read."""
+    index = 0
+    for job_set in job.sets or (None,):
+        for batch in set_batches(job, job_set, extras, index):
+            yield batch
+            index += 1
+
+
+def set_batches(
+    job: Job, job_set: JobSet | None, extras: Extras, first_index: int = 0
+) -> Iterator[Batch]:
+    """The batches of one set (None: a job without sets, which has one batch)."""
+    command = (*job.command, *extras.front)
+    job_name = extras.keep([f"hydra.job.name={job.name}"])
+    tail = (*extras.keep(merge_add(job.add, job_set.add if job_set else None)), *extras.overrides)
+    internal = record_words(job)
+    if job_set is None:
+        axes: Axes | None = None if any(map(hydra_sweeps, tail)) else ()
+        yield Batch(first_index, (), command, job_name, tail, 1, axes, internal)
+        return
+    collected = extras.keep(job_set.collected)
+    sweeps = SetSweeps(job_set, extras, tail)
+    for index, combination in enumerate(job_set.sweep, first_index):
+        each = extras.keep(combination)
+        runs, axes = sweeps(combination, each)
+        before = (*each, *collected, *job_name)
+        yield Batch(index, each, command, before, tail, runs, axes, internal)
+
+
+@dataclass(frozen=True)
+class Counts:
+    to_run: int
+    skipped: int
+    runs: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The batches a run will start: chosen by ``--only``, less those done before."""
+
+    job: Job
+    extras: Extras = NO_EXTRAS
+    only: Selection = field(default_factory=Selection)
+    done: frozenset[str] = frozenset()
+
+    def entries(self) -> Iterator[tuple[Batch, bool]]:
+        """Every chosen batch and whether it is skipped as done before."""
+        for batch in batches(self.job, self.extras):
+            if self.only.matches_words(batch.overrides):
+                yield batch, bool(self.done) and batch.key in self.done
+
+    def batches(self) -> Iterator[Batch]:
+        return (batch for batch, skipped in self.entries() if not skipped)
+
+    def skipped(self) -> Iterator[Batch]:
+        return (batch for batch, skipped in self.entries() if skipped)
+
+    def count(self) -> Counts:
+        """How many batches run and are skipped, and their Hydra runs, without ids or hashes
+        unless ``--resume`` needs the keys."""
+        if not self.only.rules and not self.done and not self.extras.overrides:
+            return Counts(self.job.batches, 0, self.job.runs)
+        to_run = skipped = runs = 0
+        for batch, is_skipped in self.entries():
+            if is_skipped:
+                skipped += 1
+            else:
+                to_run += 1
+                runs += batch.runs
+        return Counts(to_run, skipped, runs)

@@ -1,0 +1,54 @@
+"""What to tell a user whose ``--only`` chose nothing: the keys and values there are."""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+from collections.abc import Iterator
+
+from hydraflow.config import Job
+from hydraflow.plan.batch import NO_EXTRAS, Batch, Extras, override_key
+from hydraflow.plan.build import batches, set_batches
+from hydraflow.selection import Selection
+
+
+def override_keys(job: Job, extras: Extras = NO_EXTRAS) -> list[str]:
+    """Every override key the job's batches carry, in order of first appearance."""
+    keys: dict[str, None] = {}
+    for batch in _first_of_each_set(job, extras):
+        for word in batch.overrides:
+            key = override_key(word)
+            if key is not None:
+                keys.setdefault(key)
+    return list(keys)
+
+
+def _first_of_each_set(job: Job, extras: Extras) -> Iterator[Batch]:
+    """One batch per set (the batches of a set share their keys)."""
+    for job_set in job.sets or (None,):
+        first = next(set_batches(job, job_set, extras), None)
+        if first is not None:
+            yield first
+
+
+def no_match(job: Job, extras: Extras, selection: Selection) -> str:
+    """Why ``--only`` chose nothing: a key no batch has, or values none has."""
+    keys = override_keys(job, extras)
+    for key in selection.keys:
+        if key not in keys:
+            close = difflib.get_close_matches(key, keys, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            known = ", ".join(k for k in keys if not k.startswith("hydra."))
+            return f"--only: no batch of {job.key!r} has the key {key!r}{hint}; keys: {known}"
+    shown = 12
+    seen: dict[str, dict[str, None]] = {key: {} for key in selection.keys}
+    for batch in itertools.islice(batches(job, extras), 10_000):
+        for word in batch.overrides:
+            key, _, value = word.partition("=")
+            if key in seen and len(seen[key]) <= shown:
+                seen[key].setdefault(value)
+    values = "; ".join(
+        f"{key} is one of {', '.join(list(v)[:shown])}{', …' if len(v) > shown else ''}"
+        for key, v in seen.items()
+    )
+    return f"--only matches no batch of {job.key!r}: {values}"
