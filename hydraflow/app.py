@@ -62,8 +62,11 @@ def _records(
         if not options.resume:
             return None
         ledger = Ledger.existing(config.root)
-        return Recorder(ledger, job, extra, resume=True) if ledger else None
-    return Recorder(Ledger(config.root / LEDGER), job, extra, resume=options.resume)
+        if ledger is None:
+            return None
+        return Recorder(ledger, job, extra, resume=True, root=config.root, writes=False)
+    ledger = Ledger(config.root / LEDGER)
+    return Recorder(ledger, job, extra, resume=options.resume, root=config.root)
 
 
 def show_results(config: Config, query: Query, out: IO[str] | None = None) -> int:

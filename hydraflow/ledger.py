@@ -107,6 +107,11 @@ class Attempt:
         return self.status if self.holder_alive else "lost"
 
     @property
+    def is_rerun(self) -> bool:
+        """A rerun of some runs of a batch (its key is the batch's key and the runs)."""
+        return ":" in self.key
+
+    @property
     def holder_alive(self) -> bool:
         return self.runner_alive or self.guard_alive
 

@@ -10,15 +10,18 @@ once), so the ledger costs a fraction of a batch's start.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from hydraflow.config import Job
 from hydraflow.events import BatchFinished, BatchStarted, Event, RunFinished
 from hydraflow.ledger import Attempt, Claimed, Ledger, LedgerError, Runner, Skip, Update, Wanted
-from hydraflow.plan import Batch
+from hydraflow.plan import Batch, planned_runs
+from hydraflow.results.reading import params_of, read_record
 
 T = TypeVar("T")
 
@@ -33,7 +36,16 @@ DEFER_SECONDS = 1.0
 class Recorder:
     """Claims batches in the ledger and records every attempt's end."""
 
-    def __init__(self, ledger: Ledger, job: Job, extra: Sequence[str], *, resume: bool) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        job: Job,
+        extra: Sequence[str],
+        *,
+        resume: bool,
+        root: Path | None = None,
+        writes: bool = True,
+    ) -> None:
         self.ledger = ledger
         self.job = job
         self.extra = list(extra)
@@ -43,9 +55,14 @@ class Recorder:
         self.pids: dict[int, int] = {}
         self.pending: list[Update] = []
         self.lock = threading.Lock()
+        self.root = root or Path.cwd()
+        self.writes = writes
         latest = ledger.latest(job.key) if resume else {}
+        self.previous = latest
         self.previous_dirs = {key: attempt.sweep_dir for key, attempt in latest.items()}
         self.done = frozenset(ledger.succeeded(job.key)) if resume else frozenset()
+        self.parts: dict[str, set[int]] = {}  # runs being rerun, by the key of their batch
+        self.part_failed: set[str] = set()
 
     def guard(self, pid: int) -> None:
         """Rows claimed from now on name the watchdog that outlives this runner."""
@@ -53,7 +70,32 @@ class Recorder:
 
     def sweep_dir(self, batch: Batch, new: str) -> str:
         """On ``--resume`` a batch writes into the folder of its earlier attempt."""
-        return self.previous_dirs.get(batch.key, new) if self.resume else new
+        return self.previous_dirs.get(batch.base_key, new) if self.resume else new
+
+    def reruns(self, batch: Batch) -> tuple[int, ...] | None:
+        """Which runs of a batch that did not succeed to run again: those without an ``ok``
+        record in its sweep dir. None reruns the whole batch (nothing succeeded, or
+        hydraflow cannot tell which runs it makes); empty means every run succeeded."""
+        previous = self.previous.get(batch.key)
+        if previous is None or previous.status == "ok":
+            return None
+        planned = planned_runs(batch)
+        if not planned:
+            return None
+        folder = self.root / previous.sweep_dir
+        succeeded = {frozenset(params_of(overrides).items()) for overrides in _ok_runs(folder)}
+        missing = tuple(
+            number
+            for number, overrides in enumerate(planned)
+            if frozenset(params_of(overrides).items()) not in succeeded
+        )
+        if len(missing) == len(planned):
+            return None
+        if not missing and self.writes:
+            self._complete(batch.key, previous.sweep_dir, ())
+        if missing:
+            self.parts[batch.key] = set(missing)
+        return missing
 
     def claim(self, wanted: Sequence[tuple[Batch, str, Sequence[str]]]) -> list[Claimed | Skip]:
         """Claim a group of batches (batch, sweep dir, argv) at once."""
@@ -117,6 +159,8 @@ class Recorder:
                 )
             self.pids[event.batch.index] = event.pid
         elif isinstance(event, BatchFinished):
+            if event.batch.base and not event.retrying:
+                self._part_finished(event)
             row = self.rows.get(event.batch.index)
             if row is None:
                 return
@@ -137,6 +181,33 @@ class Recorder:
                 self.flush()
         elif isinstance(event, RunFinished):
             self.flush()
+
+    def _part_finished(self, event: BatchFinished) -> None:
+        """When every rerun run of a batch has succeeded, the batch has: say so once."""
+        base = event.batch.base
+        if event.status != "ok":
+            self.part_failed.add(base)
+            return
+        waiting = self.parts.get(base)
+        if waiting is None:
+            return
+        waiting.difference_update(event.batch.rerun)
+        if not waiting and base not in self.part_failed:
+            previous = self.previous.get(base)
+            if previous is not None:
+                self._complete(base, previous.sweep_dir, event.batch.rerun)
+
+    def _complete(self, key: str, sweep_dir: str, rerun: Sequence[int]) -> None:
+        fields: dict[str, object] = {
+            "label": self.previous[key].label,
+            "argv": self.previous[key].argv,
+            "extra": self.extra,
+            "sweep_dir": sweep_dir,
+            "part": list(rerun),
+        }
+        self.flush()
+        row = self._patiently(lambda: self.ledger.insert(self.job.key, key, fields, self.runner))
+        self._patiently(lambda: self.ledger.update([(row, {"status": "ok", "end": time.time()})]))
 
     def flush(self) -> None:
         with self.lock:
@@ -162,3 +233,15 @@ class Recorder:
             self.flush()
         finally:
             self.ledger.close()
+
+
+def _ok_runs(folder: Path) -> Iterator[list[str]]:
+    """The task overrides of the runs of a sweep dir whose record says they succeeded."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        record = read_record(str(folder / name))
+        if record is not None and record.get("status") == "ok":
+            yield [str(o) for o in record.get("overrides") or []]

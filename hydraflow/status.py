@@ -67,7 +67,8 @@ def job_status(job: Job, ledger: Ledger | None) -> list[JobStatus]:
     as written, and one for each set of extra arguments it was also run with."""
     by_extra: dict[tuple[str, ...], dict[str, Attempt]] = defaultdict(dict)
     for attempt in ledger.attempts(job.key) if ledger else []:
-        by_extra[tuple(attempt.extra)][attempt.key] = attempt
+        if not attempt.is_rerun:  # the batch it reruns runs of has its own rows
+            by_extra[tuple(attempt.extra)][attempt.key] = attempt
     variants = [(), *sorted(extra for extra in by_extra if extra)]
     return [_variant(job, extra, by_extra.get(extra, {})) for extra in variants]
 

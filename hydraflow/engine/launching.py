@@ -33,11 +33,21 @@ def sweep_dir(run: Run, batch: Batch) -> str:
 
 
 def preview_entries(run: Run, line_of: Callable[[Batch, str], str]) -> None:
+    """The dry run's lines: a command per batch, a comment per batch skipped, and a
+    comment before each run that is run again alone (its batch partly succeeded)."""
     for batch, skipped in run.plan.entries():
         if skipped:
             run.emit(Preview(f"# skipped, succeeded before: {batch.label}"))
-        else:
-            run.emit(Preview(line_of(batch, sweep_dir(run, batch))))
+            continue
+        directory = sweep_dir(run, batch)
+        if batch.rerun:
+            number = ",".join(map(str, batch.rerun))
+            run.emit(
+                Preview(
+                    f"# rerun: {batch.label} (the other runs succeeded) -> {directory}/{number}"
+                )
+            )
+        run.emit(Preview(line_of(batch, directory)))
 
 
 def launches(run: Run) -> Generator[Launch | None, None, None]:

@@ -43,6 +43,8 @@ class Records(Protocol):
 
     def sweep_dir(self, batch: Batch, new: str) -> str: ...
 
+    def reruns(self, batch: Batch) -> tuple[int, ...] | None: ...
+
     def claim(self, wanted: Sequence[tuple[Batch, str, Sequence[str]]]) -> list[Claimed | Skip]: ...
 
     def release(self, claims: Sequence[Claimed]) -> None: ...
@@ -60,6 +62,9 @@ class Unrecorded:
 
     def sweep_dir(self, batch: Batch, new: str) -> str:
         return new
+
+    def reruns(self, batch: Batch) -> tuple[int, ...] | None:
+        return None
 
     def claim(self, wanted: Sequence[tuple[Batch, str, Sequence[str]]]) -> list[Claimed | Skip]:
         return [Claimed(0, directory) for _, directory, _ in wanted]
@@ -115,7 +120,8 @@ def check(run: Run) -> int | None:
 def make_plan(run: Run) -> int | None:
     """The batches to run: ``--only`` chooses, ``--resume`` skips what succeeded before."""
     selection = Selection.parse(run.options.only)
-    run.plan = Plan(run.job, run.extras, selection, run.records.done)
+    reruns = run.records.reruns if run.options.resume else None
+    run.plan = Plan(run.job, run.extras, selection, run.records.done, reruns)
     run.counts = run.plan.count()
     if selection.rules and run.counts.to_run + run.counts.skipped == 0:
         raise UsageError(no_match(run.job, run.extras, selection))

@@ -86,20 +86,32 @@ class Batch:
     axes: Axes | None = ()
     # hydraflow's own words after the sweep dir (the run record): not part of the identity.
     internal: tuple[str, ...] = ()
+    # A batch that reruns some runs of an earlier one: that batch's key, and the runs.
+    base: str = ""
+    rerun: tuple[int, ...] = ()
 
     @property
     def label(self) -> str:
         """How the batch is named in output and tables: its ``each`` overrides."""
-        return " ".join(self.each) or f"batch {self.index + 1}"
+        label = " ".join(self.each) or f"batch {self.index + 1}"
+        return f"{label} · run {','.join(map(str, self.rerun))}" if self.rerun else label
 
     @cached_property
     def key(self) -> str:
         """The batch's identity by content: command and overrides, not its place or dir.
 
         Reordering sets or adding new ones leaves the keys of the other batches alone.
+        A rerun of some runs of a batch is known by that batch's key and the runs.
         """
+        if self.base:
+            return f"{self.base}:{','.join(map(str, self.rerun))}"
         canonical = "\0".join((*self.command, "\0", *self.before_dir, *self.after_dir))
         return hashlib.sha256(canonical.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+    @property
+    def base_key(self) -> str:
+        """The key of the batch this one belongs to: its own, or the one it reruns runs of."""
+        return self.base or self.key
 
     def args(self, sweep_dir: str) -> tuple[str, ...]:
         """Everything after the command words."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from hydraflow.config import Job, JobSet
 from hydraflow.plan.batch import NO_EXTRAS, Axes, Batch, Extras, merge_add
 from hydraflow.plan.record import record_words
-from hydraflow.plan.runs import SetSweeps, hydra_sweeps
+from hydraflow.plan.runs import SetSweeps, hydra_sweeps, planned_runs, rerun_of
 from hydraflow.selection import Selection
 
 
@@ -57,12 +57,27 @@ class Plan:
     extras: Extras = NO_EXTRAS
     only: Selection = field(default_factory=Selection)
     done: frozenset[str] = frozenset()
+    # With --resume: the runs of a batch to run again (None: the whole batch; empty: none).
+    reruns: Callable[[Batch], tuple[int, ...] | None] | None = field(default=None, compare=False)
 
     def entries(self) -> Iterator[tuple[Batch, bool]]:
-        """Every chosen batch and whether it is skipped as done before."""
+        """Every chosen batch and whether it is skipped as done before; a batch whose runs
+        partly succeeded is replaced by batches of the runs that did not."""
         for batch in batches(self.job, self.extras):
-            if self.only.matches_words(batch.overrides):
-                yield batch, bool(self.done) and batch.key in self.done
+            if not self.only.matches_words(batch.overrides):
+                continue
+            if self.done and batch.key in self.done:
+                yield batch, True
+                continue
+            numbers = self.reruns(batch) if self.reruns is not None else None
+            if numbers is None:
+                yield batch, False
+            elif not numbers:
+                yield batch, True
+            else:
+                planned = planned_runs(batch) or []
+                for number in numbers:
+                    yield rerun_of(batch, number, planned[number]), False
 
     def batches(self) -> Iterator[Batch]:
         return (batch for batch, skipped in self.entries() if not skipped)
@@ -73,7 +88,7 @@ class Plan:
     def count(self) -> Counts:
         """How many batches run and are skipped, and their Hydra runs, without ids or hashes
         unless ``--resume`` needs the keys."""
-        if not self.only.rules and not self.done and not self.extras.overrides:
+        if not self.only.rules and not self.done and not self.extras.overrides and not self.reruns:
             return Counts(self.job.batches, 0, self.job.runs)
         to_run = skipped = runs = 0
         for batch, is_skipped in self.entries():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 from hydraflow.config import JobSet
 from hydraflow.plan.batch import Axes, Batch, Extras
@@ -95,3 +96,25 @@ def planned_runs(batch: Batch) -> list[list[str]] | None:
         [*fixed.values(), *(f"{key}={value}" for key, value in zip(keys, values, strict=True))]
         for values in itertools.product(*(values for _, values in batch.axes))
     ]
+
+
+def rerun_of(batch: Batch, number: int, overrides: Sequence[str]) -> Batch:
+    """A batch that runs only run ``number`` of ``batch`` (whose task overrides are
+    ``overrides``) again, into the same sweep dir and under the same number."""
+    values = dict(override.partition("=")[::2] for override in overrides)
+    swept = {key for key, _ in batch.axes or ()}
+
+    def single(word: str) -> str:
+        key = word.partition("=")[0]
+        return f"{key}={values[key]}" if key in swept and key in values else word
+
+    return replace(
+        batch,
+        before_dir=tuple(map(single, batch.before_dir)),
+        after_dir=tuple(map(single, batch.after_dir)),
+        runs=1,
+        axes=(),
+        internal=(*batch.internal, f"hydra.sweep.subdir={number}"),
+        base=batch.key,
+        rerun=(number,),
+    )

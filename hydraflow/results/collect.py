@@ -72,8 +72,9 @@ def _ledger_sweeps(config: Config, jobs: Iterable[Job]) -> dict[str, dict[str, _
             sweeps: dict[str, _Sweep] = {}
             for attempt in attempts:
                 sweep = sweeps.setdefault(attempt.sweep_dir, _Sweep(attempt.sweep_dir))
-                sweep.batch = plans[tuple(attempt.extra)].get(attempt.key)
-                sweep.batch_status = attempt.status
+                if not attempt.is_rerun:  # reruns of single runs write into their batch's dir
+                    sweep.batch = plans[tuple(attempt.extra)].get(attempt.key)
+                    sweep.batch_status = attempt.status
             found[job.key] = sweeps
         return found
     finally:

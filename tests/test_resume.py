@@ -1,0 +1,109 @@
+"""Resume at the level of single runs: a batch whose runs partly succeeded reruns only
+the runs that did not, into the same sweep dir under the same numbers."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from conftest import Project
+
+from hydraflow.config import load
+from hydraflow.plan import Plan, batches, planned_runs
+from hydraflow.plan.runs import rerun_of
+
+PY = shlex.quote(sys.executable)
+
+APP = """\
+import os
+import hydra
+from omegaconf import DictConfig
+
+@hydra.main(version_base=None, config_path="conf", config_name="config")
+def main(cfg: DictConfig):
+    with open(os.environ["RECORD"], "a") as f:
+        f.write(f"{cfg.x} {cfg.seed}\\n")
+    if os.path.exists("broken-all") or (os.path.exists("broken") and cfg.seed == 2):
+        raise RuntimeError("seed 2 broke")
+    return {"v": cfg.seed}
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def app(project: Project, each: str = "x=1") -> None:
+    project.write("app.py", APP)
+    project.write("conf/config.yaml", "x: 0\nseed: 0\n")
+    project.yaml(
+        f"jobs:\n  j:\n    run: {PY} app.py\n    add: +tag=t\n"
+        f"    sets:\n      - each: {each}\n        all: seed=0:3\n"
+    )
+
+
+def calls(project: Project) -> list[str]:
+    path = project.root / "record.jsonl"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_only_the_failed_run_runs_again(project: Project) -> None:
+    app(project)
+    (project.root / "broken").touch()
+    assert project.hydraflow("run", "j").returncode == 1
+    assert calls(project) == ["1 0", "1 1", "1 2", "1 3"]
+    (project.root / "broken").unlink()
+    preview = project.hydraflow("run", "j", "--resume", "--dry-run").stdout.splitlines()
+    assert len(preview) == 2 and preview[0].startswith("# rerun: x=1 · run 2")
+    assert " seed=2 " in preview[1] and preview[1].endswith("hydra.sweep.subdir=2 +tag=t")
+    resumed = project.hydraflow("run", "j", "--resume")
+    assert resumed.returncode == 0, resumed.stdout
+    assert calls(project)[4:] == ["1 2"]  # exactly the one run, once
+    sweep = next((project.root / "multirun" / "j").iterdir())
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1", "2", "3"]
+    again = project.hydraflow("run", "j", "--resume", "--dry-run").stdout.splitlines()
+    assert again == ["# skipped, succeeded before: x=1"]
+    status = project.hydraflow("status").stdout.splitlines()[1].split()
+    assert status == ["j", "1", "1", "0", "0", "0"]
+
+
+def test_a_batch_where_nothing_succeeded_runs_whole(project: Project) -> None:
+    app(project)
+    (project.root / "broken-all").touch()
+    assert project.hydraflow("run", "j").returncode == 1
+    (project.root / "broken-all").unlink()
+    preview = project.hydraflow("run", "j", "--resume", "--dry-run").stdout.splitlines()
+    assert len(preview) == 1 and "seed=0,1,2,3" in preview[0]
+
+
+def test_planned_runs_follow_hydras_order_and_reruns_keep_their_number(tmp_path: Path) -> None:
+    path = tmp_path / "hydraflow.yaml"
+    path.write_text(
+        "jobs:\n  j:\n    run: app\n    add: e=1\n    sets:\n"
+        "      - each: m=a|b=1,2 c=x\n        all: s=0:1 t=p,q\n"
+    )
+    job = load(path).check().job("j")
+    first, second = list(batches(job))
+    assert planned_runs(first) == [
+        ["c=x", "e=1", "m=a", f"s={s}", f"t={t}"] for s in (0, 1) for t in ("p", "q")
+    ]
+    runs = planned_runs(second)
+    assert runs is not None and len(runs) == 8 and runs[0][:1] == ["c=x"]
+    again = rerun_of(second, 5, runs[5])
+    assert again.rerun == (5,) and again.key == f"{second.key}:5" and again.base_key == second.key
+    assert "hydra.sweep.subdir=5" in again.argv("D") and "b=1,2" not in again.argv("D")
+    assert again.label == "b=1,2 c=x · run 5"
+
+
+def test_the_plan_replaces_a_partly_done_batch_by_its_missing_runs(tmp_path: Path) -> None:
+    path = tmp_path / "hydraflow.yaml"
+    path.write_text(
+        "jobs:\n  j:\n    run: app\n    sets:\n      - each: x=1,2\n        all: s=0:2\n"
+    )
+    job = load(path).check().job("j")
+    one, two = list(batches(job))
+    answers = {one.key: (1, 2), two.key: ()}
+    plan = Plan(job, reruns=lambda batch: answers.get(batch.key))
+    entries = [(b.label, skipped) for b, skipped in plan.entries()]
+    assert entries == [("x=1 · run 1", False), ("x=1 · run 2", False), ("x=2", True)]
+    assert (plan.count().to_run, plan.count().skipped, plan.count().runs) == (2, 1, 2)
