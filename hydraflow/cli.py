@@ -71,7 +71,7 @@ def _dispatch(args: list[str]) -> int:
 _OTHER_FLAGS = {
     None: ["--file", "--help", "--version"],
     "run": ["--file", "--help", "--no-ledger"],
-    "status": ["--file", "--help", "--failed", "--json"],
+    "status": ["--file", "--help", "--failed", "--json", "--watch"],
     "expand": ["--help", "--all", "--count"],
     "show": ["--file", "--help"],
     "list": ["--file", "--help"],
@@ -158,6 +158,12 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("job", nargs="?", help="the job's name (default: every job)")
     status.add_argument("--failed", action="store_true", help="list the batches that failed")
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument(
+        "--watch",
+        action="store_true",
+        help="redraw every 2 s until nothing is queued or running (Slurm batches, or a run "
+        "in another terminal)",
+    )
 
     results = commands.add_parser(
         "results",
@@ -296,7 +302,13 @@ def _status(namespace: argparse.Namespace, extra: list[str]) -> int:
     from hydraflow.display.tables import print_status, print_status_json
     from hydraflow.status import project_status
 
-    report = project_status(_config(namespace), namespace.job)
+    loaded = _config(namespace)
+    if namespace.watch:
+        from hydraflow.display.tables import watch_status
+
+        watch_status(lambda: project_status(loaded, namespace.job), sys.stdout)
+        return 0
+    report = project_status(loaded, namespace.job)
     if namespace.json:
         print_status_json(report, sys.stdout)
     else:

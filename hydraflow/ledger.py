@@ -324,8 +324,8 @@ class Ledger:
             return "done"
         previous = live.get(item.key)
         if previous is not None:
-            if previous.runner_alive:
-                return "elsewhere"
+            if previous.scheduler_id or previous.runner_alive:
+                return "elsewhere"  # queued or running on the cluster, or by a live runner
             if previous.guard_alive:
                 return previous
             db.execute("UPDATE attempts SET status = 'lost' WHERE id = ?", (previous.id,))

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from hydraflow.cluster import refresh
 from hydraflow.config import Job
 from hydraflow.events import BatchFinished, BatchStarted, Event, RunFinished
 from hydraflow.ledger import Attempt, Claimed, Ledger, LedgerError, Runner, Skip, Update, Wanted
@@ -57,6 +58,9 @@ class Recorder:
         self.lock = threading.Lock()
         self.root = root or Path.cwd()
         self.writes = writes
+        self.ledger_path: Path | None = ledger.path.resolve()
+        if resume and writes:  # what the cluster finished since, before deciding
+            refresh(ledger, self.root, job.key)
         latest = ledger.latest(job.key) if resume else {}
         self.previous = latest
         self.previous_dirs = {key: attempt.sweep_dir for key, attempt in latest.items()}
@@ -97,10 +101,13 @@ class Recorder:
             self.parts[batch.key] = set(missing)
         return missing
 
-    def claim(self, wanted: Sequence[tuple[Batch, str, Sequence[str]]]) -> list[Claimed | Skip]:
-        """Claim a group of batches (batch, sweep dir, argv) at once."""
+    def claim(
+        self, wanted: Sequence[tuple[Batch, str, Sequence[str]]], status: str = "running"
+    ) -> list[Claimed | Skip]:
+        """Claim a group of batches (batch, sweep dir, argv) at once: ``running`` here, or
+        ``queued`` when a scheduler is to run them."""
         items = [
-            Wanted(batch.key, self._fields(batch, directory, argv))
+            Wanted(batch.key, {**self._fields(batch, directory, argv), "status": status})
             for batch, directory, argv in wanted
         ]
         results: list[Claimed | Skip | Attempt] = self._claim(items)
@@ -147,6 +154,7 @@ class Recorder:
             "extra": self.extra,
             "sweep_dir": directory,
             "runs": batch.runs,
+            "part": list(batch.rerun) or None,
         }
 
     def handle(self, event: Event) -> None:

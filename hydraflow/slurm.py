@@ -1,23 +1,26 @@
-"""``hydraflow-slurm``: a ready-made ``submit`` handler that runs every batch as one
-task of a Slurm job array.
+"""``hydraflow-slurm``: a ready-made ``submit`` handler that runs the batches as one Slurm
+job array.
 
     jobs:
       train-slurm:
         submit: hydraflow-slurm --partition gpu --time 60 --gpus 1 python train.py
 
 hydraflow calls it as ``hydraflow-slurm [options] COMMAND... BATCH_FILE``. It
-writes ``multirun/slurm-<name>.sh`` (one array task per line of the batch
-file), submits it with ``sbatch``, waits and reports each batch; exit status 0
-when every batch succeeded, 1 otherwise, 130 when interrupted (the array is
-cancelled). Each batch's output goes to ``<its sweep dir>/hydraflow.log`` and
-its exit code to ``<its sweep dir>/hydraflow.exit``, so no Slurm accounting is
-needed. With ``--local``, or where there is no ``sbatch``, the array tasks run
-here, one by one, as Slurm would run them.
+writes ``multirun/slurm-<name>.sh`` (array task *i* runs batch *i*, or batches
+*iK* … *iK+K-1* with ``--per-task K``), submits it with ``sbatch``, waits and
+reports each batch. Each batch writes its output to ``<sweep dir>/hydraflow.log``
+and its exit code to ``<sweep dir>/hydraflow.exit``, so no Slurm accounting is
+needed. When hydraflow hands over its ledger (a ``BATCH_FILE.rows.json`` beside
+the file), every batch is recorded: ``queued`` with its Slurm job and task when
+submitted, then ``ok``/``failed`` from its exit file, so ``hydraflow status``
+follows the cluster and ``--resume`` resubmits only what did not succeed.
+With ``--local``, or where there is no ``sbatch``, the array tasks run here.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import shutil
@@ -28,9 +31,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hydraflow.cluster import exit_name, ledger_of, log_name, read_exit, refresh
+from hydraflow.ledger import Ledger, Update
 from hydraflow.plan import CALLBACK_DIR
 
 POLL_SECONDS = 1.0
+
+
+class HandlerError(Exception):
+    """Something the user must fix: said in one line, exit status 2."""
 
 
 @dataclass(frozen=True)
@@ -38,33 +47,65 @@ class ArrayBatch:
     index: int
     line: str
     sweep_dir: str
+    part: tuple[int, ...] = ()  # a rerun of one run of a sweep: its number
+    row: int | None = None  # the batch's ledger row, when hydraflow handed one over
 
     @property
     def label(self) -> str:
         words = shlex.split(self.line)
-        overrides = [w for w in words if "=" in w and not w.startswith(("hydra.", "--"))]
-        return " ".join(overrides) or f"batch {self.index}"
+        overrides = [
+            w for w in words if "=" in w and not w.startswith(("hydra.", "--", "++hydra."))
+        ]
+        label = " ".join(overrides) or f"batch {self.index}"
+        return f"{label} · run {self.part[0]}" if self.part else label
+
+    @property
+    def exit_file(self) -> Path:
+        return Path(self.sweep_dir, exit_name(self.part))
+
+    @property
+    def log_file(self) -> Path:
+        return Path(self.sweep_dir, log_name(self.part))
 
 
-def read_batches(path: Path) -> list[ArrayBatch]:
+def read_batches(path: Path) -> tuple[list[ArrayBatch], Ledger | None]:
+    """The batches of a batch file, with their ledger rows when hydraflow handed them over."""
+    rows: list[int | None] = []
+    ledger = None
+    sidecar = Path(f"{path}.rows.json")
+    if sidecar.exists():
+        handed = json.loads(sidecar.read_text())
+        rows, ledger = list(handed["rows"]), ledger_of(handed["ledger"])
     batches: list[ArrayBatch] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
+        try:
+            words = shlex.split(line)
+        except ValueError as error:
+            raise HandlerError(f"{path}:{number}: {error}") from None
+        values = dict(w.split("=", 1) for w in words if w.startswith("hydra.sweep."))
         index = len(batches)
-        words = shlex.split(line)
-        dirs = [w.split("=", 1)[1] for w in words if w.startswith("hydra.sweep.dir=")]
-        batches.append(ArrayBatch(index, line, dirs[-1] if dirs else f"multirun/slurm-{index}"))
-    return batches
+        sweep = values.get("hydra.sweep.dir", f"multirun/slurm-{index}")
+        subdir = values.get("hydra.sweep.subdir", "")
+        part = (int(subdir),) if subdir.isdigit() else ()
+        row = rows[index] if index < len(rows) else None
+        batches.append(ArrayBatch(index, line, sweep, part, row))
+    return batches, ledger
+
+
+def tasks_of(batches: Sequence[ArrayBatch], per_task: int) -> list[list[ArrayBatch]]:
+    return [list(batches[i : i + per_task]) for i in range(0, len(batches), per_task)]
 
 
 def script(options: argparse.Namespace, command: Sequence[str], batches: list[ArrayBatch]) -> str:
-    """The job-array script: task i runs batch i; no eval, the quoting is the batch file's."""
-    last = len(batches) - 1
+    """The job-array script: task i runs its batches one after another. No eval: the
+    quoting is the batch file's."""
+    tasks = tasks_of(batches, options.per_task)
     cap = f"%{options.max_running}" if options.max_running else ""
     directives = [
         f"--job-name={options.job_name}",
-        f"--array=0-{last}{cap}",
+        f"--array=0-{len(tasks) - 1}{cap}",
         f"--output={options.output}/slurm-%A_%a.out",
         f"--chdir={Path.cwd()}",
     ]
@@ -79,25 +120,30 @@ def script(options: argparse.Namespace, command: Sequence[str], batches: list[Ar
             directives.append(f"{flag}={value}")
     directives += options.sbatch
     head = shlex.join(command)
-    cases = [
-        f"  {b.index}) dir={shlex.quote(b.sweep_dir)}; set -- {head} {b.line} ;;" for b in batches
-    ]
+    cases = []
+    for number, task in enumerate(tasks):
+        steps = " ".join(
+            f"run {shlex.quote(b.sweep_dir)} {log_name(b.part)} {exit_name(b.part)}"
+            f" {head} {b.line};"
+            for b in task
+        )
+        cases.append(f"  {number}) {steps} ;;")
     return "\n".join(
         [
             "#!/bin/bash",
             *(f"#SBATCH {directive}" for directive in directives),
-            "# Written by hydraflow-slurm: array task i runs batch i.",
-            'case "$SLURM_ARRAY_TASK_ID" in',
-            *cases,
-            '  *) echo "no batch number $SLURM_ARRAY_TASK_ID" >&2; exit 2 ;;',
-            "esac",
+            "# Written by hydraflow-slurm: array task i runs its batches one after another.",
             "# The runs' record callback (hydraflow_record), wherever the runs' Python is.",
             f"export PYTHONPATH={shlex.quote(str(CALLBACK_DIR))}${{PYTHONPATH:+:$PYTHONPATH}}",
-            'mkdir -p "$dir"',
-            '"$@" > "$dir/hydraflow.log" 2>&1',
-            "code=$?",
-            'echo "$code" > "$dir/hydraflow.exit"',
-            'exit "$code"',
+            "status=0",
+            'run() { dir=$1 log=$2 end=$3; shift 3; mkdir -p "$dir";',
+            '  "$@" > "$dir/$log" 2>&1; code=$?; echo "$code" > "$dir/$end";',
+            "  [ $code -eq 0 ] || status=1; }",
+            'case "$SLURM_ARRAY_TASK_ID" in',
+            *cases,
+            '  *) echo "no array task $SLURM_ARRAY_TASK_ID" >&2; exit 2 ;;',
+            "esac",
+            'exit "$status"',
             "",
         ]
     )
@@ -109,20 +155,21 @@ def parser() -> argparse.ArgumentParser:
         description="Run hydraflow batches as one Slurm job array (a submit handler).",
     )
     parser.add_argument("--partition", help="Slurm partition")
-    parser.add_argument("--time", help="time limit per batch (minutes, or Slurm's forms)")
-    parser.add_argument("--gpus", help="GPUs per batch")
-    parser.add_argument("--cpus", help="CPUs per batch (--cpus-per-task)")
-    parser.add_argument("--mem", help="memory per batch, e.g. 8G")
-    parser.add_argument("--max-running", type=int, help="at most N batches at once (%%N)")
+    parser.add_argument("--time", help="time limit per array task (minutes, or Slurm's forms)")
+    parser.add_argument("--gpus", help="GPUs per array task")
+    parser.add_argument("--cpus", help="CPUs per array task (--cpus-per-task)")
+    parser.add_argument("--mem", help="memory per array task, e.g. 8G")
+    parser.add_argument("--max-running", type=int, help="at most N tasks at once (%%N)")
+    parser.add_argument(
+        "--per-task", type=int, default=1, metavar="K",
+        help="K batches one after another in each array task (default 1)",
+    )  # fmt: skip
     parser.add_argument("--job-name", default="hydraflow", help="Slurm job name")
     parser.add_argument("--output", default="multirun", help="folder for Slurm's own logs")
     parser.add_argument(
-        "--sbatch",
-        action="append",
-        default=[],
-        metavar="ARG",
+        "--sbatch", action="append", default=[], metavar="ARG",
         help="another #SBATCH directive, e.g. --sbatch=--qos=high (repeatable)",
-    )
+    )  # fmt: skip
     parser.add_argument("--no-wait", action="store_true", help="print the job id and return")
     parser.add_argument(
         "--local", action="store_true", help="run the array tasks here, one by one, without Slurm"
@@ -134,44 +181,78 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parser().parse_args(argv)
-    words = (
-        [w for w in options.words if w != "--"] if options.words[:1] == ["--"] else options.words
-    )
-    if len(words) < 2:
-        sys.stderr.write("error: hydraflow-slurm needs COMMAND... BATCH_FILE\n")
-        return 2
-    *command, batch_file = words
+    words = options.words[1:] if options.words[:1] == ["--"] else options.words
     try:
-        batches = read_batches(Path(batch_file))
-    except OSError as error:
-        sys.stderr.write(f"error: cannot read {batch_file}: {error.strerror}\n")
+        if len(words) < 2:
+            raise HandlerError("hydraflow-slurm needs COMMAND... BATCH_FILE")
+        if options.per_task < 1:
+            raise HandlerError(f"--per-task must be at least 1, got {options.per_task}")
+        return handle(options, words[:-1], Path(words[-1]))
+    except HandlerError as error:
+        sys.stderr.write(f"error: {error}\n")
         return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def handle(options: argparse.Namespace, command: list[str], batch_file: Path) -> int:
+    try:
+        batches, ledger = read_batches(batch_file)
+    except (OSError, ValueError, KeyError) as error:
+        raise HandlerError(f"cannot read {batch_file}: {error}") from None
     if not batches:
-        sys.stderr.write(f"hydraflow-slurm: {batch_file} holds no batch\n")
+        print(f"hydraflow-slurm: {batch_file} holds no batch")
         return 0
     text = script(options, command, batches)
     if options.dry_run:
         sys.stdout.write(text)
         return 0
-    path = Path(options.output) / f"slurm-{Path(batch_file).stem}.sh"
+    path = Path(options.output) / f"slurm-{batch_file.stem}.sh"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     for batch in batches:  # a rerun must not read an old exit code
-        Path(batch.sweep_dir, "hydraflow.exit").unlink(missing_ok=True)
+        batch.exit_file.unlink(missing_ok=True)
+    tasks = tasks_of(batches, options.per_task)
+    if options.local or shutil.which("sbatch") is None:
+        why = "" if options.local else "no sbatch here; "
+        print(f"hydraflow-slurm: {why}running the {len(tasks)} array tasks locally")
+        for number, task in enumerate(tasks):
+            env = {**os.environ, "SLURM_ARRAY_TASK_ID": str(number)}
+            subprocess.run(["bash", str(path)], env=env, check=False)
+            _record_ends(ledger, task)
+        return report(batches)
+    job = _submit(path)
+    if ledger is not None:
+        ledger.update(
+            [
+                (b.row, {"status": "queued", "scheduler_id": f"{job}_{number}"})
+                for number, task in enumerate(tasks)
+                for b in task
+                if b.row is not None
+            ]
+        )
+    print(f"hydraflow-slurm: submitted {path} as job {job} ({len(tasks)} array tasks)")
+    if options.no_wait:
+        print("hydraflow-slurm: follow it with `hydraflow status --watch`")
+        return 0
     try:
-        if options.local or shutil.which("sbatch") is None:
-            why = "" if options.local else "no sbatch here; "
-            print(f"hydraflow-slurm: {why}running the {len(batches)} array tasks locally")
-            _run_locally(path, len(batches))
-        else:
-            job = _submit(path)
-            print(f"hydraflow-slurm: submitted {path} as job {job} ({len(batches)} array tasks)")
-            if options.no_wait:
-                return 0
-            _wait(job)
-    except KeyboardInterrupt:
-        return 130
+        _wait(job)
+    finally:
+        if ledger is not None:
+            refresh(ledger, Path.cwd())
     return report(batches)
+
+
+def _record_ends(ledger: Ledger | None, batches: Sequence[ArrayBatch]) -> None:
+    if ledger is None:
+        return
+    updates: list[Update] = []
+    for batch in batches:
+        code = read_exit(batch.exit_file)
+        if batch.row is not None:
+            status = "lost" if code is None else "ok" if code == 0 else "failed"
+            updates.append((batch.row, {"status": status, "exit_code": code, "end": time.time()}))
+    ledger.update(updates)
 
 
 def _submit(path: Path) -> str:
@@ -179,7 +260,7 @@ def _submit(path: Path) -> str:
         ["sbatch", "--parsable", str(path)], capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
-        raise SystemExit(f"error: sbatch failed: {result.stderr.strip()}")
+        raise HandlerError(f"sbatch failed: {result.stderr.strip()}")
     return result.stdout.strip().split(";")[0]
 
 
@@ -201,25 +282,17 @@ def _wait(job: str) -> None:
         raise
 
 
-def _run_locally(path: Path, tasks: int) -> None:
-    for task in range(tasks):
-        env = {**os.environ, "SLURM_ARRAY_TASK_ID": str(task)}
-        subprocess.run(["bash", str(path)], env=env, check=False)
-
-
 def report(batches: list[ArrayBatch]) -> int:
     """One line per batch from its exit file; a batch without one did not finish."""
     failed = 0
     for batch in batches:
-        exit_file = Path(batch.sweep_dir, "hydraflow.exit")
-        code = exit_file.read_text().strip() if exit_file.exists() else ""
-        log = Path(batch.sweep_dir, "hydraflow.log")
-        if code == "0":
+        code = read_exit(batch.exit_file)
+        if code == 0:
             print(f"ok      #{batch.index} {batch.label}")
             continue
         failed += 1
-        state = f"failed (exit {code})" if code else "did not finish"
-        print(f"{state}  #{batch.index} {batch.label}  log: {log}")
+        state = f"failed (exit {code})" if code is not None else "did not finish"
+        print(f"{state}  #{batch.index} {batch.label}  log: {batch.log_file}")
     print(f"hydraflow-slurm: {len(batches) - failed} ok, {failed} failed")
     return 1 if failed else 0
 

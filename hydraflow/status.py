@@ -5,8 +5,10 @@ A query only: it returns data, and the front end renders it.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hydraflow.config import Config, Job
@@ -23,6 +25,7 @@ STATES = (
     "lost",
     "running",
     "queued",
+    "cancelled",
     "never run",
     "stale",
 )
@@ -33,7 +36,8 @@ STATE_HELP = {
     "interrupted": "the latest attempt was stopped by Ctrl-C or SIGTERM",
     "lost": "its runner died without recording the end",
     "running": "a live runner is running it now",
-    "queued": "handed to a scheduler, not started yet",
+    "queued": "handed to a scheduler (Slurm), not started yet",
+    "cancelled": "the scheduler cancelled it (scancel, preemption)",
     "never run": "the file makes this batch, the ledger has no attempt",
     "stale": "the ledger has attempts of a batch the file no longer makes (edited since)",
 }
@@ -62,7 +66,7 @@ class JobStatus:
         return " ".join([self.job, "--", *self.extra]) if self.extra else self.job
 
 
-def job_status(job: Job, ledger: Ledger | None) -> list[JobStatus]:
+def job_status(job: Job, ledger: Ledger | None, root: Path | None = None) -> list[JobStatus]:
     """The job's batches with the state of their latest attempt: one entry for the plan
     as written, and one for each set of extra arguments it was also run with."""
     by_extra: dict[tuple[str, ...], dict[str, Attempt]] = defaultdict(dict)
@@ -70,10 +74,10 @@ def job_status(job: Job, ledger: Ledger | None) -> list[JobStatus]:
         if not attempt.is_rerun:  # the batch it reruns runs of has its own rows
             by_extra[tuple(attempt.extra)][attempt.key] = attempt
     variants = [(), *sorted(extra for extra in by_extra if extra)]
-    return [_variant(job, extra, by_extra.get(extra, {})) for extra in variants]
+    return [_variant(job, extra, by_extra.get(extra, {}), root or Path.cwd()) for extra in variants]
 
 
-def _variant(job: Job, extra: tuple[str, ...], latest: dict[str, Attempt]) -> JobStatus:
+def _variant(job: Job, extra: tuple[str, ...], latest: dict[str, Attempt], root: Path) -> JobStatus:
     counts: Counter[str] = Counter()
     failed = []
     keys = set()
@@ -82,25 +86,42 @@ def _variant(job: Job, extra: tuple[str, ...], latest: dict[str, Attempt]) -> Jo
         attempt = latest.get(batch.key)
         state = attempt.state if attempt is not None else "never run"
         counts[state] += 1
-        if state in ("failed", "timeout", "interrupted", "lost") and attempt is not None:
+        if state in FAILED and attempt is not None:
+            log = attempt.log_path or _cluster_log(root, attempt)
             failed.append(
-                FailedBatch(
-                    attempt.label, state, attempt.exit_code, attempt.log_path, attempt.sweep_dir
-                )
+                FailedBatch(attempt.label, state, attempt.exit_code, log, attempt.sweep_dir)
             )
     counts["stale"] = len(set(latest) - keys)
     return JobStatus(job.key, extra, len(keys), {s: counts[s] for s in STATES}, failed)
 
 
+FAILED = ("failed", "timeout", "interrupted", "lost", "cancelled")
+LIVE = ("running", "queued")
+
+
+def _cluster_log(root: Path, attempt: Attempt) -> str | None:
+    """A batch run by the Slurm handler has its log in its sweep dir, if it printed."""
+    from hydraflow.cluster import log_name
+
+    path = root / attempt.sweep_dir / log_name(attempt.part)
+    return str(path) if attempt.scheduler_id and path.exists() else None
+
+
 def project_status(config: Config, job_name: str | None = None) -> list[JobStatus]:
-    from hydraflow.ledger import Ledger
+    """Every job's batches (submit jobs of the built-in Slurm handler too), after bringing
+    what Slurm ran up to date from the batches' exit files."""
+    from hydraflow.cluster import refresh
+    from hydraflow.ledger import Ledger, LedgerError
 
     jobs = [config.job(job_name)] if job_name else list(config.jobs.values())
     # A submit job hands its batches to another program, which records nothing here.
-    jobs = [job for job in jobs if job.mode != "submit"]
+    jobs = [job for job in jobs if job.mode != "submit" or job.command[0] == "hydraflow-slurm"]
     ledger = Ledger.existing(config.root)
+    if ledger is not None:
+        with contextlib.suppress(LedgerError):  # a ledger that cannot be written is still read
+            refresh(ledger, config.root)
     try:
-        return [entry for job in jobs for entry in job_status(job, ledger)]
+        return [entry for job in jobs for entry in job_status(job, ledger, config.root)]
     finally:
         if ledger is not None:
             ledger.close()

@@ -7,10 +7,12 @@ CI=true, a Slurm that is installed but does not start is a failure.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,7 +113,7 @@ def test_dry_run_prints_a_valid_array_script(project: Project, tmp_path: Path) -
     assert "#SBATCH --array=0-4%2" in script and "#SBATCH --partition=gpu" in script
     assert "#SBATCH --gpus=1" in script
     for x in range(1, 6):
-        assert f"set -- python app.py --multirun x={x} 'msg=\"a b\"' " in script
+        assert f" hydraflow.exit python app.py --multirun x={x} 'msg=\"a b\"' " in script
 
 
 def test_handler_usage_errors() -> None:
@@ -119,3 +121,60 @@ def test_handler_usage_errors() -> None:
         [*command("hydraflow-slurm")], capture_output=True, text=True, check=False
     )
     assert result.returncode == 2 and "COMMAND... BATCH_FILE" in result.stderr
+
+
+def _status(project: Project, env: dict[str, str]) -> dict[str, int]:
+    report = json.loads(project.hydraflow("status", "j", "--json", env=env).stdout)["jobs"][0]
+    return {k: v for k, v in report["counts"].items() if v}
+
+
+def test_submit_log_out_status_and_resume(project: Project, slurm: LocalSlurm) -> None:
+    project.write(
+        "app.py",
+        """\
+        import os, sys
+        args = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a)
+        with open(os.environ["RECORD"], "a") as f:
+            f.write(args["x"] + "\\n")
+        sys.exit(3 if args["x"] == "3" and os.path.exists("broken") else 0)
+        """,
+    )
+    project.yaml(
+        f"jobs:\n  j:\n    submit: hydraflow-slurm --no-wait {PY} app.py\n    record: false\n"
+        "    sets:\n      - each: x=1:6\n"
+    )
+    (project.root / "broken").touch()
+    env = {**_env(), "SLURM_CONF": str(slurm.conf), "RECORD": str(project.root / "calls.txt")}
+    submitted = project.hydraflow("run", "j", env=env)
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    assert "(6 array tasks)" in submitted.stdout
+    first = _status(project, env)
+    assert set(first) <= {"queued", "running", "ok", "failed"} and sum(first.values()) == 6
+    deadline = time.time() + 120
+    while time.time() < deadline and (first := _status(project, env)).keys() & {
+        "queued",
+        "running",
+    }:
+        time.sleep(0.5)
+    # Every batch has its exit file now: no scheduler is asked (none is on this PATH).
+    offline = {**env, "PATH": "/usr/bin:/bin"}
+    assert _status(project, offline) == {"ok": 5, "failed": 1}
+    (project.root / "broken").unlink()
+    resumed = project.hydraflow("run", "j", "--resume", env=env)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "(1 array tasks)" in resumed.stdout
+    while time.time() < deadline and _status(project, env).keys() & {"queued", "running"}:
+        time.sleep(0.5)
+    assert _status(project, env) == {"ok": 6}
+    calls = sorted((project.root / "calls.txt").read_text().split())
+    assert calls == ["1", "2", "3", "3", "4", "5", "6"]
+
+
+def test_per_task_batches_and_the_ledger_without_slurm(project: Project) -> None:
+    _failing_job(project, "--local --per-task 2")
+    result = project.hydraflow("run", "j", env=_env())
+    assert result.returncode == 1
+    assert "running the 2 array tasks locally" in result.stdout
+    assert _status(project, _env()) == {"ok": 2, "failed": 1}
+    preview = project.hydraflow("run", "j", "--resume", "--dry-run", env=_env()).stdout
+    assert preview.count("# skipped, succeeded before") == 2 and "x=2" in preview.splitlines()[2]

@@ -3,10 +3,11 @@ plain aligned text in a pipe. Every cell is data, never markup."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from typing import IO
+from typing import IO, Any
 
 from hydraflow.report import log_text
 from hydraflow.status import STATES, JobStatus
@@ -25,6 +26,14 @@ def print_table(
     headers: Sequence[str], rows: Sequence[Sequence[str]], out: IO[str], right: Sequence[int] = ()
 ) -> None:
     from rich.console import Console
+
+    table = _rich_table(headers, rows, right)
+    Console(file=out, highlight=False, markup=False, emoji=False).print(table)
+
+
+def _rich_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()
+) -> Any:
     from rich.table import Table
     from rich.text import Text
 
@@ -33,13 +42,18 @@ def print_table(
         table.add_column(header, justify="right" if number in right else "left")
     for row in rows:
         table.add_row(*(Text(safe(cell)) for cell in row))
-    Console(file=out, highlight=False, markup=False, emoji=False).print(table)
+    return table
 
 
-def print_status(report: Sequence[JobStatus], out: IO[str], *, failed: bool) -> None:
+def status_rows(report: Sequence[JobStatus]) -> tuple[list[str], list[list[str]]]:
     shown = [s for s in STATES if s in _ALWAYS or any(r.counts[s] for r in report)]
     headers = ["job", "batches", *(_TITLES.get(s, s) for s in shown)]
     rows = [[r.name, str(r.batches), *(str(r.counts[s]) for s in shown)] for r in report]
+    return headers, rows
+
+
+def print_status(report: Sequence[JobStatus], out: IO[str], *, failed: bool) -> None:
+    headers, rows = status_rows(report)
     print_table(headers, rows, out, right=range(1, len(headers)))
     if not failed:
         return
@@ -52,6 +66,36 @@ def print_status(report: Sequence[JobStatus], out: IO[str], *, failed: bool) -> 
             out.write(f"✗ {safe(failure.batch)}: {failure.status}{code}\n")
             out.write(f"  log: {safe(log_text(failure.log))}\n")
     out.flush()
+
+
+def watch_status(
+    report_of: Callable[[], Sequence[JobStatus]], out: IO[str], every: float = 2.0
+) -> None:
+    """Redraw the status until no batch is queued or running (Ctrl-C stops it sooner).
+    In a pipe, the table is printed again only when it changes."""
+    import time
+
+    from rich.console import Console
+    from rich.live import Live
+
+    console = Console(file=out, highlight=False, markup=False, emoji=False)
+    live = Live(console=console, auto_refresh=False) if console.is_terminal else None
+    shown = None
+    with live or contextlib.nullcontext():
+        while True:
+            report = report_of()
+            headers, rows = status_rows(report)
+            if live is not None:
+                right = range(1, len(headers))
+                live.update(_rich_table(headers, rows, right), refresh=True)
+            elif rows != shown:
+                print_table(headers, rows, out, right=range(1, len(headers)))
+                out.write("\n")
+                out.flush()
+            shown = rows
+            if not any(r.counts["running"] or r.counts["queued"] for r in report):
+                return
+            time.sleep(every)
 
 
 def print_status_json(report: Sequence[JobStatus], out: IO[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -12,11 +13,12 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hydraflow.engine.launching import sweep_dir
+from hydraflow.engine.launching import preview_entries, sweep_dir
 from hydraflow.errors import UsageError
 from hydraflow.events import EXIT_INTERRUPTED, Preview
 from hydraflow.ids import new_id
-from hydraflow.plan import Extras
+from hydraflow.ledger import Claimed
+from hydraflow.plan import Batch, Extras
 from hydraflow.process import GRACE_SECONDS, stop_groups
 
 if TYPE_CHECKING:
@@ -69,26 +71,54 @@ class SubmitMode:
     def preview(self, run: Run) -> None:
         file = submit_file(run.job)
         run.emit(Preview(shlex.join(handler_argv(run.job, run.extras, file))))
-        for batch in run.plan.batches():
-            run.emit(Preview(batch_line(batch.args(sweep_dir(run, batch)))))
+        preview_entries(run, lambda batch, directory: batch_line(batch.args(directory)))
 
     def execute(self, run: Run) -> None:
+        """Every batch in one file for the handler; the built-in handler also gets the
+        ledger's rows of its batches (``BATCH_FILE.rows.json``) and records their fate."""
         relative = submit_file(run.job)
         path = run.request.config.root / relative
-        lines = (batch_line(batch.args(sweep_dir(run, batch))) for batch in run.plan.batches())
-        write_atomically(path, lines)
+        handed = _claimed(run)
+        write_atomically(path, (batch_line(batch.args(folder)) for batch, folder, _ in handed))
+        rows = Path(f"{path}.rows.json")
+        ledger = run.records.ledger_path
+        if ledger is not None and _built_in(run.job):
+            handover = {"ledger": str(ledger), "rows": [row for _, _, row in handed]}
+            write_atomically(rows, [json.dumps(handover)])
         argv = handler_argv(run.job, run.extras, relative)
         try:
-            code = run_handler(argv, run.request.config.root)
+            code = run_handler(argv, run.request.config.root) if handed else 0
         finally:
             if not run.options.keep_file:
                 path.unlink(missing_ok=True)
+                rows.unlink(missing_ok=True)
         summary = run.summary
         summary.handler = (argv[0] if argv[0] != sys.executable else BUILT_IN, code)
         if code == EXIT_INTERRUPTED:
             summary.interrupted = True
         elif code != 0:
             summary.broken = f"the submit handler exited with status {code}"
+
+
+def _built_in(job: Job) -> bool:
+    return job.command[0] == BUILT_IN
+
+
+def _claimed(run: Run) -> list[tuple[Batch, str, int]]:
+    """The batches to hand over with their sweep dirs and ledger rows. The built-in
+    handler's are claimed first, as ``queued``: one that is queued or running on the
+    cluster already is never handed over again."""
+    planned = [(batch, sweep_dir(run, batch)) for batch in run.plan.batches()]
+    if not _built_in(run.job):
+        return [(batch, folder, 0) for batch, folder in planned]
+    claims = run.records.claim([(b, d, b.argv(d)) for b, d in planned], "queued")
+    handed = [
+        (batch, claim.sweep_dir, claim.row)
+        for (batch, _), claim in zip(planned, claims, strict=True)
+        if isinstance(claim, Claimed)
+    ]
+    run.summary.elsewhere += len(planned) - len(handed)
+    return handed
 
 
 def write_atomically(path: Path, lines: Iterable[str]) -> None:

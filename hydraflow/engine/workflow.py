@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from hydraflow.config import Config, Job
@@ -38,6 +39,7 @@ class Records(Protocol):
     """Where the engine claims batches and sends events: the ledger, or nothing."""
 
     done: frozenset[str]
+    ledger_path: Path | None  # for a submit handler that records its batches itself
 
     def guard(self, pid: int) -> None: ...
 
@@ -45,7 +47,9 @@ class Records(Protocol):
 
     def reruns(self, batch: Batch) -> tuple[int, ...] | None: ...
 
-    def claim(self, wanted: Sequence[tuple[Batch, str, Sequence[str]]]) -> list[Claimed | Skip]: ...
+    def claim(
+        self, wanted: Sequence[tuple[Batch, str, Sequence[str]]], status: str = "running"
+    ) -> list[Claimed | Skip]: ...
 
     def release(self, claims: Sequence[Claimed]) -> None: ...
 
@@ -56,6 +60,7 @@ class Unrecorded:
     """``--no-ledger``: every batch is claimed, nothing is remembered."""
 
     done: frozenset[str] = frozenset()
+    ledger_path: Path | None = None
 
     def guard(self, pid: int) -> None:
         pass
@@ -66,7 +71,9 @@ class Unrecorded:
     def reruns(self, batch: Batch) -> tuple[int, ...] | None:
         return None
 
-    def claim(self, wanted: Sequence[tuple[Batch, str, Sequence[str]]]) -> list[Claimed | Skip]:
+    def claim(
+        self, wanted: Sequence[tuple[Batch, str, Sequence[str]]], status: str = "running"
+    ) -> list[Claimed | Skip]:
         return [Claimed(0, directory) for _, directory, _ in wanted]
 
     def release(self, claims: Sequence[Claimed]) -> None:

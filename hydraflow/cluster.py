@@ -1,0 +1,138 @@
+"""Batches handed to Slurm, as the ledger sees them: their state, read from the exit file
+each batch writes when it ends, and from the scheduler only for those without one.
+
+A batch submitted by ``hydraflow-slurm`` is a ledger row with a ``scheduler_id``
+(``<job id>_<array task>``). Its end is in ``<sweep dir>/hydraflow.exit`` (a
+batch that reruns one run of a sweep, ``hydraflow-run<N>.exit``). Refreshing is
+cheap: while every exit file is there, nothing asks the scheduler; the rest are
+looked up with one ``squeue`` for all of them (and ``sacct`` for the ones that
+left the queue, where accounting is on). A task that left without an exit file
+and without a trace is ``lost``; a cancelled or timed-out one says so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from hydraflow.ledger import Attempt, Ledger, LedgerError, Update
+
+WAITING = ("PENDING", "REQUEUED", "CONFIGURING", "RESV_DEL_HOLD", "REQUEUE_HOLD", "SUSPENDED")
+RUNNING = ("RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING")
+ENDED = {
+    "CANCELLED": "cancelled",
+    "TIMEOUT": "timeout",
+    "DEADLINE": "timeout",
+    "PREEMPTED": "cancelled",
+    "FAILED": "failed",
+    "NODE_FAIL": "failed",
+    "OUT_OF_MEMORY": "failed",
+    "BOOT_FAIL": "failed",
+}
+
+
+def exit_name(part: Sequence[int] | None) -> str:
+    """The exit file of a batch (or of a rerun of one of its runs) in its sweep dir."""
+    return f"hydraflow-run{part[0]}.exit" if part else "hydraflow.exit"
+
+
+def log_name(part: Sequence[int] | None) -> str:
+    return f"hydraflow-run{part[0]}.log" if part else "hydraflow.log"
+
+
+def read_exit(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def refresh(ledger: Ledger, root: Path, job: str | None = None) -> list[Attempt]:
+    """Update the rows of queued and running Slurm batches; returns those still waiting or
+    running (after the update)."""
+    live = [a for a in ledger.attempts(job) if a.scheduler_id and a.status in ("queued", "running")]
+    if not live:
+        return []
+    updates: list[Update] = []
+    unknown = []
+    for attempt in live:
+        path = root / attempt.sweep_dir / exit_name(attempt.part)
+        code = read_exit(path)
+        if code is None:
+            unknown.append(attempt)
+            continue
+        status = "ok" if code == 0 else "failed"
+        updates.append((attempt.id, {"status": status, "exit_code": code, "end": _mtime(path)}))
+    still = []
+    if unknown:
+        states = scheduler_states(a.scheduler_id or "" for a in unknown)
+        for attempt in unknown:
+            state = states.get(attempt.scheduler_id or "")
+            if states.get("") == "unreachable":
+                still.append(attempt)  # no scheduler to ask here: leave the row as it is
+            elif state in WAITING or state in RUNNING:
+                status = "queued" if state in WAITING else "running"
+                still.append(attempt)
+                if status != attempt.status:
+                    updates.append((attempt.id, {"status": status}))
+            else:
+                # Gone from the queue without an exit file: the scheduler says why, or it is lost.
+                updates.append((attempt.id, {"status": ENDED.get(state or "", "lost")}))
+    if updates:
+        ledger.update(updates)
+    return still
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return time.time()
+
+
+def scheduler_states(ids: Iterable[str]) -> dict[str, str]:
+    """Slurm's state of each ``<job>_<task>``: one ``squeue`` for all, then ``sacct`` for
+    the ones no longer queued. ``{"": "unreachable"}`` when there is no Slurm to ask."""
+    wanted = {i for i in ids if i}
+    jobs = sorted({i.split("_")[0] for i in wanted})
+    if not jobs:
+        return {}
+    if shutil.which("squeue") is None:
+        return {"": "unreachable"}
+    states = _ask(["squeue", "-h", "-r", "--states=all", "-j", ",".join(jobs), "-o", "%i %T"])
+    if states is None:
+        return {"": "unreachable"}
+    missing = wanted - set(states)
+    if missing and shutil.which("sacct") is not None:
+        accounted = _ask(
+            ["sacct", "-n", "-X", "-P", "-j", ",".join(jobs), "-o", "JobID,State"], "|"
+        )
+        states.update({k: v.split()[0] for k, v in (accounted or {}).items() if k in missing})
+    return states
+
+
+def _ask(argv: list[str], separator: str | None = None) -> dict[str, str] | None:
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode != 0:
+        return None
+    states = {}
+    for line in result.stdout.splitlines():
+        fields = line.strip().split(separator)
+        if len(fields) >= 2:
+            states[fields[0].strip()] = fields[1].strip().upper()
+    return states
+
+
+def ledger_of(path: str | os.PathLike[str]) -> Ledger | None:
+    """The ledger named by a batch file's sidecar, if it can be opened."""
+    try:
+        return Ledger(Path(path), create=False)
+    except LedgerError:
+        return None
