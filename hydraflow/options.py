@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
+from hydraflow.config.devices import parse_devices
 from hydraflow.errors import UsageError
 
 Kind = Literal["switch", "negatable", "value", "repeated"]
@@ -89,14 +90,6 @@ def parse_duration(text: str) -> float:
     if not seconds > 0 or seconds == float("inf"):
         raise ValueError(f"must be a duration above zero, got {text!r}")
     return seconds
-
-
-def parse_devices(text: str) -> tuple[str, ...]:
-    """``0,1`` → ("0", "1"); an id may repeat to share a device between workers."""
-    devices = tuple(part.strip() for part in text.split(","))
-    if not text.strip() or any(not d or any(c.isspace() for c in d) for d in devices):
-        raise ValueError(f"needs device ids separated by commas, such as 0,1; got {text!r}")
-    return devices
 
 
 FLAGS: tuple[Flag, ...] = (

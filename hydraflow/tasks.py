@@ -42,7 +42,9 @@ def collection(path: str | Path | None = None) -> Collection:
         if program is not None:
             _check_command_line(list(loaded.jobs), program)
     except UsageError as error:
-        sys.stderr.write(f"error: {error}\n")
+        from hydraflow.app import error_line
+
+        sys.stderr.write(error_line(error) + "\n")
         raise SystemExit(error.exit_code) from None
     namespace = Collection()
     for task in tasks:

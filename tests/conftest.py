@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hydraflow.sweep import SweepError, expand
+
 BIN = Path(sys.executable).parent
 ULID = re.compile(r"multirun/(?:[\w-]+/)?[0-9A-HJKMNP-TV-Z]{26}")
 
@@ -131,3 +133,14 @@ def hydra_runs(root: Path) -> list[tuple[str, ...]]:
 
 def expected(*axes: list[str]) -> list[tuple[str, ...]]:
     return sorted(tuple(sorted(combo)) for combo in itertools.product(*axes))
+
+
+def fault(expr: str, call: object = None) -> SweepError:
+    """The SweepError that ``expand`` (or ``call``) raises for ``expr``."""
+    with pytest.raises(SweepError) as caught:
+        if call is None:
+            list(itertools.islice(expand(expr), 3))
+        else:
+            call(expr)  # type: ignore[operator]
+    assert "\n" not in str(caught.value)
+    return caught.value

@@ -297,7 +297,7 @@ def test_a_batch_that_prints_has_its_log_named_everywhere(project: Project) -> N
     "text", ["attempt to write a readonly database", "database or disk is full"]
 )
 def test_a_ledger_that_cannot_be_written_says_why(text: str) -> None:
-    from hydraflow.ledger import _explain
+    from hydraflow.ledger import explain
 
-    message = _explain(Path("x.db"), sqlite3.OperationalError(text))
+    message = explain(Path("x.db"), sqlite3.OperationalError(text))
     assert "move it aside" not in message

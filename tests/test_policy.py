@@ -192,7 +192,7 @@ def test_options_parse_and_reject() -> None:
         ({"jobs": "two"}, "--jobs needs a whole number"),
         ({"retries": "-1"}, "--retries must be at least 0"),
         ({"timeout": "soon"}, "--timeout needs a duration"),
-        ({"devices": "0,,1"}, "--devices needs device ids"),
+        ({"devices": "0,,1"}, "--devices empty device id"),
         ({"dry_run": "yes"}, "--dry-run takes no value"),
     ]:
         with pytest.raises(UsageError, match=message):

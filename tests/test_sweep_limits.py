@@ -8,24 +8,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from conftest import fault
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hydraflow import SweepError, collect, count, expand
 from hydraflow.sweep.limits import MAX_COLLECTED
 from hydraflow.sweep.values import CACHE_LIMIT, product
-
-
-def fault(expr: str, call: object = None) -> SweepError:
-    """The SweepError that ``expand`` (or ``call``) raises for ``expr``."""
-    with pytest.raises(SweepError) as caught:
-        if call is None:
-            list(itertools.islice(expand(expr), 3))
-        else:
-            call(expr)  # type: ignore[operator]
-    assert "\n" not in str(caught.value)
-    return caught.value
-
 
 # -- 3. sizes: what one override may collect ----------------------------------------------------
 

@@ -8,27 +8,17 @@ from collections.abc import Iterator
 from decimal import Decimal, localcontext
 
 import pytest
+from conftest import fault
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hydraflow import SweepError, collect, count, expand
+from hydraflow import collect, count, expand
 from hydraflow.sweep.limits import MAX_DEPTH
 from hydraflow.sweep.numbers import format_decimal
 
 
 def values(expr: str) -> list[str]:
     return [combo[0].split("=", 1)[1] for combo in expand(expr)]
-
-
-def fault(expr: str, call: object = None) -> SweepError:
-    """The SweepError that ``expand`` (or ``call``) raises for ``expr``."""
-    with pytest.raises(SweepError) as caught:
-        if call is None:
-            list(itertools.islice(expand(expr), 3))
-        else:
-            call(expr)  # type: ignore[operator]
-    assert "\n" not in str(caught.value)
-    return caught.value
 
 
 # -- 1. zero is written 0 wherever an exponent is attached ---------------------------------

@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING
 
-from hydraflow.engine.pool import Launch, Pool, PoolSettings
+from hydraflow.engine.pool import Pool, PoolSettings
+from hydraflow.engine.running import Launch
 from hydraflow.engine.starters import Starter
 from hydraflow.engine.warm import spec_of, starter_for
 from hydraflow.engine.watchdog import Watchdog

@@ -19,16 +19,16 @@ import contextlib
 import os
 import select
 import signal
-import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO
 
 from hydraflow.engine.broadcast import OutputClosed
 from hydraflow.engine.output import LineSplitter, hydra_run_number
-from hydraflow.engine.starters import Child, Starter
+from hydraflow.engine.running import Launch, Log, Running
+from hydraflow.engine.signals import signals_counted
+from hydraflow.engine.starters import Starter
 from hydraflow.events import (
     BatchFinished,
     BatchOutput,
@@ -37,13 +37,11 @@ from hydraflow.events import (
     Notice,
     RunsLaunched,
     Status,
-    Stream,
     Summary,
 )
 from hydraflow.plan import Batch
 from hydraflow.process import GRACE_SECONDS, signal_group
 
-TAIL_LINES = 40
 LOG_NAME = "hydraflow.log"
 _CHUNK = 1 << 16
 _POLL_SECONDS = 0.1  # how often to ask about a batch's end where no pidfd tells
@@ -61,43 +59,6 @@ class PoolSettings:
     env: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Launch:
-    """A claimed batch: where it writes, and the exact command that runs it."""
-
-    batch: Batch
-    sweep_dir: str
-    argv: tuple[str, ...]
-
-
-@dataclass
-class _Running:
-    """A batch's process while it runs, and what the loop knows of it."""
-
-    launch: Launch
-    slot: int
-    attempt: int
-    child: Child
-    log: _Log
-    started: float
-    deadline: float | None
-    streams: dict[int, Stream]
-    splitters: dict[int, LineSplitter]
-    tail: collections.deque[str] = field(
-        default_factory=lambda: collections.deque(maxlen=TAIL_LINES)
-    )
-    returncode: int | None = None
-    timed_out: bool = False
-    kill_at: float | None = None
-    give_up_at: float | None = None
-    launched: int = 0
-    problem: Exception | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.returncode is not None and not self.streams
-
-
 class Pool:
     """Takes launches from ``take`` (which plans and claims) and runs each in its slot."""
 
@@ -112,8 +73,8 @@ class Pool:
         self.starter = starter
         self.cwd = cwd
         self._emit = emit
-        self._running: dict[int, _Running] = {}  # by pid
-        self._fds: dict[int, _Running] = {}  # pipe or pidfd -> its batch
+        self._running: dict[int, Running] = {}  # by pid
+        self._fds: dict[int, Running] = {}  # pipe or pidfd -> its batch
         self._poller = select.poll()
         self._retries: collections.deque[tuple[Launch, int]] = collections.deque()
         self._stopping = False
@@ -135,7 +96,7 @@ class Pool:
         self.summary = summary
         summary.started = time.time()
         free = list(reversed(range(max(1, min(self.settings.workers, summary.batches)))))
-        with self._signals_as_flags():
+        with signals_counted(self._count_interrupt, self._poller):
             try:
                 while True:
                     self._handle_interrupts()
@@ -189,7 +150,7 @@ class Pool:
         for running in list(self._running.values()):
             self._guarded(running, self._tick, now)
 
-    def _guarded(self, running: _Running, action: Callable[..., None], *args: object) -> None:
+    def _guarded(self, running: Running, action: Callable[..., None], *args: object) -> None:
         """Any failure while handling one batch stops that batch and fails the run."""
         try:
             action(running, *args)
@@ -205,7 +166,7 @@ class Pool:
 
     def _start(self, launch: Launch, slot: int, attempt: int, free: list[int]) -> None:
         batch, sweep_dir = launch.batch, launch.sweep_dir
-        log = _Log(self.cwd / sweep_dir / LOG_NAME)
+        log = Log(self.cwd / sweep_dir / LOG_NAME)
         started = time.time()
         try:
             child = self.starter.start(launch.argv, self._environment(batch, slot))
@@ -228,7 +189,7 @@ class Pool:
                 self._retries.append((launch, attempt + 1))
             return
         timeout = self.settings.timeout
-        running = _Running(
+        running = Running(
             launch,
             slot,
             attempt,
@@ -248,7 +209,7 @@ class Pool:
             self._stop(running)
         self._event(BatchStarted(batch, sweep_dir, launch.argv, slot, attempt, child.pid, started))
 
-    def _readable(self, running: _Running, fd: int) -> None:
+    def _readable(self, running: Running, fd: int) -> None:
         if fd not in running.streams:  # the pidfd: the process has ended
             self._forget(fd)
             running.returncode = running.child.poll()
@@ -270,7 +231,7 @@ class Pool:
                 running.launched = number + 1
                 self._event(RunsLaunched(batch, running.launched))
 
-    def _tick(self, running: _Running, now: float) -> None:
+    def _tick(self, running: Running, now: float) -> None:
         """Timers: the timeout, the KILL after a grace period, leftovers holding the pipes."""
         if running.returncode is None and running.child.exit_fd() is None:
             running.returncode = running.child.poll()
@@ -287,13 +248,13 @@ class Pool:
         if running.give_up_at is not None and now >= running.give_up_at:
             self._close_streams(running)  # held by something outside the group: let go
 
-    def _stop(self, running: _Running) -> None:
+    def _stop(self, running: Running) -> None:
         """TERM the batch's group now, KILL it after the grace period."""
         signal_group(running.child.pid, signal.SIGTERM)
         if running.kill_at is None:
             running.kill_at = time.monotonic() + self.settings.grace
 
-    def _close_streams(self, running: _Running) -> None:
+    def _close_streams(self, running: Running) -> None:
         for fd in list(running.streams):
             self._forget(fd)
         running.streams.clear()
@@ -302,7 +263,7 @@ class Pool:
         if self._fds.pop(fd, None) is not None:
             self._poller.unregister(fd)
 
-    def _finish(self, running: _Running) -> int:
+    def _finish(self, running: Running) -> int:
         """Record a batch whose process has ended and whose pipes are closed."""
         del self._running[running.child.pid]
         pidfd = running.child.exit_fd()
@@ -387,29 +348,8 @@ class Pool:
 
     # -- interrupts --------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _signals_as_flags(self) -> Iterator[None]:
-        """Ctrl-C and SIGTERM count interrupts, and wake the loop through a pipe."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._poller.register(wake_read, select.POLLIN)
-
-        def count(signum: int, frame: object) -> None:
-            self._interrupts += 1
-
-        previous = {sig: signal.signal(sig, count) for sig in (signal.SIGINT, signal.SIGTERM)}
-        old_wakeup = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
-        try:
-            yield
-        finally:
-            signal.set_wakeup_fd(old_wakeup)
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            self._poller.unregister(wake_read)
-            os.close(wake_read)
-            os.close(wake_write)
+    def _count_interrupt(self) -> None:
+        self._interrupts += 1
 
     def _handle_interrupts(self) -> None:
         if self._interrupts == self._handled_interrupts:
@@ -431,33 +371,3 @@ class Pool:
         self._handled_interrupts = max(self._handled_interrupts, 1)
         for running in self._running.values():
             self._stop(running)
-
-
-class _Log:
-    """A batch's log file, made at its first line of output.
-
-    Making a folder and a file costs more than starting a small program on
-    some disks, and Hydra makes the sweep folder itself; a batch that prints
-    nothing has no log, and every report says so instead of naming a path.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._file: IO[bytes] | None = None
-
-    def write(self, data: bytes) -> None:
-        if self._file is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = open(self.path, "ab")  # noqa: SIM115 - closed by close()
-            except OSError as error:
-                raise OSError(f"cannot write the log {self.path}: {error.strerror}") from None
-        self._file.write(data)
-
-    @property
-    def written(self) -> Path | None:
-        return self.path if self._file is not None else None
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()

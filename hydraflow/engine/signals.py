@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import select
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -36,3 +38,32 @@ def signals_as_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def signals_counted(count: Callable[[], None], poller: select.poll) -> Iterator[None]:
+    """Within this block Ctrl-C and SIGTERM only call ``count`` and wake ``poller``
+    (through a pipe), so a signal never cuts the caller's bookkeeping in half.
+
+    Only the main thread can install handlers; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    poller.register(wake_read, select.POLLIN)
+
+    def counted(signum: int, frame: object) -> None:
+        count()
+
+    previous = {sig: signal.signal(sig, counted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    old_wakeup = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(old_wakeup)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        poller.unregister(wake_read)
+        os.close(wake_read)
+        os.close(wake_write)

@@ -1,65 +1,33 @@
-"""The run ledger: one SQLite row per batch attempt, at ``.hydraflow/ledger.db``.
-
-Batches are known by their content key (``Batch.key``), so an edited
-hydraflow.yaml still resumes right. Before a batch starts, its runner *claims*
-it in a write transaction: a batch that another live runner is running is
-skipped, so two runners on one ledger never run it twice at once. A runner
-that dies leaves its rows ``running``; they read as ``lost`` once both the
-runner and its watchdog are gone, and the watchdog ends only after the
-batches it guards have ended, so a lost batch never runs twice at once.
-"""
+"""The ledger's file: opening it (and making its table, race-free), and reading and
+writing its rows in transactions."""
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
 from hydraflow.errors import UsageError
-from hydraflow.process import started_before
+from hydraflow.ledger.rows import (
+    COLUMNS,
+    INDEXES,
+    LIVE,
+    TABLE,
+    Attempt,
+    Claimed,
+    Runner,
+    Skip,
+    Update,
+    Wanted,
+    attempt_of,
+    sql_value,
+)
 
 LEDGER = Path(".hydraflow") / "ledger.db"
-
-_COLUMNS = {
-    "id": "INTEGER PRIMARY KEY",
-    "job": "TEXT NOT NULL",
-    "key": "TEXT NOT NULL",
-    "label": "TEXT NOT NULL",
-    "argv": "TEXT NOT NULL",
-    "sweep_dir": "TEXT NOT NULL",
-    "status": "TEXT NOT NULL",
-    "exit_code": "INTEGER",
-    "start": "REAL",
-    "end": "REAL",
-    "host": "TEXT NOT NULL",
-    "runner_pid": "INTEGER NOT NULL",
-    "runner_token": "TEXT NOT NULL",
-    "pid": "INTEGER",
-    "log_path": "TEXT",
-    "attempt": "INTEGER NOT NULL DEFAULT 1",
-    # Added after the first release; older ledgers gain them when next written.
-    "extra": "TEXT NOT NULL DEFAULT '[]'",
-    "guard_pid": "INTEGER",
-    "runs": "INTEGER",
-    "part": "TEXT",
-    "scheduler_id": "TEXT",
-}
-_TABLE = "CREATE TABLE IF NOT EXISTS attempts ({})".format(
-    ", ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())
-)
-_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS attempts_by_key ON attempts (key, id)",
-    "CREATE INDEX IF NOT EXISTS attempts_by_job ON attempts (job, id)",
-)
-LIVE = ("running", "queued")
+# A short wait per try: the recorder tries again, for minutes, when it must.
 BUSY_SECONDS = 5.0
 
 
@@ -72,89 +40,6 @@ class LedgerError(UsageError):
     def __init__(self, message: str, *, retryable: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
-
-
-@dataclass(frozen=True)
-class Attempt:
-    id: int
-    job: str
-    key: str
-    label: str
-    argv: list[str]
-    sweep_dir: str
-    status: str
-    exit_code: int | None
-    start: float | None
-    end: float | None
-    host: str
-    runner_pid: int
-    runner_token: str
-    pid: int | None
-    log_path: str | None
-    attempt: int
-    extra: list[str]
-    guard_pid: int | None
-    runs: int | None
-    part: list[int] | None
-    scheduler_id: str | None
-
-    @property
-    def state(self) -> str:
-        """The status as it stands now: a ``running`` row whose runner and watchdog are
-        both gone is ``lost``."""
-        if self.status not in LIVE or self.host != socket.gethostname() or self.scheduler_id:
-            return self.status
-        return self.status if self.holder_alive else "lost"
-
-    @property
-    def is_rerun(self) -> bool:
-        """A rerun of some runs of a batch (its key is the batch's key and the runs)."""
-        return ":" in self.key
-
-    @property
-    def holder_alive(self) -> bool:
-        return self.runner_alive or self.guard_alive
-
-    @property
-    def runner_alive(self) -> bool:
-        return started_before(self.runner_pid, self.start or 0.0)
-
-    @property
-    def guard_alive(self) -> bool:
-        return started_before(self.guard_pid, self.start or 0.0)
-
-
-@dataclass(frozen=True)
-class Wanted:
-    """A batch a runner wants to start: its key and the row it would write."""
-
-    key: str
-    fields: dict[str, object]
-
-
-Update = tuple[int, dict[str, object]]
-
-
-@dataclass(frozen=True)
-class Claimed:
-    row: int
-    sweep_dir: str
-
-
-Skip = Literal["done", "elsewhere"]
-
-
-@dataclass(frozen=True)
-class Runner:
-    """Who writes rows: this process, on this host, guarded by its watchdog."""
-
-    host: str
-    pid: int
-    guard_pid: int | None = None
-
-    @classmethod
-    def this(cls, guard_pid: int | None = None) -> Runner:
-        return cls(socket.gethostname(), os.getpid(), guard_pid)
 
 
 class Ledger:
@@ -203,12 +88,12 @@ class Ledger:
     def _make_table(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._db.execute(_TABLE)
+            self._db.execute(TABLE)
             have = self._existing_columns()
-            for name, kind in _COLUMNS.items():
+            for name, kind in COLUMNS.items():
                 if name not in have:
                     self._db.execute(f"ALTER TABLE attempts ADD COLUMN {name} {kind}")
-            for index in _INDEXES:
+            for index in INDEXES:
                 self._db.execute(index)
             self._db.execute("COMMIT")
         except BaseException:
@@ -258,7 +143,7 @@ class Ledger:
     def attempts(self, job: str | None = None) -> list[Attempt]:
         where, params = ("WHERE job = ?", (job,)) if job else ("", ())
         rows = self._query(f"SELECT * FROM attempts {where} ORDER BY id", *params)
-        return [_attempt(row) for row in rows]
+        return [attempt_of(row) for row in rows]
 
     def latest(self, job: str) -> dict[str, Attempt]:
         """The newest attempt of every batch key of ``job``."""
@@ -303,7 +188,7 @@ class Ledger:
             # A running or queued row is always its key's latest: a claim marks older ones lost.
             db.row_factory = sqlite3.Row
             live = {
-                row["key"]: _attempt(row)
+                row["key"]: attempt_of(row)
                 for row in db.execute(
                     f"SELECT * FROM attempts WHERE status IN {LIVE} AND key IN ({marks})", keys
                 )
@@ -349,7 +234,7 @@ class Ledger:
             "runner_token": "",
             "guard_pid": runner.guard_pid,
             "start": time.time(),
-            **{k: _sql(v) for k, v in fields.items()},
+            **{k: sql_value(v) for k, v in fields.items()},
         }
         names = ", ".join(values)
         marks = ", ".join("?" * len(values))
@@ -368,7 +253,7 @@ class Ledger:
             assignments = ", ".join(f"{name} = ?" for name in fields)
             db.execute(
                 f"UPDATE attempts SET {assignments} WHERE id = ?",
-                (*(_sql(v) for v in fields.values()), row),
+                (*(sql_value(v) for v in fields.values()), row),
             )
 
     def release(self, rows: Sequence[int]) -> None:
@@ -378,27 +263,12 @@ class Ledger:
                 db.executemany("DELETE FROM attempts WHERE id = ?", [(row,) for row in rows])
 
 
-def _sql(value: object) -> object:
-    """Lists go into the ledger as JSON text."""
-    return json.dumps(value) if isinstance(value, list | tuple) else value
-
-
-def _attempt(row: sqlite3.Row) -> Attempt:
-    names = row.keys()
-    values: dict[str, Any] = {name: row[name] if name in names else None for name in _COLUMNS}
-    values["argv"] = json.loads(values["argv"])
-    values["extra"] = json.loads(values["extra"] or "[]")
-    values["part"] = json.loads(values["part"]) if values["part"] else None
-    values["attempt"] = values["attempt"] or 1
-    return Attempt(**values)
-
-
 def _failure(path: Path, error: sqlite3.DatabaseError) -> LedgerError:
     text = str(error)
-    return LedgerError(_explain(path, error), retryable="locked" in text or "busy" in text)
+    return LedgerError(explain(path, error), retryable="locked" in text or "busy" in text)
 
 
-def _explain(path: Path, error: sqlite3.DatabaseError) -> str:
+def explain(path: Path, error: sqlite3.DatabaseError) -> str:
     """Say what is really wrong: only a damaged file is worth moving aside."""
     text = str(error)
     if "readonly" in text or "read-only" in text:

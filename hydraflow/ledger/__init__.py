@@ -1,0 +1,31 @@
+"""The run ledger: one SQLite row per batch attempt, at ``.hydraflow/ledger.db``.
+
+Batches are known by their content key (``Batch.key``), so an edited
+hydraflow.yaml still resumes right. Before a batch starts, its runner *claims*
+it in a write transaction: a batch that another live runner is running is
+skipped, so two runners on one ledger never run it twice at once. A runner
+that dies leaves its rows ``running``; they read as ``lost`` once both the
+runner and its watchdog are gone, and the watchdog ends only after the
+batches it guards have ended, so a lost batch never runs twice at once.
+Batches handed to Slurm carry their job and task (``scheduler_id``) instead.
+"""
+
+from __future__ import annotations
+
+from hydraflow.ledger.rows import LIVE, Attempt, Claimed, Runner, Skip, Update, Wanted
+from hydraflow.ledger.store import BUSY_SECONDS, LEDGER, Ledger, LedgerError, explain
+
+__all__ = [
+    "BUSY_SECONDS",
+    "LEDGER",
+    "LIVE",
+    "Attempt",
+    "Claimed",
+    "Ledger",
+    "LedgerError",
+    "Runner",
+    "Skip",
+    "Update",
+    "Wanted",
+    "explain",
+]

@@ -1,0 +1,143 @@
+"""The ledger's rows: its columns, an attempt as read back, and what a claim is made of."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from hydraflow.process import started_before
+
+COLUMNS = {
+    "id": "INTEGER PRIMARY KEY",
+    "job": "TEXT NOT NULL",
+    "key": "TEXT NOT NULL",
+    "label": "TEXT NOT NULL",
+    "argv": "TEXT NOT NULL",
+    "sweep_dir": "TEXT NOT NULL",
+    "status": "TEXT NOT NULL",
+    "exit_code": "INTEGER",
+    "start": "REAL",
+    "end": "REAL",
+    "host": "TEXT NOT NULL",
+    "runner_pid": "INTEGER NOT NULL",
+    "runner_token": "TEXT NOT NULL",
+    "pid": "INTEGER",
+    "log_path": "TEXT",
+    "attempt": "INTEGER NOT NULL DEFAULT 1",
+    # Added after the first release; older ledgers gain them when next written.
+    "extra": "TEXT NOT NULL DEFAULT '[]'",
+    "guard_pid": "INTEGER",
+    "runs": "INTEGER",
+    "part": "TEXT",
+    "scheduler_id": "TEXT",
+}
+TABLE = "CREATE TABLE IF NOT EXISTS attempts ({})".format(
+    ", ".join(f"{name} {kind}" for name, kind in COLUMNS.items())
+)
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS attempts_by_key ON attempts (key, id)",
+    "CREATE INDEX IF NOT EXISTS attempts_by_job ON attempts (job, id)",
+)
+LIVE = ("running", "queued")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: int
+    job: str
+    key: str
+    label: str
+    argv: list[str]
+    sweep_dir: str
+    status: str
+    exit_code: int | None
+    start: float | None
+    end: float | None
+    host: str
+    runner_pid: int
+    runner_token: str
+    pid: int | None
+    log_path: str | None
+    attempt: int
+    extra: list[str]
+    guard_pid: int | None
+    runs: int | None
+    part: list[int] | None
+    scheduler_id: str | None
+
+    @property
+    def state(self) -> str:
+        """The status as it stands now: a ``running`` row whose runner and watchdog are
+        both gone is ``lost``."""
+        if self.status not in LIVE or self.host != socket.gethostname() or self.scheduler_id:
+            return self.status
+        return self.status if self.holder_alive else "lost"
+
+    @property
+    def is_rerun(self) -> bool:
+        """A rerun of some runs of a batch (its key is the batch's key and the runs)."""
+        return ":" in self.key
+
+    @property
+    def holder_alive(self) -> bool:
+        return self.runner_alive or self.guard_alive
+
+    @property
+    def runner_alive(self) -> bool:
+        return started_before(self.runner_pid, self.start or 0.0)
+
+    @property
+    def guard_alive(self) -> bool:
+        return started_before(self.guard_pid, self.start or 0.0)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A batch a runner wants to start: its key and the row it would write."""
+
+    key: str
+    fields: dict[str, object]
+
+
+Update = tuple[int, dict[str, object]]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    row: int
+    sweep_dir: str
+
+
+Skip = Literal["done", "elsewhere"]
+
+
+@dataclass(frozen=True)
+class Runner:
+    """Who writes rows: this process, on this host, guarded by its watchdog."""
+
+    host: str
+    pid: int
+    guard_pid: int | None = None
+
+    @classmethod
+    def this(cls, guard_pid: int | None = None) -> Runner:
+        return cls(socket.gethostname(), os.getpid(), guard_pid)
+
+
+def sql_value(value: object) -> object:
+    """Lists go into the ledger as JSON text."""
+    return json.dumps(value) if isinstance(value, list | tuple) else value
+
+
+def attempt_of(row: sqlite3.Row) -> Attempt:
+    names = row.keys()
+    values: dict[str, Any] = {name: row[name] if name in names else None for name in COLUMNS}
+    values["argv"] = json.loads(values["argv"])
+    values["extra"] = json.loads(values["extra"] or "[]")
+    values["part"] = json.loads(values["part"]) if values["part"] else None
+    values["attempt"] = values["attempt"] or 1
+    return Attempt(**values)
