@@ -15,16 +15,17 @@ def test(c: Context) -> None:
 
 @task
 def lint(c: Context) -> None:
-    """ruff and mypy."""
+    """ruff, mypy and the import-linter contracts."""
     c.run("ruff check .")
     c.run("ruff format --check .")
     c.run("mypy hydraflow")
+    c.run("lint-imports")
 
 
 @task
 def bench(c: Context) -> None:
     """Run every benchmark in bench/."""
-    for script in ("sweep", "startup", "list", "pool"):
+    for script in ("sweep", "startup", "list", "pool", "results", "warm"):
         c.run(f"python bench/{script}.py")
 
 

@@ -4,6 +4,7 @@ an error once. The Invoke tasks and the ``hydraflow`` command only translate fla
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING
@@ -36,6 +37,8 @@ def run(
     from hydraflow.engine.workflow import Request, run_job
 
     out = out or sys.stdout
+    if extra:  # resuming means the same extras: they are part of what a batch is
+        rerun = f"{rerun} -- {shlex.join(extra)}"
     request = Request(config, job, options, tuple(extra))
     records = _records(config, job, options, tuple(extra))
     try:

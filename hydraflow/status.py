@@ -82,6 +82,8 @@ def _variant(job: Job, extra: tuple[str, ...], latest: dict[str, Attempt], root:
     failed = []
     keys = set()
     for batch in batches(job, Extras.parse(extra)):
+        if batch.key in keys:  # extras that replace a swept word make batches alike
+            continue
         keys.add(batch.key)
         attempt = latest.get(batch.key)
         state = attempt.state if attempt is not None else "never run"

@@ -172,6 +172,23 @@ def test_a_call_job_runs_two_batches_at_once(project: Project) -> None:
     assert spans[1][0] < spans[0][1]  # the first two overlap
 
 
+def test_a_cold_call_job_gives_each_batch_a_fresh_interpreter(project: Project) -> None:
+    project.write(
+        "calls.py",
+        "import json, os, sys\n"
+        "def work(args):\n"
+        "    cold = '--once' in sys.argv  # a fresh interpreter for this batch alone\n"
+        "    open(os.environ['RECORD'], 'a').write(json.dumps([cold, args[1]]) + '\\n')\n",
+    )
+    project.yaml(
+        "jobs:\n  c:\n    call: calls.work\n    warm: false\n    sets:\n      - each: i=1:3\n"
+    )
+    result = project.hydraflow("run", "c")
+    assert result.returncode == 0, result.stdout
+    assert sorted(n[1] for n in notes(project)) == ["i=1", "i=2", "i=3"]  # type: ignore[index]
+    assert all(n[0] for n in notes(project))  # type: ignore[index]
+
+
 def test_call_batches_are_isolated_and_quiet(project: Project) -> None:
     project.write(
         "calls.py",

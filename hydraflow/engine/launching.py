@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 
 from hydraflow.engine.pool import Pool, PoolSettings
 from hydraflow.engine.running import Launch
-from hydraflow.engine.starters import Starter
-from hydraflow.engine.warm import spec_of, starter_for
+from hydraflow.engine.starters import Spawner, Starter
 from hydraflow.engine.watchdog import Watchdog
 from hydraflow.errors import UsageError
 from hydraflow.events import Notice, Preview, RunStarted
@@ -133,6 +132,16 @@ def run_pool(run: Run, starter: Callable[[Mapping[str, str]], Starter]) -> None:
 
 def execute_in_pool(run: Run) -> None:
     """Run and call jobs alike: the pool, with the job's warm process when it has one."""
+    if run.job.mode == "run" and not run.job.warm:  # the common case: nothing to import
+        run_pool(run, lambda env: Spawner())
+        return
+    from hydraflow.engine.warm import spec_of, starter_for
+
     root = run.request.config.root
     spec = spec_of(run.job, root, os.environ)
-    run_pool(run, lambda env: starter_for(spec, env, root, lambda text: run.emit(Notice(text))))
+    warm = run.job.warm
+
+    def starter(env: Mapping[str, str]) -> Starter:
+        return starter_for(spec, env, root, lambda text: run.emit(Notice(text)), warm)
+
+    run_pool(run, starter)

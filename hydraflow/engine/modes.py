@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Protocol
 
 from hydraflow.config import Job
 from hydraflow.engine.launching import execute_in_pool, preview_entries
-from hydraflow.engine.warm import spec_of
 from hydraflow.plan import Extras
 
 if TYPE_CHECKING:
@@ -44,7 +43,10 @@ class RunMode:
     """A process per batch, several at once: a fresh one, or a fork of a warm process."""
 
     def check(self, request: Request, extras: Extras) -> None:
-        spec_of(request.job, request.config.root, os.environ)
+        if request.job.warm:  # a job that asks for warm but cannot have it is told so now
+            from hydraflow.engine.warm import spec_of
+
+            spec_of(request.job, request.config.root, os.environ)
 
     def preview(self, run: Run) -> None:
         preview_entries(run, lambda batch, directory: shlex.join(batch.argv(directory)))

@@ -51,11 +51,10 @@ class WarmSpec:
 
 
 def spec_of(job: Job, root: Path, environ: Mapping[str, str]) -> WarmSpec | None:
-    """The warm spec of a job, None when it runs cold; a job that asks for ``warm`` but
-    cannot have it is a usage error, never a silent fall back."""
-    if job.mode == "call":
-        if not job.warm:
-            return None
+    """What the job's batches run, as hydraflow_warm.py takes it; None for a run job that
+    is not warm. A job that asks for ``warm`` but cannot have it is a usage error,
+    never a silent fall back."""
+    if job.mode == "call":  # cold or warm, a call goes through hydraflow_warm.py
         return WarmSpec(sys.executable, "call", job.command[0], 1, job.preload, (str(root),))
     if job.mode != "run" or not job.warm:
         return None
@@ -217,12 +216,16 @@ class ColdCalls(Spawner):
         return super().start([*self.head, *argv[1:]], env)
 
 
-def starter_for(spec: WarmSpec | None, env: Mapping[str, str], cwd: Path, notice: Any) -> Starter:
-    """The warm process where fork is there and safe; otherwise a process per batch,
-    with one line saying so."""
+def starter_for(
+    spec: WarmSpec | None, env: Mapping[str, str], cwd: Path, notice: Any, warm: bool = True
+) -> Starter:
+    """The warm process where fork is there and safe; otherwise a process per batch, with
+    one line saying so (none when the job itself asked for no warm process)."""
     if spec is None:
         return Spawner()
-    if not hasattr(os, "fork"):
+    if not warm:
+        pass
+    elif not hasattr(os, "fork"):
         notice("warm starts need fork, which this system lacks: a new process per batch")
     else:
         try:
