@@ -29,6 +29,8 @@ from hydraflow.ledger.rows import (
 LEDGER = Path(".hydraflow") / "ledger.db"
 # A short wait per try: the recorder tries again, for minutes, when it must.
 BUSY_SECONDS = 5.0
+# The version of the table's columns; a ledger with another is brought up to date.
+SCHEMA = 2
 
 
 class LedgerError(UsageError):
@@ -75,7 +77,10 @@ class Ledger:
                     if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                         self._db.execute("PRAGMA journal_mode=WAL")
                     self._db.execute("PRAGMA synchronous=NORMAL")
-                    self._make_table()
+                    # The schema's version is kept in the file: a ledger made by this
+                    # version needs no write to open.
+                    if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA:
+                        self._make_table()
                 self._columns = self._existing_columns()
                 if create or self._columns:
                     self._db.execute("SELECT count(*) FROM attempts").fetchone()
@@ -95,6 +100,7 @@ class Ledger:
                     self._db.execute(f"ALTER TABLE attempts ADD COLUMN {name} {kind}")
             for index in INDEXES:
                 self._db.execute(index)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA}")
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
