@@ -21,11 +21,11 @@ from pathlib import Path
 
 import yaml
 
+from hydraflow.analysis import collect
 from hydraflow.config import load
 from hydraflow.ids import new_id
 from hydraflow.ledger import LEDGER, Ledger, Runner, Wanted
 from hydraflow.plan import Extras, batches, new_sweep_dir
-from hydraflow.results import collect
 
 BATCHES, RUNS = 1000, 10
 ROUNDS = 5

@@ -6,7 +6,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hydraflow.results import results
+    from hydraflow.analysis import results
     from hydraflow.sweep import SweepError, collect, count, expand
     from hydraflow.tasks import collection
 
@@ -21,7 +21,7 @@ _LAZY = {
     "count": "hydraflow.sweep",
     "expand": "hydraflow.sweep",
     "collection": "hydraflow.tasks",
-    "results": "hydraflow.results",
+    "results": "hydraflow.analysis",
 }
 
 

@@ -13,8 +13,8 @@ from hydraflow.config import Config, Job
 from hydraflow.options import RunOptions
 
 if TYPE_CHECKING:
+    from hydraflow.analysis.table import Query
     from hydraflow.recorder import Recorder
-    from hydraflow.results.table import Query
 
 
 def error_line(error: BaseException) -> str:
@@ -56,6 +56,10 @@ def _records(
 ) -> Recorder | None:
     """The ledger's recorder; only reading it for a dry run (which never creates it)."""
     from hydraflow.ledger import LEDGER, Ledger
+    from hydraflow.plan import Extras
+
+    if job.mode == "submit":  # its other words are the handler's, not what a batch is
+        extra = Extras.parse(extra).overrides
 
     if not options.ledger:
         return None
@@ -74,9 +78,9 @@ def _records(
 
 def show_results(config: Config, query: Query, out: IO[str] | None = None) -> int:
     """``hydraflow results``: collect the runs, shape them as asked, and print them."""
-    from hydraflow.results import collect
-    from hydraflow.results import formats as fmt
-    from hydraflow.results.table import group
+    from hydraflow.analysis import collect
+    from hydraflow.analysis import formats as fmt
+    from hydraflow.analysis.table import group
 
     out = out or sys.stdout
     runs = query.apply(collect(config, query.job))

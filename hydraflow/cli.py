@@ -318,7 +318,7 @@ def _status(namespace: argparse.Namespace, extra: list[str]) -> int:
 
 def _results(namespace: argparse.Namespace, extra: list[str]) -> int:
     from hydraflow import app
-    from hydraflow.results.table import Query
+    from hydraflow.analysis.table import Query
 
     query = Query.parse(
         job=namespace.job,

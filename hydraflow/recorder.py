@@ -10,19 +10,29 @@ once), so the ledger costs a fraction of a batch's start.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from hydraflow.analysis.reading import run_numbers
 from hydraflow.cluster import refresh
 from hydraflow.config import Job
 from hydraflow.events import BatchFinished, BatchStarted, Event, RunFinished
-from hydraflow.ledger import Attempt, Claimed, Ledger, LedgerError, Runner, Skip, Update, Wanted
+from hydraflow.ledger import (
+    LIVE,
+    Attempt,
+    Claimed,
+    Ledger,
+    LedgerError,
+    Runner,
+    Skip,
+    Update,
+    Wanted,
+)
 from hydraflow.plan import Batch, planned_runs
-from hydraflow.results.reading import params_of, read_record
+from hydraflow.words import params_of
 
 T = TypeVar("T")
 
@@ -52,20 +62,21 @@ class Recorder:
         self.extra = list(extra)
         self.resume = resume
         self.runner = Runner.this()
-        self.rows: dict[int, int] = {}
-        self.pids: dict[int, int] = {}
+        self.rows: dict[str, int] = {}  # by batch key (a rerun of one run has its own)
+        self.pids: dict[str, int] = {}
         self.pending: list[Update] = []
         self.lock = threading.Lock()
         self.root = root or Path.cwd()
         self.writes = writes
         self.ledger_path: Path | None = ledger.path.resolve()
-        if resume and writes:  # what the cluster finished since, before deciding
+        if writes and (resume or job.mode == "submit"):  # what the cluster did since
             refresh(ledger, self.root, job.key)
         latest = ledger.latest(job.key) if resume else {}
         self.previous = latest
         self.previous_dirs = {key: attempt.sweep_dir for key, attempt in latest.items()}
         self.done = frozenset(ledger.succeeded(job.key)) if resume else frozenset()
         self.parts: dict[str, set[int]] = {}  # runs being rerun, by the key of their batch
+        self._reruns: dict[str, tuple[int, ...] | None] = {}
         self.part_failed: set[str] = set()
 
     def guard(self, pid: int) -> None:
@@ -78,21 +89,25 @@ class Recorder:
 
     def reruns(self, batch: Batch) -> tuple[int, ...] | None:
         """Which runs of a batch that did not succeed to run again: those without an ``ok``
-        record in its sweep dir. None reruns the whole batch (nothing succeeded, or
-        hydraflow cannot tell which runs it makes); empty means every run succeeded."""
+        record in its sweep dir. None reruns the whole batch (nothing succeeded, it is
+        still running somewhere, or hydraflow cannot tell which runs it makes); empty
+        means every run succeeded."""
+        if batch.key not in self._reruns:
+            self._reruns[batch.key] = self._find_reruns(batch)
+        return self._reruns[batch.key]
+
+    def _find_reruns(self, batch: Batch) -> tuple[int, ...] | None:
         previous = self.previous.get(batch.key)
         if previous is None or previous.status == "ok":
             return None
+        if previous.status in LIVE and (previous.scheduler_id or previous.holder_alive):
+            return None  # its claim will say it runs elsewhere: never beside it
         planned = planned_runs(batch)
         if not planned:
             return None
-        folder = self.root / previous.sweep_dir
-        succeeded = {frozenset(params_of(overrides).items()) for overrides in _ok_runs(folder)}
-        missing = tuple(
-            number
-            for number, overrides in enumerate(planned)
-            if frozenset(params_of(overrides).items()) not in succeeded
-        )
+        folder = str(self.root / previous.sweep_dir)
+        succeeded = run_numbers(folder, [params_of(run) for run in planned])
+        missing = tuple(n for n in range(len(planned)) if n not in succeeded)
         if len(missing) == len(planned):
             return None
         if not missing and self.writes:
@@ -125,7 +140,7 @@ class Recorder:
         for (batch, _, _), result in zip(wanted, results, strict=True):
             assert not isinstance(result, Attempt)
             if isinstance(result, Claimed):
-                self.rows[batch.index] = result.row
+                self.rows[batch.key] = result.row
             claimed.append(result)
         return claimed
 
@@ -147,6 +162,10 @@ class Recorder:
         """Claims of batches that will not start after all (the run stopped first)."""
         self._patiently(lambda: self.ledger.release([c.row for c in claims]))
 
+    def release_untaken(self, rows: Sequence[int]) -> None:
+        """Claims of batches a submit handler never took (it failed before submitting)."""
+        self._patiently(lambda: self.ledger.release(rows, untaken=True))
+
     def _fields(self, batch: Batch, directory: str, argv: Sequence[str]) -> dict[str, object]:
         return {
             "label": batch.label,
@@ -159,17 +178,17 @@ class Recorder:
 
     def handle(self, event: Event) -> None:
         if isinstance(event, BatchStarted):
-            if event.attempt > 1 or event.batch.index not in self.rows:
+            if event.attempt > 1 or event.batch.key not in self.rows:
                 fields = {**self._fields(event.batch, event.sweep_dir, event.argv)}
                 fields["attempt"] = event.attempt
-                self.rows[event.batch.index] = self._patiently(
+                self.rows[event.batch.key] = self._patiently(
                     lambda: self.ledger.insert(self.job.key, event.batch.key, fields, self.runner)
                 )
-            self.pids[event.batch.index] = event.pid
+            self.pids[event.batch.key] = event.pid
         elif isinstance(event, BatchFinished):
             if event.batch.base and not event.retrying:
                 self._part_finished(event)
-            row = self.rows.get(event.batch.index)
+            row = self.rows.get(event.batch.key)
             if row is None:
                 return
             update: Update = (
@@ -179,7 +198,7 @@ class Recorder:
                     "exit_code": event.returncode,
                     "start": event.started,
                     "end": event.ended,
-                    "pid": self.pids.pop(event.batch.index, None),
+                    "pid": self.pids.pop(event.batch.key, None),
                     "log_path": str(event.log_path) if event.log_path else None,
                 },
             )
@@ -212,10 +231,11 @@ class Recorder:
             "extra": self.extra,
             "sweep_dir": sweep_dir,
             "part": list(rerun),
+            "status": "ok",
+            "end": time.time(),
         }
         self.flush()
-        row = self._patiently(lambda: self.ledger.insert(self.job.key, key, fields, self.runner))
-        self._patiently(lambda: self.ledger.update([(row, {"status": "ok", "end": time.time()})]))
+        self._patiently(lambda: self.ledger.insert(self.job.key, key, fields, self.runner))
 
     def flush(self) -> None:
         with self.lock:
@@ -241,15 +261,3 @@ class Recorder:
             self.flush()
         finally:
             self.ledger.close()
-
-
-def _ok_runs(folder: Path) -> Iterator[list[str]]:
-    """The task overrides of the runs of a sweep dir whose record says they succeeded."""
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for name in names:
-        record = read_record(str(folder / name))
-        if record is not None and record.get("status") == "ok":
-            yield [str(o) for o in record.get("overrides") or []]

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from hydraflow.errors import UsageError
+from hydraflow.words import override_key
 
 
 @dataclass(frozen=True)
@@ -41,4 +42,9 @@ class Selection:
         """Whether Hydra override words (``key=value``) satisfy every rule."""
         if not self.rules:
             return True
-        return self.matches(dict(w.partition("=")[::2] for w in words if "=" in w))
+        values = {}
+        for word in words:
+            key = override_key(word)
+            if key is not None and "=" in word:
+                values[key] = word.partition("=")[2]
+        return self.matches(values)

@@ -295,7 +295,7 @@ def _results_task(loaded: Config) -> Task[Any]:
         from dataclasses import replace
 
         from hydraflow import app
-        from hydraflow.results.table import Query
+        from hydraflow.analysis.table import Query
 
         try:
             query = Query.parse(

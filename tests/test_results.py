@@ -159,6 +159,8 @@ def test_the_python_api_gives_the_same_rows(app: Project) -> None:
 
     runs = hydraflow.results("j", file=app.root / "hydraflow.yaml")
     assert [r.as_dict() for r in runs] == results(app, "j")
+    again = hydraflow.results("j", file=app.root / "hydraflow.yaml")
+    assert [r.as_dict() for r in again] == [r.as_dict() for r in runs]
     pytest.importorskip("pandas")
     frame = runs.to_pandas()
     assert len(frame) == 8 and {"x", "seed", "score"} <= set(frame.columns)

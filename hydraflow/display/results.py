@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import IO
 
-from hydraflow.results.formats import number
-from hydraflow.results.model import FAILED, NOT_RUN, Run
-from hydraflow.results.table import best
+from hydraflow.analysis.formats import number
+from hydraflow.analysis.model import FAILED, NOT_RUN, Run
+from hydraflow.analysis.table import best
 
 
 def print_runs(

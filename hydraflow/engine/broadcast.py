@@ -21,14 +21,19 @@ class Broadcast:
 
     def __call__(self, event: Event) -> None:
         closed = False
+        failure: Exception | None = None
         with self.lock:
-            # Every observer gets the event even when another one's output is gone:
-            # the ledger's record must not depend on the display.
+            # Every observer gets the event whatever another one does: the ledger's
+            # record must not depend on the display, nor the display on the ledger.
             for observer in list(self.observers):
                 try:
                     observer.handle(event)
                 except BrokenPipeError:
                     self.observers.remove(observer)
                     closed = True
+                except Exception as error:
+                    failure = failure or error
+        if failure is not None:
+            raise failure
         if closed:
             raise OutputClosed

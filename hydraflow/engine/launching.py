@@ -126,6 +126,10 @@ def run_pool(run: Run, starter: Callable[[Mapping[str, str]], Starter]) -> None:
                 env=env,
             )
             Pool(settings, start, run.request.config.root, run.emit).run(launches(run), run.summary)
+            try:  # the ends still waiting to be written, while a failure can still be told
+                run.records.flush()
+            except Exception as error:
+                run.summary.broken = run.summary.broken or str(error)
         finally:
             start.close()
 

@@ -76,7 +76,8 @@ class Pool:
         self._running: dict[int, Running] = {}  # by pid
         self._fds: dict[int, Running] = {}  # pipe or pidfd -> its batch
         self._poller = select.poll()
-        self._retries: collections.deque[tuple[Launch, int]] = collections.deque()
+        self._retries: collections.deque[tuple[Launch, int, BatchFinished]] = collections.deque()
+        self._wake: int | None = None
         self._stopping = False
         self._interrupts = 0
         self._handled_interrupts = 0
@@ -96,7 +97,8 @@ class Pool:
         self.summary = summary
         summary.started = time.time()
         free = list(reversed(range(max(1, min(self.settings.workers, summary.batches)))))
-        with signals_counted(self._count_interrupt, self._poller):
+        with signals_counted(self._count_interrupt, self._poller) as wake:
+            self._wake = wake
             try:
                 while True:
                     self._handle_interrupts()
@@ -114,13 +116,16 @@ class Pool:
                 take.close()
                 for running in self._running.values():  # only after a failure of the loop itself
                     signal_group(running.child.pid, signal.SIGKILL)
+        # A retry that never started (the run stopped first) is a failure to report.
+        summary.failures += [replace(finished, retrying=False) for _, _, finished in self._retries]
         summary.interrupted = summary.interrupted or self._interrupts > 0
         summary.ended = time.time()
         return summary
 
     def _next(self, take: Iterator[Launch | None]) -> tuple[Launch, int] | None:
         if self._retries:
-            return self._retries.popleft()
+            retried, attempt, _ = self._retries.popleft()
+            return retried, attempt
         try:
             for launch in take:
                 if launch is not None:
@@ -146,6 +151,8 @@ class Pool:
             running = self._fds.get(fd)
             if running is not None:
                 self._guarded(running, self._readable, fd)
+            elif fd == self._wake:
+                os.read(fd, 512)  # a signal's wake-up byte: the flag it set is read above
         now = time.monotonic()
         for running in list(self._running.values()):
             self._guarded(running, self._tick, now)
@@ -186,7 +193,7 @@ class Pool:
             self._event(finished)
             free.append(slot)
             if finished.retrying:
-                self._retries.append((launch, attempt + 1))
+                self._retries.append((launch, attempt + 1, finished))
             return
         timeout = self.settings.timeout
         running = Running(
@@ -296,7 +303,7 @@ class Pool:
         )
         self._event(finished)
         if finished.retrying:
-            self._retries.append((launch, running.attempt + 1))
+            self._retries.append((launch, running.attempt + 1, finished))
         return running.slot
 
     def _record(self, finished: BatchFinished) -> BatchFinished:

@@ -41,16 +41,19 @@ def signals_as_interrupts() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def signals_counted(count: Callable[[], None], poller: select.poll) -> Iterator[None]:
+def signals_counted(count: Callable[[], None], poller: select.poll) -> Iterator[int | None]:
     """Within this block Ctrl-C and SIGTERM only call ``count`` and wake ``poller``
-    (through a pipe), so a signal never cuts the caller's bookkeeping in half.
+    through a pipe, whose end it gives (the caller reads the bytes that wake it), so a
+    signal never cuts the caller's bookkeeping in half.
 
     Only the main thread can install handlers; elsewhere this does nothing.
     """
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield None
         return
-    wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    wake_read, wake_write = os.pipe()  # not inherited by children
+    os.set_blocking(wake_read, False)
+    os.set_blocking(wake_write, False)
     poller.register(wake_read, select.POLLIN)
 
     def counted(signum: int, frame: object) -> None:
@@ -59,7 +62,7 @@ def signals_counted(count: Callable[[], None], poller: select.poll) -> Iterator[
     previous = {sig: signal.signal(sig, counted) for sig in (signal.SIGINT, signal.SIGTERM)}
     old_wakeup = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
     try:
-        yield
+        yield wake_read
     finally:
         signal.set_wakeup_fd(old_wakeup)
         for sig, handler in previous.items():

@@ -88,8 +88,8 @@ class Spawner:
         self._devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
 
     def start(self, argv: Sequence[str], env: Mapping[bytes, bytes]) -> Child:
-        out_read, out_write = os.pipe2(os.O_CLOEXEC)
-        err_read, err_write = os.pipe2(os.O_CLOEXEC)
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
         try:
             pid = os.posix_spawnp(
                 argv[0],

@@ -79,7 +79,11 @@ class SubmitMode:
         relative = submit_file(run.job)
         path = run.request.config.root / relative
         handed = _claimed(run)
-        write_atomically(path, (batch_line(batch.args(folder)) for batch, folder, _ in handed))
+        summary = run.summary
+        if not handed:  # nothing to hand over: the summary says what was skipped, and why
+            summary.batches = 0
+            return
+        write_atomically(path, (line for _, line, _ in handed))
         rows = Path(f"{path}.rows.json")
         ledger = run.records.ledger_path
         if ledger is not None and _built_in(run.job):
@@ -87,12 +91,13 @@ class SubmitMode:
             write_atomically(rows, [json.dumps(handover)])
         argv = handler_argv(run.job, run.extras, relative)
         try:
-            code = run_handler(argv, run.request.config.root) if handed else 0
+            code = run_handler(argv, run.request.config.root)
         finally:
+            if _built_in(run.job):  # a handler that failed before submitting took nothing
+                run.records.release_untaken([row for _, _, row in handed])
             if not run.options.keep_file:
                 path.unlink(missing_ok=True)
                 rows.unlink(missing_ok=True)
-        summary = run.summary
         summary.handler = (argv[0] if argv[0] != sys.executable else BUILT_IN, code)
         if code == EXIT_INTERRUPTED:
             summary.interrupted = True
@@ -105,16 +110,20 @@ def _built_in(job: Job) -> bool:
 
 
 def _claimed(run: Run) -> list[tuple[Batch, str, int]]:
-    """The batches to hand over with their sweep dirs and ledger rows. The built-in
-    handler's are claimed first, as ``queued``: one that is queued or running on the
-    cluster already is never handed over again."""
-    planned = [(batch, sweep_dir(run, batch)) for batch in run.plan.batches()]
+    """The batches to hand over, each with its line of the file and its ledger row. Every
+    line is checked before anything is claimed. The built-in handler's batches are
+    claimed first, as ``queued``: one queued or running on the cluster is never handed
+    over again."""
+    planned = []
+    for batch in run.plan.batches():
+        folder = sweep_dir(run, batch)
+        planned.append((batch, folder, batch_line(batch.args(folder))))
     if not _built_in(run.job):
-        return [(batch, folder, 0) for batch, folder in planned]
-    claims = run.records.claim([(b, d, b.argv(d)) for b, d in planned], "queued")
+        return [(batch, line, 0) for batch, _, line in planned]
+    claims = run.records.claim([(b, d, b.argv(d)) for b, d, _ in planned], "queued")
     handed = [
-        (batch, claim.sweep_dir, claim.row)
-        for (batch, _), claim in zip(planned, claims, strict=True)
+        (batch, line, claim.row)
+        for (batch, _, line), claim in zip(planned, claims, strict=True)
         if isinstance(claim, Claimed)
     ]
     run.summary.elsewhere += len(planned) - len(handed)

@@ -136,9 +136,9 @@ class WarmServer:
         return lines[-1] if lines else ""
 
     def start(self, argv: Sequence[str], env: Mapping[bytes, bytes]) -> Child:
-        out_read, out_write = os.pipe2(os.O_CLOEXEC)
-        err_read, err_write = os.pipe2(os.O_CLOEXEC)
-        status_read, status_write = os.pipe2(os.O_CLOEXEC)
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
+        status_read, status_write = os.pipe()
         request = {
             "argv": list(argv[self.spec.prefix :]),
             "env": {os.fsdecode(k): os.fsdecode(v) for k, v in env.items()},

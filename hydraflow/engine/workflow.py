@@ -53,6 +53,10 @@ class Records(Protocol):
 
     def release(self, claims: Sequence[Claimed]) -> None: ...
 
+    def release_untaken(self, rows: Sequence[int]) -> None: ...
+
+    def flush(self) -> None: ...
+
     def handle(self, event: Event) -> None: ...
 
 
@@ -77,6 +81,12 @@ class Unrecorded:
         return [Claimed(0, directory) for _, directory, _ in wanted]
 
     def release(self, claims: Sequence[Claimed]) -> None:
+        pass
+
+    def release_untaken(self, rows: Sequence[int]) -> None:
+        pass
+
+    def flush(self) -> None:
         pass
 
     def handle(self, event: Event) -> None:

@@ -215,8 +215,9 @@ class Ledger:
             return "done"
         previous = live.get(item.key)
         if previous is not None:
-            if previous.scheduler_id or previous.runner_alive:
-                return "elsewhere"  # queued or running on the cluster, or by a live runner
+            if previous.scheduler_id or previous.host != runner.host or previous.runner_alive:
+                # Queued or running on the cluster, on another machine, or by a live runner.
+                return "elsewhere"
             if previous.guard_alive:
                 return previous
             db.execute("UPDATE attempts SET status = 'lost' WHERE id = ?", (previous.id,))
@@ -262,11 +263,15 @@ class Ledger:
                 (*(sql_value(v) for v in fields.values()), row),
             )
 
-    def release(self, rows: Sequence[int]) -> None:
-        """Forget claims of batches that were never started (the run stopped first)."""
+    def release(self, rows: Sequence[int], *, untaken: bool = False) -> None:
+        """Forget claims of batches that were never started (the run stopped first);
+        ``untaken``: only those a scheduler never took (still queued, with no job id)."""
+        condition = " AND status = 'queued' AND scheduler_id IS NULL" if untaken else ""
         if rows:
             with self._write() as db:
-                db.executemany("DELETE FROM attempts WHERE id = ?", [(row,) for row in rows])
+                db.executemany(
+                    f"DELETE FROM attempts WHERE id = ?{condition}", [(row,) for row in rows]
+                )
 
 
 def _failure(path: Path, error: sqlite3.DatabaseError) -> LedgerError:

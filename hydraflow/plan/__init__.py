@@ -19,12 +19,12 @@ from hydraflow.plan.batch import (
     Extras,
     merge_add,
     new_sweep_dir,
-    override_key,
 )
 from hydraflow.plan.build import Counts, Plan, batches, set_batches
 from hydraflow.plan.hints import no_match, override_keys
 from hydraflow.plan.record import CALLBACK_DIR, RECORD_OVERRIDE, record_env, record_words
 from hydraflow.plan.runs import hydra_sweeps, planned_runs
+from hydraflow.words import override_key
 
 __all__ = [
     "CALLBACK_DIR",

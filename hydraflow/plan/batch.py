@@ -9,25 +9,13 @@ from functools import cached_property
 
 from hydraflow.config import Job
 from hydraflow.errors import UsageError
+from hydraflow.words import override_key
 
 # What Hydra sweeps in a batch: (key, values) per swept key, in Hydra's order.
 Axes = tuple[tuple[str, tuple[str, ...]], ...]
 
 SWEEP_ROOT = "multirun"
 SWEEP_DIR_KEY = "hydra.sweep.dir"
-
-
-def override_key(word: str) -> str | None:
-    """The key a Hydra override sets (``+k=1``, ``++k=1``, ``~k`` all set ``k``); None for
-    a word that is not an override (``--config-name=x``, ``-c``, a bare ``a``)."""
-    if word.startswith("-"):
-        return None
-    key, eq, _ = word.partition("=")
-    if word.startswith("~"):
-        return key[1:] or None
-    if not eq:
-        return None
-    return key.lstrip("+") or None
 
 
 @dataclass(frozen=True)

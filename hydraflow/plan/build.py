@@ -25,7 +25,8 @@ def set_batches(
     job: Job, job_set: JobSet | None, extras: Extras, first_index: int = 0
 ) -> Iterator[Batch]:
     """The batches of one set (None: a job without sets, which has one batch)."""
-    command = (*job.command, *extras.front)
+    # A submit job's other extra words are its handler's options, not part of a batch.
+    command = job.command if job.mode == "submit" else (*job.command, *extras.front)
     job_name = extras.keep([f"hydra.job.name={job.name}"])
     tail = (*extras.keep(merge_add(job.add, job_set.add if job_set else None)), *extras.overrides)
     internal = record_words(job)

@@ -7,9 +7,10 @@ import itertools
 from collections.abc import Iterator
 
 from hydraflow.config import Job
-from hydraflow.plan.batch import NO_EXTRAS, Batch, Extras, override_key
+from hydraflow.plan.batch import NO_EXTRAS, Batch, Extras
 from hydraflow.plan.build import batches, set_batches
 from hydraflow.selection import Selection
+from hydraflow.words import override_key
 
 
 def override_keys(job: Job, extras: Extras = NO_EXTRAS) -> list[str]:

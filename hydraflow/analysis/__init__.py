@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hydraflow.results.collect import collect
-from hydraflow.results.model import Results, Run
+from hydraflow.analysis.collect import collect
+from hydraflow.analysis.model import Results, Run
 
 __all__ = ["Results", "Run", "collect", "results"]
 

@@ -14,18 +14,19 @@ from pathlib import Path
 
 import yaml
 
-from hydraflow.config import Config, Job
-from hydraflow.plan import SWEEP_ROOT, Batch, Extras, batches, planned_runs
-from hydraflow.results.model import FAILED, NOT_RUN, OK, UNKNOWN, Results, Run
-from hydraflow.results.reading import (
+from hydraflow.analysis.model import FAILED, NOT_RUN, OK, UNKNOWN, Results, Run
+from hydraflow.analysis.reading import (
     RECORD,
     load_yaml,
     numbers,
-    params_of,
     read_metrics,
     read_overrides,
     read_record,
+    same_values,
 )
+from hydraflow.config import Config, Job
+from hydraflow.plan import SWEEP_ROOT, Batch, Extras, batches, planned_runs
+from hydraflow.words import params_of
 
 
 @dataclass
@@ -125,16 +126,27 @@ def _run_dirs(sweep: str) -> list[str]:
 
 
 def _runs_of(root: Path, job: Job, sweep: _Sweep) -> Iterator[Run]:
-    seen: set[frozenset[tuple[str, str]]] = set()
+    """The runs in a sweep dir; then, for a batch that did not succeed, the planned runs
+    that have no folder (its process stopped before them), as ``not run``."""
+    found: set[frozenset[tuple[str, str]]] = set()
+    numbers: set[int] = set()
     for name in _run_dirs(str(root / sweep.path)):
         run = _run(root, job, sweep, f"{sweep.path}/{name}")
-        seen.add(frozenset(run.params.items()))
+        found.add(same_values(run.params))
+        if name.isdigit():
+            numbers.add(int(name))
         yield run
-    planned = planned_runs(sweep.batch) if sweep.batch is not None else None
-    for overrides in planned or []:
+    if sweep.batch is None or sweep.batch_status in (None, "ok"):
+        return
+    for number, overrides in enumerate(planned_runs(sweep.batch) or []):
         params = params_of(overrides)
-        if frozenset(params.items()) not in seen:
+        if number not in numbers and same_values(params) not in found:
             yield Run(job.key, NOT_RUN, None, params)
+
+
+# A run without a record (made before runs kept them, or cut short before its end)
+# takes its status from its batch's, where that says more than "unknown".
+_FROM_BATCH = {"ok": OK, "interrupted": "interrupted", "timeout": "timeout", "lost": "lost"}
 
 
 def _run(root: Path, job: Job, sweep: _Sweep, run_dir: str) -> Run:
@@ -148,8 +160,8 @@ def _run(root: Path, job: Job, sweep: _Sweep, run_dir: str) -> Run:
         start, end = record.get("start"), record.get("end")
         duration = end - start if isinstance(start, float) and isinstance(end, float) else None
         error = record.get("error")
-    else:  # made before runs kept records, or with the record turned off
-        status = OK if sweep.batch_status == "ok" else UNKNOWN
+    else:
+        status = _FROM_BATCH.get(sweep.batch_status or "", UNKNOWN)
         params = params_of(read_overrides(folder) or [])
         duration, error = None, None
     metrics.update(read_metrics(folder, job.metrics))

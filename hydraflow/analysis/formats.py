@@ -9,8 +9,8 @@ import json
 import math
 from collections.abc import Sequence
 
-from hydraflow.results.model import Run
-from hydraflow.results.table import Group, metric_keys, varying
+from hydraflow.analysis.model import Run
+from hydraflow.analysis.table import Group, metric_keys, varying
 
 
 def number(value: float | None) -> str:
@@ -24,7 +24,7 @@ def number(value: float | None) -> str:
 
 def columns(runs: Sequence[Run], all_columns: bool) -> tuple[list[str], list[str]]:
     """The parameter and metric columns: parameters that vary (or all of them)."""
-    from hydraflow.results.table import param_keys
+    from hydraflow.analysis.table import param_keys
 
     return (param_keys(runs) if all_columns else varying(runs)), metric_keys(runs)
 

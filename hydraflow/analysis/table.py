@@ -10,8 +10,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hydraflow.analysis.model import OK, Run
 from hydraflow.errors import UsageError
-from hydraflow.results.model import OK, Run
 from hydraflow.selection import Selection
 
 # A metric is better low when its name says so; otherwise high is better.

@@ -9,10 +9,12 @@ import glob
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import yaml
+
+from hydraflow.words import params_of
 
 RECORD = "hydraflow.run.json"  # written by hydraflow_record.RunRecord
 OVERRIDES = os.path.join(".hydra", "overrides.yaml")
@@ -43,16 +45,6 @@ def read_overrides(run_dir: str) -> list[str] | None:
     except (OSError, yaml.YAMLError):
         return None
     return [str(o) for o in overrides] if isinstance(overrides, list) else None
-
-
-def params_of(overrides: Iterable[str]) -> dict[str, str]:
-    """``["model=small", "+tag=x", "~drop"]`` → ``{"model": "small", "tag": "x"}``."""
-    params: dict[str, str] = {}
-    for override in overrides:
-        key, eq, value = override.partition("=")
-        if eq and not key.startswith("~"):
-            params[key.lstrip("+")] = value
-    return params
 
 
 def numbers(value: Any, prefix: str = "") -> dict[str, float]:
@@ -90,5 +82,44 @@ def read_metrics(run_dir: str, patterns: Iterable[str]) -> dict[str, float]:
     return found
 
 
-def finite(value: float) -> bool:
-    return math.isfinite(value)
+def same_values(params: Mapping[str, str]) -> frozenset[tuple[str, str]]:
+    """Parameters as Hydra records them, whatever the spelling on the command line:
+    ``1e-3`` and ``0.001`` are the same number, ``true`` and ``True`` the same flag."""
+    return frozenset((key, _canonical(value)) for key, value in params.items())
+
+
+def _canonical(value: str) -> str:
+    lowered = value.lower()
+    if lowered in ("true", "false", "null", "none"):
+        return lowered
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return value
+    return repr(number) if math.isfinite(number) else lowered
+
+
+def run_numbers(folder: str, planned: Sequence[Mapping[str, str]], status: str = "ok") -> set[int]:
+    """Which of a batch's planned runs have a record with ``status`` in its sweep dir.
+
+    A run is known by the number its folder is named after (Hydra numbers runs in the
+    order hydraflow plans them, and a rerun keeps its number); a folder not named by
+    a number is matched by its parameters instead.
+    """
+    by_values = {same_values(params): number for number, params in enumerate(planned)}
+    found: set[int] = set()
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return found
+    for name in names:
+        record = read_record(os.path.join(folder, name))
+        if record is None or record.get("status") != status:
+            continue
+        if name.isdigit() and int(name) < len(planned):
+            found.add(int(name))
+        else:
+            number = by_values.get(same_values(params_of(map(str, record.get("overrides") or []))))
+            if number is not None:
+                found.add(number)
+    return found
