@@ -73,7 +73,6 @@ class Recorder:
             refresh(ledger, self.root, job.key)
         latest = ledger.latest(job.key) if resume else {}
         self.previous = latest
-        self.previous_dirs = {key: attempt.sweep_dir for key, attempt in latest.items()}
         self.done = frozenset(ledger.succeeded(job.key)) if resume else frozenset()
         self.parts: dict[str, set[int]] = {}  # runs being rerun, by the key of their batch
         self._reruns: dict[str, tuple[int, ...] | None] = {}
@@ -85,7 +84,8 @@ class Recorder:
 
     def sweep_dir(self, batch: Batch, new: str) -> str:
         """On ``--resume`` a batch writes into the folder of its earlier attempt."""
-        return self.previous_dirs.get(batch.base_key, new) if self.resume else new
+        earlier = self.previous.get(batch.base_key) if self.resume else None
+        return earlier.sweep_dir if earlier else new
 
     def reruns(self, batch: Batch) -> tuple[int, ...] | None:
         """Which runs of a batch that did not succeed to run again: those without an ``ok``

@@ -98,7 +98,6 @@ def _variant(job: Job, extra: tuple[str, ...], latest: dict[str, Attempt], root:
 
 
 FAILED = ("failed", "timeout", "interrupted", "lost", "cancelled")
-LIVE = ("running", "queued")
 
 
 def _cluster_log(root: Path, attempt: Attempt) -> str | None:

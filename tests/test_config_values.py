@@ -66,6 +66,8 @@ def job(*lines: str) -> str:
         (job("run: x", "sets: {each: a=1}"), 4, "sets must be a list, not a mapping"),
         (job("run: x", "sets:", "  - each: [a=1]"), 5, "each must be a string, not a list"),
         (job("run: x", "sets:", "  - all: {a: 1}"), 5, "all must be a string, not a mapping"),
+        (job("submit: h", "warm: true"), 4, "warm is for run and call jobs"),
+        (job("submit: h", "warm: [torch]"), 4, "warm is for run and call jobs"),
         ("jobs: [a]\n", 1, "jobs must be a mapping, not a list"),
         ("- a\n", 1, "the file must be a mapping, not a list"),
     ],
@@ -75,6 +77,10 @@ def test_wrong_kinds_name_the_key_and_line(read: Read, text: str, line: int, mes
         read(text)
     assert str(caught.value).startswith(f"hydraflow.yaml:{line}: ")
     assert message in str(caught.value)
+
+
+def test_a_submit_job_may_say_it_is_not_warm(read: Read) -> None:
+    assert read(job("submit: h", "warm: false")).jobs["a"].warm is False
 
 
 def test_scalars_read_as_written(read: Read) -> None:

@@ -139,7 +139,7 @@ def test_plan_filters_only_and_done_without_side_lists(tmp_path: Path) -> None:
     done = frozenset(b.key for b in all_batches if b.label in ("i=1 k=a", "i=2 k=a"))
     plan = Plan(job, only=Selection.parse(["k=a"]), done=done)
     assert [b.label for b in plan.batches()] == ["i=3 k=a", "i=4 k=a"]
-    assert [b.label for b in plan.skipped()] == ["i=1 k=a", "i=2 k=a"]
+    assert [b.label for b, skipped in plan.entries() if skipped] == ["i=1 k=a", "i=2 k=a"]
     assert plan.count() == plan.count()  # counting twice gives the same answer
     counts = plan.count()
     assert (counts.to_run, counts.skipped, counts.runs) == (2, 2, 2)

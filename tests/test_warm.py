@@ -276,3 +276,36 @@ def test_the_demo_call_job_runs_warm(demo: Path) -> None:
     result = run_demo(demo, "run", "train-call", "-j", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(list(demo.glob("multirun/train-call/*/*/hydraflow.run.json"))) == 4
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="lists descriptors from /proc")
+def test_a_forked_batch_holds_no_descriptor_of_another(project: Project) -> None:
+    """A batch that held another's status pipe would keep it from ever seeing its end,
+    should the warm process be killed."""
+    project.write(
+        "fds.py",
+        "import os, sys, time\n"
+        "def work(args):\n"
+        "    if args == ['hold']:\n"
+        "        time.sleep(2)\n"
+        "    print(sorted(int(fd) for fd in os.listdir('/proc/self/fd')))\n",
+    )
+    project.yaml("jobs:\n  c:\n    call: fds.work\n")
+    spec = spec_of(load(project.root / "hydraflow.yaml").job("c"), project.root, os.environ)
+    assert spec is not None
+    server = WarmServer(spec, os.environ, project.root)
+    try:
+        holding = server.start(["fds.work", "hold"], {})
+        listing = server.start(["fds.work", "list"], {})
+        out = b""
+        while chunk := os.read(listing.stdout, 4096):
+            out += chunk
+        # 0-2, and the descriptor that listed the folder
+        assert len(json.loads(out)) == 4, out
+        for child in (holding, listing):
+            while child.poll() is None:
+                time.sleep(0.05)
+            assert child.poll() == 0
+            child.close()
+    finally:
+        server.close()

@@ -125,8 +125,16 @@ def _receive(control: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
     return json.loads(body), list(fds)
 
 
-def _child(spec: dict[str, Any], function: Any, request: dict[str, Any], fds: list[int]) -> None:
-    """In the forked child: become the batch, then leave without running any cleanup."""
+def _child(
+    spec: dict[str, Any],
+    function: Any,
+    request: dict[str, Any],
+    fds: list[int],
+    others: list[int],
+) -> None:
+    """In the forked child: become the batch, then leave without running any cleanup.
+    ``others`` are the status pipes of the batches still running: a copy held here
+    would keep their reader from seeing the end if the warm process were killed."""
     code = 1
     try:
         os.setsid()
@@ -139,7 +147,7 @@ def _child(spec: dict[str, Any], function: Any, request: dict[str, Any], fds: li
         os.dup2(devnull, 0)
         os.dup2(stdout, 1)
         os.dup2(stderr, 2)
-        for fd in (devnull, stdout, stderr, status, *_INHERITED):
+        for fd in (devnull, stdout, stderr, status, *_INHERITED, *others):
             os.close(fd)
         os.chdir(request["cwd"])
         os.environ.clear()
@@ -196,9 +204,11 @@ def serve(spec: dict[str, Any], control: socket.socket) -> None:
             if received is None:
                 return  # hydraflow has gone; the watchdog looks after what is left
             request, fds = received
+            for fd in fds:  # never into what a batch starts
+                os.set_inheritable(fd, False)
             pid = os.fork()
             if pid == 0:
-                _child(spec, function, request, fds)
+                _child(spec, function, request, fds, list(statuses.values()))
             statuses[pid] = fds[2]
             os.close(fds[0])
             os.close(fds[1])

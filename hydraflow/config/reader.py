@@ -155,10 +155,12 @@ class _Reader:
             return {"warm": mode == "call", "preload": ()}
         node = entries["warm"][1]
         if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":bool"):
-            return {"warm": self.values.boolean(node, "warm"), "preload": ()}
-        if mode == "submit":
+            warm, preload = self.values.boolean(node, "warm"), ()
+        else:
+            warm, preload = True, self.values.texts(node, "warm")
+        if warm and mode == "submit":  # the handler starts the batches, not hydraflow
             raise self.error("warm is for run and call jobs", node)
-        return {"warm": True, "preload": self.values.texts(node, "warm")}
+        return {"warm": warm, "preload": preload}
 
     def sets(self, node: yaml.Node) -> Iterator[JobSet]:
         if is_null(node):

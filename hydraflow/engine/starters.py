@@ -23,8 +23,6 @@ class Child(Protocol):
 
     def poll(self) -> int | None: ...
 
-    def wait(self) -> int: ...
-
     def close(self) -> None:
         """Release the pipes and descriptors (the pool has read what it wanted)."""
 
@@ -55,16 +53,8 @@ class SpawnedChild:
         return self._pidfd
 
     def poll(self) -> int | None:
-        return self._reap(os.WNOHANG)
-
-    def wait(self) -> int:
-        code = self._reap(0)
-        assert code is not None
-        return code
-
-    def _reap(self, flags: int) -> int | None:
         if self._returncode is None:
-            pid, status = os.waitpid(self.pid, flags)
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid == self.pid:
                 self._returncode = os.waitstatus_to_exitcode(status)
         return self._returncode

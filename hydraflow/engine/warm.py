@@ -117,14 +117,18 @@ class WarmServer:
         )
         theirs.close()
         self._control = ours
-        self._handshake()
+        try:
+            self._handshake()
+        except BaseException:  # Ctrl-C while it imports, too: no warm process left behind
+            self._process.kill()
+            self.close()
+            raise
 
     def _handshake(self) -> None:
         line = self._control.makefile("rb").readline()
         answer = json.loads(line) if line.strip() else {}
         if answer.get("ready"):
             return
-        self.close()
         if "unsafe" in answer:
             raise Unsafe(answer["unsafe"])
         reason = answer.get("error") or self._tail() or "it ended without saying why"
@@ -145,6 +149,7 @@ class WarmServer:
             "cwd": os.getcwd(),
         }
         body = json.dumps(request).encode()
+        ours = (out_read, err_read, status_read)
         try:
             socket.send_fds(
                 self._control,
@@ -152,11 +157,15 @@ class WarmServer:
                 [out_write, err_write, status_write],
             )
             reply = self._control.recv(_HEADER.size, socket.MSG_WAITALL)
+        except BaseException:
+            for fd in ours:
+                os.close(fd)
+            raise
         finally:
             for fd in (out_write, err_write, status_write):
                 os.close(fd)
         if len(reply) != _HEADER.size:
-            for fd in (out_read, err_read, status_read):
+            for fd in ours:
                 os.close(fd)
             raise OSError(f"the warm process has ended: {self._tail() or 'no reason given'}")
         (pid,) = _HEADER.unpack(reply)
@@ -193,11 +202,6 @@ class ForkedChild:
             self._returncode = os.waitstatus_to_exitcode(status)
         return self._returncode
 
-    def wait(self) -> int:
-        code = self.poll()
-        assert code is not None
-        return code
-
     def close(self) -> None:
         for fd in (self.stdout, self.stderr, self._status):
             if fd >= 0:
@@ -223,11 +227,9 @@ def starter_for(
     one line saying so (none when the job itself asked for no warm process)."""
     if spec is None:
         return Spawner()
-    if not warm:
-        pass
-    elif not hasattr(os, "fork"):
+    if warm and not hasattr(os, "fork"):
         notice("warm starts need fork, which this system lacks: a new process per batch")
-    else:
+    elif warm:
         try:
             return WarmServer(spec, env, cwd)
         except Unsafe as why:

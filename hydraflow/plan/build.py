@@ -83,9 +83,6 @@ class Plan:
     def batches(self) -> Iterator[Batch]:
         return (batch for batch, skipped in self.entries() if not skipped)
 
-    def skipped(self) -> Iterator[Batch]:
-        return (batch for batch, skipped in self.entries() if skipped)
-
     def count(self) -> Counts:
         """How many batches run and are skipped, and their Hydra runs, without ids or hashes
         unless ``--resume`` needs the keys."""
