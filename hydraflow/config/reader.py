@@ -154,8 +154,9 @@ class _Reader:
         if "warm" not in entries:
             return {"warm": mode == "call", "preload": ()}
         node = entries["warm"][1]
+        preload: tuple[str, ...] = ()
         if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":bool"):
-            warm, preload = self.values.boolean(node, "warm"), ()
+            warm = self.values.boolean(node, "warm")
         else:
             warm, preload = True, self.values.texts(node, "warm")
         if warm and mode == "submit":  # the handler starts the batches, not hydraflow
