@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hydraflow.cluster import exit_name, ledger_of, log_name, read_exit, refresh
+from hydraflow.engine.signals import install_sigterm_as_interrupt
 from hydraflow.ledger import Ledger, Update
 from hydraflow.plan import CALLBACK_DIR
 
@@ -180,6 +181,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # hydraflow stops a handler with SIGTERM: it must cancel the array as Ctrl-C does.
+    install_sigterm_as_interrupt()
     options = parser().parse_args(argv)
     words = options.words[1:] if options.words[:1] == ["--"] else options.words
     try:
@@ -260,7 +263,9 @@ def _submit(path: Path) -> str:
         ["sbatch", "--parsable", str(path)], capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
-        raise HandlerError(f"sbatch failed: {result.stderr.strip()}")
+        reason = result.stderr.strip() or f"exit {result.returncode}"
+        hint = "hydraflow-slurm --local runs the array tasks on this machine instead"
+        raise HandlerError(f"sbatch failed: {reason}\n  ({hint})")
     return result.stdout.strip().split(";")[0]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -178,3 +179,58 @@ def test_per_task_batches_and_the_ledger_without_slurm(project: Project) -> None
     assert _status(project, _env()) == {"ok": 2, "failed": 1}
     preview = project.hydraflow("run", "j", "--resume", "--dry-run", env=_env()).stdout
     assert preview.count("# skipped, succeeded before") == 2 and "x=2" in preview.splitlines()[2]
+
+
+def test_a_refused_submission_says_why_and_leaves_nothing_claimed(project: Project) -> None:
+    _failing_job(project, "")
+    bin_dir = project.write(
+        "bin/sbatch", "#!/bin/sh\necho 'sbatch: error: Invalid partition' >&2\nexit 1\n"
+    )
+    bin_dir.chmod(0o755)
+    env = {"PATH": f"{bin_dir.parent}{os.pathsep}{_env()['PATH']}"}
+    result = project.hydraflow("run", "j", env=env)
+    assert result.returncode != 0
+    assert "Invalid partition" in result.stderr and "--local" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not {"running", "queued"} & set(_status(project, env))
+    again = project.hydraflow("run", "j", "--resume", "--dry-run", env=env).stdout
+    assert "skipped" not in again  # nothing counts as done or taken
+
+
+def test_ctrl_c_while_waiting_cancels_the_array(project: Project, slurm: LocalSlurm) -> None:
+    project.write("app.py", "import time\ntime.sleep(120)\n")
+    project.yaml(
+        f"jobs:\n  j:\n    submit: hydraflow-slurm {PY} app.py\n    record: false\n"
+        "    sets:\n      - each: x=1:2\n"
+    )
+    env = {**os.environ, **_env(), "SLURM_CONF": str(slurm.conf)}
+    runner = subprocess.Popen(
+        [*command("hydraflow"), "run", "j"],
+        cwd=project.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and not _status(project, env).keys() & {"queued", "running"}:
+        time.sleep(0.3)
+    job = ""
+    while time.time() < deadline and not job:  # submitted, and the handler waits on it
+        queue = ["squeue", "-h", "-o", "%A"]
+        job = subprocess.run(queue, env=env, capture_output=True, text=True).stdout.strip()
+        time.sleep(0.3)
+    assert job, "the array never reached the queue"
+    runner.send_signal(signal.SIGINT)
+    out, _ = runner.communicate(timeout=60)
+    assert runner.returncode == 130, out
+    assert "Traceback" not in out
+    while time.time() < deadline:
+        queue = subprocess.run(
+            ["squeue", "-h"], env=env, capture_output=True, text=True, check=False
+        ).stdout
+        if not queue.strip():
+            break
+        time.sleep(0.3)
+    assert not queue.strip(), f"still queued after Ctrl-C: {queue}"
+    assert not _status(project, env).keys() & {"queued", "running"}
