@@ -12,6 +12,7 @@ and without a trace is ``lost``; a cancelled or timed-out one says so.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,7 +20,8 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from hydraflow.ledger import Attempt, Ledger, LedgerError, Update
+from hydraflow.ledger import Attempt, Ledger, LedgerError, Runner, Update
+from hydraflow.words import RUN_RECORD
 
 WAITING = ("PENDING", "REQUEUED", "CONFIGURING", "RESV_DEL_HOLD", "REQUEUE_HOLD", "SUSPENDED")
 RUNNING = ("RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING")
@@ -53,38 +55,89 @@ def read_exit(path: Path) -> int | None:
 
 def refresh(ledger: Ledger, root: Path, job: str | None = None) -> list[Attempt]:
     """Update the rows of queued and running Slurm batches; returns those still waiting or
-    running (after the update)."""
-    live = [a for a in ledger.attempts(job) if a.scheduler_id and a.status in ("queued", "running")]
-    if not live:
-        return []
+    running (after the update). A ``lost`` one whose exit file has turned up since (a
+    shared file system can be late) takes its end from it."""
+    watched = [a for a in ledger.attempts(job) if a.scheduler_id and a.status in WATCHED]
     updates: list[Update] = []
     unknown = []
-    for attempt in live:
-        path = root / attempt.sweep_dir / exit_name(attempt.part)
-        code = read_exit(path)
-        if code is None:
+    for attempt in watched:
+        ended = _ended(root, attempt)
+        if ended is not None:
+            updates.append((attempt.id, ended))
+        elif attempt.status != "lost":
             unknown.append(attempt)
-            continue
-        status = "ok" if code == 0 else "failed"
-        updates.append((attempt.id, {"status": status, "exit_code": code, "end": _mtime(path)}))
     still = []
-    if unknown:
-        states = scheduler_states(a.scheduler_id or "" for a in unknown)
-        for attempt in unknown:
-            state = states.get(attempt.scheduler_id or "")
-            if states.get("") == "unreachable":
-                still.append(attempt)  # no scheduler to ask here: leave the row as it is
-            elif state in WAITING or state in RUNNING:
-                status = "queued" if state in WAITING else "running"
-                still.append(attempt)
-                if status != attempt.status:
-                    updates.append((attempt.id, {"status": status}))
-            else:
-                # Gone from the queue without an exit file: the scheduler says why, or it is lost.
-                updates.append((attempt.id, {"status": ENDED.get(state or "", "lost")}))
+    states = scheduler_states(a.scheduler_id or "" for a in unknown) if unknown else {}
+    for attempt in unknown:
+        state = states.get(attempt.scheduler_id or "")
+        if states.get("") == "unreachable":
+            still.append(attempt)  # no scheduler to ask here: leave the row as it is
+        elif state in WAITING or state in RUNNING:
+            status = "queued" if state in WAITING else "running"
+            still.append(attempt)
+            if status != attempt.status:
+                updates.append((attempt.id, {"status": status}))
+        else:
+            # It left the queue: its exit file may have been written since it was read;
+            # without one the scheduler says why, or it is lost.
+            late = _ended(root, attempt)
+            updates.append((attempt.id, late or {"status": ENDED.get(state or "", "lost")}))
     if updates:
         ledger.update(updates)
+        _complete_reruns(ledger, root, {a.job for a in watched})
     return still
+
+
+WATCHED = ("queued", "running", "lost")
+
+
+def _ended(root: Path, attempt: Attempt) -> dict[str, object] | None:
+    path = root / attempt.sweep_dir / exit_name(attempt.part)
+    code = read_exit(path)
+    if code is None:
+        return None
+    return {"status": "ok" if code == 0 else "failed", "exit_code": code, "end": _mtime(path)}
+
+
+def _complete_reruns(ledger: Ledger, root: Path, jobs: Iterable[str]) -> None:
+    """A batch whose failed runs were all rerun on the cluster and all succeeded has
+    succeeded: one row says so, as a run on this machine writes it."""
+    for job in jobs:
+        latest = ledger.latest(job)
+        reruns: dict[str, list[Attempt]] = {}
+        for attempt in latest.values():
+            if attempt.is_rerun:
+                reruns.setdefault(attempt.key.partition(":")[0], []).append(attempt)
+        for base, parts in reruns.items():
+            batch = latest.get(base)
+            if batch is None or batch.status == "ok":
+                continue
+            mine = [p for p in parts if p.sweep_dir == batch.sweep_dir]
+            if mine and all(p.status == "ok" for p in mine) and _every_run_ok(root, batch):
+                fields: dict[str, object] = {
+                    "label": batch.label,
+                    "argv": batch.argv,
+                    "extra": batch.extra,
+                    "sweep_dir": batch.sweep_dir,
+                    "runs": batch.runs,
+                    "part": sorted(n for p in mine for n in p.part or ()),
+                    "status": "ok",
+                    "end": max(p.end or 0 for p in mine) or time.time(),
+                }
+                ledger.insert(job, base, fields, Runner.this())
+
+
+def _every_run_ok(root: Path, batch: Attempt) -> bool:
+    """Whether each run of the batch, in the folder Hydra numbers it by, has a record that
+    says it succeeded (a rerun of only some of the failed runs does not finish a batch)."""
+    for number in range(batch.runs or 0):
+        try:
+            record = json.loads((root / batch.sweep_dir / str(number) / RUN_RECORD).read_text())
+        except (OSError, ValueError):
+            return False
+        if not isinstance(record, dict) or record.get("status") != "ok":
+            return False
+    return bool(batch.runs)
 
 
 def _mtime(path: Path) -> float:

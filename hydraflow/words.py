@@ -1,4 +1,5 @@
-"""Hydra override words: which key a word sets, and which keys are Hydra's own.
+"""Hydra override words: which key a word sets, and which keys are Hydra's own; and the
+name of the record each run writes.
 
 One place for a rule that the plan, the selection (``--only``, ``--where``),
 the results and the Slurm handler all need to agree on.
@@ -7,6 +8,8 @@ the results and the Slurm handler all need to agree on.
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+RUN_RECORD = "hydraflow.run.json"  # written in each run's folder by hydraflow_record.RunRecord
 
 
 def override_key(word: str) -> str | None:

@@ -78,6 +78,17 @@ def test_resume_reruns_exactly_the_failed_batches_in_their_sweep_dirs(project: P
     assert project.hydraflow("run", "j", "--resume").stdout.count("hydraflow: start") == 0
 
 
+def test_resume_goes_by_the_latest_attempt(project: Project) -> None:
+    """A batch that succeeded once and failed in a later run (without --resume) is to do."""
+    setup(project, "      - each: i=1:3\n")
+    assert project.hydraflow("run", "j").returncode == 0
+    assert project.hydraflow("run", "j", "--keep-going", env={"FAIL": "2"}).returncode == 1
+    preview = project.hydraflow("run", "j", "--resume", "--dry-run").stdout.splitlines()
+    assert [line for line in preview if not line.startswith("#")] == [
+        line for line in preview if " i=2 " in line
+    ]
+
+
 def test_a_killed_runner_resumes_exactly_the_unfinished_batches(project: Project) -> None:
     setup(project, "      - each: i=1:6 sleep=0.4\n")
     env = {**os.environ, "RECORD": str(project.root / "record.jsonl"), "NO_COLOR": "1"}

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from hydraflow.words import params_of
+from hydraflow.words import RUN_RECORD, params_of
 
-RECORD = "hydraflow.run.json"  # written by hydraflow_record.RunRecord
+RECORD = RUN_RECORD
 OVERRIDES = os.path.join(".hydra", "overrides.yaml")
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -156,7 +156,9 @@ class Ledger:
         return {attempt.key: attempt for attempt in self.attempts(job)}
 
     def succeeded(self, job: str) -> set[str]:
-        rows = self._query("SELECT DISTINCT key FROM attempts WHERE job = ? AND status = 'ok'", job)
+        """The batch keys whose latest attempt succeeded: a later failure (a run without
+        ``--resume``) makes a batch to do again."""
+        rows = self._query(f"{_LATEST_OK} GROUP BY key)", job)
         return {row["key"] for row in rows}
 
     # -- writing ---------------------------------------------------------------------
@@ -183,14 +185,8 @@ class Ledger:
             marks = ",".join("?" * len(keys))
             done = set()
             if resume:
-                done = {
-                    row[0]
-                    for row in db.execute(
-                        "SELECT DISTINCT key FROM attempts"
-                        f" WHERE status = 'ok' AND key IN ({marks})",
-                        keys,
-                    )
-                }
+                sql = f"{_LATEST_OK} AND key IN ({marks}) GROUP BY key)"
+                done = {row[0] for row in db.execute(sql, (job, *keys))}
             # A running or queued row is always its key's latest: a claim marks older ones lost.
             db.row_factory = sqlite3.Row
             live = {
@@ -272,6 +268,12 @@ class Ledger:
                 db.executemany(
                     f"DELETE FROM attempts WHERE id = ?{condition}", [(row,) for row in rows]
                 )
+
+
+_LATEST_OK = (
+    "SELECT key FROM attempts WHERE status = 'ok' AND id IN"
+    " (SELECT MAX(id) FROM attempts WHERE job = ?"
+)
 
 
 def _failure(path: Path, error: sqlite3.DatabaseError) -> LedgerError:
