@@ -22,7 +22,7 @@ from hydraflow.plan import (
     no_match,
     override_key,
 )
-from hydraflow.report import cause_of, failure_block, status_text, summary_line
+from hydraflow.report import cause_of, failure_block, outputs_line, status_text, summary_line
 from hydraflow.selection import Selection
 
 Lines = tuple[str, ...]
@@ -105,6 +105,19 @@ def test_extras_change_a_batchs_identity_but_not_its_label(tmp_path: Path) -> No
     smoke = list(batches(config.job("t"), Extras.parse(["epochs=1"])))
     assert [b.label for b in plain] == [b.label for b in smoke] == ["m=a", "m=b"]
     assert {b.key for b in plain}.isdisjoint(b.key for b in smoke)
+
+
+def test_an_extra_that_replaces_a_swept_word_runs_each_batch_once(tmp_path: Path) -> None:
+    config = config_of(tmp_path, one_set("m=a,b s=1,2"))
+    plan = Plan(config.job("t"), Extras.parse(["m=c"]))
+    assert [b.label for b in plan.batches()] == ["s=1", "s=2"]
+    assert plan.count().to_run == 2
+    plain = Plan(config_of(tmp_path, one_set("m=a,a")).job("t"))
+    assert plain.count().to_run == len(list(plain.batches())) == 2  # as written, as Hydra does
+
+
+def test_the_outputs_line_names_each_folder_once() -> None:
+    assert outputs_line(["m/j/A", "m/j/A", "m/j/B"]) == "outputs: m/j/A m/j/B"
 
 
 # -- the plan ---------------------------------------------------------------------------------

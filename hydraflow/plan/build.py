@@ -64,9 +64,15 @@ class Plan:
     def entries(self) -> Iterator[tuple[Batch, bool]]:
         """Every chosen batch and whether it is skipped as done before; a batch whose runs
         partly succeeded is replaced by batches of the runs that did not."""
+        # Extra overrides can replace a swept word and make batches alike: run each once.
+        seen: set[str] | None = set() if self.extras.overrides else None
         for batch in batches(self.job, self.extras):
             if not self.only.matches_words(batch.overrides):
                 continue
+            if seen is not None:
+                if batch.key in seen:
+                    continue
+                seen.add(batch.key)
             if self.done and batch.key in self.done:
                 yield batch, True
                 continue
