@@ -45,7 +45,10 @@ def run(
         if options.dry_run:
             return run_job(request, [PlainDisplay(out)], records)
         display = make_display(options.quiet, out, rerun if options.ledger else None)
-        return run_job(request, [display], records)
+        try:
+            return run_job(request, [display], records)
+        finally:
+            display.close()
     finally:
         if records is not None:
             records.close()

@@ -35,6 +35,16 @@ def status_text(finished: BatchFinished) -> str:
     return text + (", retrying" if finished.retrying else "")
 
 
+def recorded_text(status: str, exit_code: int | None) -> str:
+    """A ledger row's end in words: ``failed (exit 2)``, ``killed by SIGKILL``, ``lost``;
+    a batch stopped on purpose (timeout, Ctrl-C, scancel) is named by that alone."""
+    if status != "failed" or exit_code is None:
+        return status
+    if exit_code < 0:
+        return f"killed by {_signal_name(-exit_code)}"
+    return f"failed (exit {exit_code})"
+
+
 def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
@@ -78,7 +88,9 @@ def summary_line(summary: Summary) -> str:
     if summary.not_started:
         parts.append(f"{summary.not_started} not started")
     size = f"{plural(summary.batches, 'batch')}, {plural(summary.runs, 'run')}"
-    state = " (interrupted)" if summary.interrupted and not summary.output_closed else ""
+    # Say the run was interrupted once: a batch stopped by it already says so.
+    stopped = summary.interrupted and not summary.output_closed
+    state = " (interrupted)" if stopped and not summary.count("interrupted") else ""
     return f"{summary.job}: {size} in {duration(summary.ended - summary.started)}: " + (
         ", ".join(parts) + state
     )
@@ -109,10 +121,10 @@ def failure_block(finished: BatchFinished, rerun: str | None) -> list[str]:
     ``rerun`` is how to run what failed again (``… --resume``); None shows the
     batch's own command instead (there is no ledger to resume from).
     """
-    lines = [
-        f"✗ {finished.batch.label}: {status_text(finished)} after {duration(finished.duration)}"
-    ]
-    cause = cause_of(finished.tail)
+    took = "" if finished.status == "timeout" else f" after {duration(finished.duration)}"
+    lines = [f"✗ {finished.batch.label}: {status_text(finished)}{took}"]
+    # A batch that was stopped ended for that reason, whatever its last lines say.
+    cause = cause_of(finished.tail) if finished.status == "failed" else ""
     if cause:
         lines.append(f"  cause: {cause}")
     lines.append(f"  log:   {log_text(finished.log_path)}")

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from hydraflow.config import Config, Job, load
+from hydraflow.display.plain import closing_lines
 from hydraflow.engine.output import LineSplitter, hydra_run_number
 from hydraflow.errors import UsageError
-from hydraflow.events import BatchFinished, Status, Summary
+from hydraflow.events import BatchFinished, RunFinished, Status, Summary
 from hydraflow.options import RunOptions, parse_duration, parse_options
 from hydraflow.plan import (
     RECORD_OVERRIDE,
@@ -22,7 +23,14 @@ from hydraflow.plan import (
     no_match,
     override_key,
 )
-from hydraflow.report import cause_of, failure_block, outputs_line, status_text, summary_line
+from hydraflow.report import (
+    cause_of,
+    failure_block,
+    outputs_line,
+    recorded_text,
+    status_text,
+    summary_line,
+)
 from hydraflow.selection import Selection
 
 Lines = tuple[str, ...]
@@ -319,6 +327,36 @@ def test_failure_block_fits_narrow_terminals_and_names_the_cause() -> None:
     assert all(len(line) <= 60 for line in block)
     without_ledger = failure_block(finished(), None)
     assert without_ledger[-1] != "" and "rerun" not in " ".join(without_ledger)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "text"),
+    [
+        ("failed", 2, "failed (exit 2)"),
+        ("failed", -9, "killed by SIGKILL"),
+        ("timeout", -15, "timeout"),
+        ("lost", None, "lost"),
+    ],
+)
+def test_recorded_ends_never_show_a_raw_signal(status: str, code: int | None, text: str) -> None:
+    assert recorded_text(status, code) == text
+
+
+def test_a_stopped_batch_says_why_once_and_without_a_cause() -> None:
+    timed_out = failure_block(finished("timeout", -15, tail=HYDRA_EXCEPTION), None)
+    assert timed_out[0] == "✗ model=large: timed out after 2.5s"
+    assert not any(line.startswith("  cause:") for line in timed_out)
+
+
+def test_an_interrupted_run_says_so_once_and_how_to_go_on() -> None:
+    summary = Summary("train", batches=3, runs=3, ok=1, started=0.0, ended=1.0)
+    summary.failures = [finished("interrupted", -15)]
+    summary.interrupted = True
+    lines = closing_lines(RunFinished(summary), "hydraflow run train --resume")
+    assert lines[0] == "train: 3 batches, 3 runs in 1.0s: 1 ok, 1 interrupted, 1 not started"
+    assert lines[-1] == "to go on: hydraflow run train --resume"
+    summary.failures = []
+    assert summary_line(summary).endswith("1 ok, 2 not started (interrupted)")
 
 
 def test_summary_counts_each_kind_apart() -> None:

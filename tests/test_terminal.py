@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from conftest import Project, command
 
 PY = shlex.quote(sys.executable)
@@ -47,7 +48,9 @@ def in_terminal(
 ) -> tuple[int, bytes]:
     """Run hydraflow on a pseudo-terminal; type ``then`` once the output satisfies ``when``."""
     full_env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns), **(env or {})}
-    full_env.pop("NO_COLOR", None) if "NO_COLOR" not in (env or {}) else None
+    for name in ("NO_COLOR", "CI"):  # as a user's terminal has them, unless a test says
+        if name not in (env or {}):
+            full_env.pop(name, None)
     pid, master = pty.fork()
     if pid == 0:  # the child: a session leader with the terminal as its own
         os.chdir(project.root)
@@ -174,9 +177,12 @@ def test_ctrl_c_says_stopping_and_leaves_no_process(project: Project) -> None:
         )
 
 
-def test_plain_lines_when_the_terminal_is_dumb(project: Project) -> None:
+@pytest.mark.parametrize("env", [{"TERM": "dumb"}, {"CI": "true"}])
+def test_plain_lines_when_the_terminal_is_dumb_or_a_ci_log(
+    project: Project, env: dict[str, str]
+) -> None:
     fake_job(project)
-    code, output = in_terminal(project, ["run", "train"], env={"NAP": "0", "TERM": "dumb"})
+    code, output = in_terminal(project, ["run", "train"], env={"NAP": "0", **env})
     text = output.decode()
     assert code == 0
     assert "hydraflow: start  #1 model=a" in text and "\x1b[" not in text

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import IO
+from typing import IO, Protocol
 
 from hydraflow.events import Observer
 
 
+class Display(Observer, Protocol):
+    def close(self) -> None:
+        """Give the terminal back, also when the run ended without its last event."""
+
+
 def wants_live(stream: IO[str]) -> bool:
-    """A live panel on a real terminal; plain lines for pipes, CI logs and ``TERM=dumb``.
+    """A live panel on a real terminal; plain lines for pipes, CI logs (``CI`` set, as
+    CI services do, even where they give a terminal) and ``TERM=dumb``.
 
     ``NO_COLOR`` turns colour off and nothing else (Rich reads it itself).
     """
-    if os.environ.get("TERM") == "dumb":
+    if os.environ.get("TERM") == "dumb" or os.environ.get("CI", "").lower() in ("1", "true"):
         return False
     try:
         return stream.isatty()
@@ -28,7 +34,7 @@ def wants_live(stream: IO[str]) -> bool:
 
 def make_display(
     quiet: bool = False, stream: IO[str] | None = None, rerun: str | None = None
-) -> Observer:
+) -> Display:
     """The view for ``stream``; ``rerun`` is how the user reruns what failed (the failure
     report's last line), which only the front end knows."""
     stream = stream or sys.stdout

@@ -103,6 +103,10 @@ class LiveDisplay:
             )
         return Group(*lines)
 
+    def close(self) -> None:
+        if self.live.is_started:
+            self.live.stop()
+
     def handle(self, event: Event) -> None:
         from rich.text import Text
 

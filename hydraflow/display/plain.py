@@ -50,6 +50,8 @@ def closing_lines(event: RunFinished, rerun: str | None) -> list[str]:
             lines += failure_block(failure, rerun)
     if where := outputs_line(summary.outputs):
         lines.append(where)
+    if summary.interrupted and rerun and not summary.output_closed:
+        lines.append(f"to go on: {rerun}")
     return lines
 
 
@@ -61,6 +63,9 @@ class PlainDisplay:
         self.rerun = rerun
         self.total = 0
         self.done = 0
+
+    def close(self) -> None:
+        """Every line is written as it comes: nothing to give back."""
 
     def handle(self, event: Event) -> None:
         if isinstance(event, BatchOutput):

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import IO, Any
 
-from hydraflow.report import log_text
+from hydraflow.report import log_text, recorded_text
 from hydraflow.status import STATES, JobStatus
 
 # Columns always shown; the others only when some row has them.
@@ -62,8 +62,8 @@ def print_status(report: Sequence[JobStatus], out: IO[str], *, failed: bool) -> 
             continue
         out.write(f"\n{safe(entry.name)}: batches that did not succeed\n")
         for failure in entry.failed:
-            code = "" if failure.exit_code is None else f" (exit {failure.exit_code})"
-            out.write(f"✗ {safe(failure.batch)}: {failure.status}{code}\n")
+            state = recorded_text(failure.status, failure.exit_code)
+            out.write(f"✗ {safe(failure.batch)}: {state}\n")
             out.write(f"  log: {safe(log_text(failure.log))}\n")
     out.flush()
 
