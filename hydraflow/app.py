@@ -43,7 +43,9 @@ def run(
     records = _records(config, job, options, tuple(extra))
     try:
         if options.dry_run:
-            return run_job(request, [PlainDisplay(out)], records)
+            code = run_job(request, [PlainDisplay(out)], records)
+            _paste_hint(job)
+            return code
         display = make_display(options.quiet, out, rerun if options.ledger else None)
         try:
             return run_job(request, [display], records)
@@ -52,6 +54,18 @@ def run(
     finally:
         if records is not None:
             records.close()
+
+
+def _paste_hint(job: Job) -> None:
+    """The commands of a dry run name hydraflow's record callback, which their Python finds
+    only on the PYTHONPATH hydraflow gives it: said on stderr, so stdout stays commands."""
+    from hydraflow.plan import CALLBACK_DIR, record_words
+
+    if record_words(job) and job.mode == "run":
+        sys.stderr.write(
+            f"hydraflow: to run these by hand, put {CALLBACK_DIR} on PYTHONPATH"
+            " (or set `record: false` on the job)\n"
+        )
 
 
 def _records(

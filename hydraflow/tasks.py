@@ -95,6 +95,10 @@ def _check_command_line(names: list[str], program: Any) -> None:
             continue
         prefix, dot, last = word.rpartition(".")
         target = canonical.get(last.replace("-", "_"))
+        if in_results and target is not None:  # Invoke would run the job after the table
+            raise UsageError(
+                f"{results}: a job is chosen with --job: invoke {results} --job {word}"
+            )
         in_results = word if last == results else ""
         if target is not None:
             words[index] = f"{prefix}{dot}{target}"
@@ -321,10 +325,12 @@ def _results_name(jobs: list[str]) -> str:
     return "hydraflow-results" if "results" in jobs else "results"
 
 
-_RESULTS_SHORT = {"job": "j", "where": "w", "sort": "s", "top": "t", "group_by": "g"}
+# No -j or -t: after a job's name they are --jobs and --timeout, and must not mean
+# something else one task over.
+_RESULTS_SHORT = {"where": "w", "sort": "s", "group_by": "g"}
 _RESULTS_VALUES = {
     *(f"-{short}" for short in _RESULTS_SHORT.values()),
-    *(f"--{name.replace('_', '-')}" for name in _RESULTS_SHORT),
+    *(f"--{name.replace('_', '-')}" for name in (*_RESULTS_SHORT, "job", "top")),
 }
 
 

@@ -7,8 +7,11 @@ import ast
 import csv
 import io
 import json
+import os
+import re
 import shlex
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -166,10 +169,21 @@ def test_the_python_api_gives_the_same_rows(app: Project) -> None:
     assert len(frame) == 8 and {"x", "seed", "score"} <= set(frame.columns)
 
 
+def test_a_dry_run_command_pasted_as_the_hint_says_records_its_runs(app: Project) -> None:
+    setup(app, add="fail_at=-1")
+    dry = app.hydraflow("run", "j", "--dry-run")
+    folder = re.search(r"put (\S+) on PYTHONPATH", dry.stderr)
+    assert folder is not None, dry.stderr
+    first = shlex.split(dry.stdout.splitlines()[0])
+    env = {**os.environ, "PYTHONPATH": folder.group(1)}
+    subprocess.run(first, cwd=app.root, env=env, check=True, capture_output=True)
+    assert len(list(app.root.glob("multirun/j/*/*/hydraflow.run.json"))) == 4
+
+
 def test_a_job_can_turn_records_off(app: Project) -> None:
     setup(app, extra="    record: false\n", add="fail_at=-1")
-    dry = app.hydraflow("run", "j", "--dry-run").stdout
-    assert "hydra.callbacks" not in dry
+    dry = app.hydraflow("run", "j", "--dry-run")
+    assert "hydra.callbacks" not in dry.stdout and "PYTHONPATH" not in dry.stderr
     assert app.hydraflow("run", "j").returncode == 0
     assert not list(app.root.glob("multirun/*/*/*/hydraflow.run.json"))
     rows = results(app, "j")
@@ -201,3 +215,7 @@ def test_invoke_users_have_a_results_task(app: Project) -> None:
     assert shown.returncode == 0, shown.stderr
     assert [g["count"] for g in json.loads(shown.stdout)] == [4, 4]
     assert "results" in app.invoke("--list").stdout
+    sweeps = set(app.root.glob("multirun/j/*"))
+    bare = app.invoke("results", "j")  # Invoke alone would show the table, then run j
+    assert bare.returncode == 2 and "invoke results --job j" in bare.stderr
+    assert set(app.root.glob("multirun/j/*")) == sweeps
