@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from conftest import Project
 
+from hydraflow.analysis.reading import same_values
+
 PY = shlex.quote(sys.executable)
 
 APP = """\
@@ -111,6 +113,21 @@ def test_runs_that_never_started_are_not_run(app: Project) -> None:
     statuses = sorted(str(r["status"]) for r in rows)
     assert len(rows) == 4 and "not run" in statuses and "ok" in statuses
     assert {r["params"]["seed"] for r in rows} == {"0", "1", "2", "3"}  # type: ignore[index]
+
+
+def test_si_values_match_their_records_so_no_run_is_counted_twice(app: Project) -> None:
+    """Hydra records ``+y=1e-3`` as it was written; a failed batch's rows must still pair
+    each planned run with its record, whatever the spelling."""
+    app.yaml(
+        f"jobs:\n  j:\n    run: {PY} app.py\n    add: fail_at=1\n"
+        "    sets:\n      - each: x=1\n        all: +y/m=1,2 seed=0:1\n"
+    )
+    assert app.hydraflow("run", "j").returncode == 1
+    rows = results(app, "j")
+    assert len(rows) == 4, rows
+    assert sorted(str(r["status"]) for r in rows) == ["failed", "failed", "ok", "ok"]
+    assert same_values({"y": "1e-3"}) == same_values({"y": "0.001"})
+    assert same_values({"f": "True"}) == same_values({"f": "true"})
 
 
 def test_every_format_reads_back(app: Project) -> None:

@@ -3,6 +3,7 @@ the runs that did not, into the same sweep dir under the same numbers."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -10,8 +11,10 @@ from pathlib import Path
 from conftest import Project
 
 from hydraflow.config import load
+from hydraflow.ledger import Ledger, Runner
 from hydraflow.plan import Plan, batches, planned_runs
 from hydraflow.plan.runs import rerun_of
+from hydraflow.recorder import Recorder
 
 PY = shlex.quote(sys.executable)
 
@@ -107,3 +110,20 @@ def test_the_plan_replaces_a_partly_done_batch_by_its_missing_runs(tmp_path: Pat
     entries = [(b.label, skipped) for b, skipped in plan.entries()]
     assert entries == [("x=1 · run 1", False), ("x=1 · run 2", False), ("x=2", True)]
     assert (plan.count().to_run, plan.count().skipped, plan.count().runs) == (2, 1, 2)
+
+
+def test_no_run_of_a_batch_is_rerun_while_the_batch_runs(tmp_path: Path) -> None:
+    """Its runs without a record may just not have run yet: the claim says elsewhere."""
+    path = tmp_path / "hydraflow.yaml"
+    path.write_text("jobs:\n  j:\n    run: app\n    sets:\n      - each: x=1\n        all: s=0:1\n")
+    job = load(path).check().job("j")
+    (batch,) = batches(job)
+    folder = tmp_path / "sweep"
+    (folder / "0").mkdir(parents=True)
+    (folder / "0" / "hydraflow.run.json").write_text(json.dumps({"status": "ok"}))
+    ledger = Ledger(tmp_path / "ledger.db")
+    fields = {"label": batch.label, "argv": [], "sweep_dir": "sweep", "runs": 2}
+    row = ledger.insert("j", batch.key, {**fields, "status": "running"}, Runner.this())
+    assert Recorder(ledger, job, (), resume=True, root=tmp_path).reruns(batch) is None
+    ledger.update([(row, {"status": "failed"})])
+    assert Recorder(ledger, job, (), resume=True, root=tmp_path).reruns(batch) == (1,)

@@ -234,3 +234,13 @@ def test_ctrl_c_while_waiting_cancels_the_array(project: Project, slurm: LocalSl
         time.sleep(0.3)
     assert not queue.strip(), f"still queued after Ctrl-C: {queue}"
     assert not _status(project, env).keys() & {"queued", "running"}
+
+
+def test_handler_options_after_dashes_are_not_part_of_a_batch(project: Project) -> None:
+    """`-- --local` (or `-- --no-wait`) changes how batches are sent, not what they are:
+    a resume without it still knows what succeeded."""
+    _failing_job(project, "")
+    assert project.hydraflow("run", "j", "--", "--local", env=_env()).returncode == 1
+    assert _status(project, _env()) == {"ok": 2, "failed": 1}
+    preview = project.hydraflow("run", "j", "--resume", "--dry-run", env=_env()).stdout
+    assert preview.count("# skipped, succeeded before") == 2
