@@ -157,7 +157,7 @@ def test_interrupt_stops_every_process_of_every_batch(
     else:
         assert runner.returncode == 130, out + err
         assert "Traceback" not in err
-        assert "(interrupted)" in out and "2 not started" in out
+        assert "2 interrupted, 2 not started" in out and "to go on: hydraflow run j --resume" in out
         time.sleep(0.2)
     assert not any(_alive(pid) for pid in pids)
 
