@@ -8,6 +8,7 @@ import io
 import json
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from hydraflow.analysis.model import Run
 from hydraflow.analysis.table import Group, metric_keys, varying
@@ -66,10 +67,22 @@ def group_rows(groups: Sequence[Group], keys: Sequence[str]) -> list[list[str]]:
 
 
 def as_json(runs: Sequence[Run] | None = None, groups: Sequence[Group] | None = None) -> str:
+    """Strict JSON: a non-finite number is ``null``, since ``NaN`` and ``Infinity`` are not
+    JSON and other programs' parsers refuse them."""
     items = (
         [g.as_dict() for g in groups] if groups is not None else [r.as_dict() for r in runs or []]
     )
-    return json.dumps(items, indent=2, allow_nan=True) + "\n"
+    return json.dumps(_finite(items), indent=2, allow_nan=False) + "\n"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 def as_csv(rows: Sequence[Sequence[str]]) -> str:
