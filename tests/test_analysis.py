@@ -3,17 +3,21 @@ columns shown, from plain ``Run`` rows."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from pathlib import Path
+from statistics import stdev
 from typing import Any
 
 import pytest
 
+from hydraflow import app
 from hydraflow.analysis import formats
 from hydraflow.analysis.model import Run
 from hydraflow.analysis.reading import numbers, read_metrics
-from hydraflow.analysis.table import group
+from hydraflow.analysis.table import Query, group
 
 NAN, INF = math.nan, math.inf
 
@@ -54,3 +58,28 @@ def test_json_writes_non_finite_numbers_as_null() -> None:
     grouped = strict_json(formats.as_json(groups=group(runs, ["x"])))
     assert [g["metrics"]["loss"] for g in grouped] == [{"mean": None, "std": None}] * 2
     assert grouped[0]["metrics"]["acc"] == {"mean": 0.5, "std": None}
+
+
+def shown(runs: list[Run], **flags: Any) -> str:
+    """What ``hydraflow results`` prints to a pipe for ``runs`` found."""
+    out = io.StringIO()
+    assert app.print_results(runs, Query.parse(**flags), out) == 0
+    return out.getvalue()
+
+
+def test_csv_keeps_every_digit_and_the_other_formats_round() -> None:
+    loss, duration = 0.12345678912345678, 12.345678901234
+    runs = [
+        Run("j", "ok", "d/0", {"x": "1"}, {"loss": loss, "big": 123456789.123}, duration),
+        Run("j", "ok", "d/1", {"x": "1"}, {"loss": 1 / 3}, None),
+        Run("j", "failed", "d/2", {"x": "1"}, {"big": NAN}),  # not in the group's mean
+    ]
+    first, second, third = csv.DictReader(io.StringIO(shown(runs, csv=True)))
+    assert float(first["loss"]) == loss and float(first["big"]) == 123456789.123
+    assert float(first["duration"]) == duration
+    assert float(second["loss"]) == 1 / 3 and second["duration"] == ""
+    assert math.isnan(float(third["big"]))
+    grouped = list(csv.DictReader(io.StringIO(shown(runs, group_by="x", csv=True))))
+    mean, spread = grouped[0]["loss"].split(" ± ")
+    assert float(mean) == (loss + 1 / 3) / 2 and float(spread) == stdev([loss, 1 / 3])
+    assert "0.123457" in shown(runs, md=True) and "12.3" in shown(runs)  # for people

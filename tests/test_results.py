@@ -156,7 +156,8 @@ def test_every_format_reads_back(app: Project) -> None:
         csv.reader(io.StringIO(app.hydraflow("results", "j", "-g", "x", "--csv").stdout))
     )
     assert grouped_csv[0] == ["x", "count", "score", "nested.a"]
-    assert grouped_csv[1][2].startswith("14.3333 ± 15.27")
+    mean, spread = grouped_csv[1][2].split(" ± ")
+    assert float(mean) == 43 / 3 and spread.startswith("15.275252")  # every digit: 14.333333…
 
 
 def test_where_sort_top_and_mistakes(app: Project) -> None:

@@ -14,13 +14,20 @@ from hydraflow.analysis.model import Run
 from hydraflow.analysis.table import Group, metric_keys, varying
 
 
-def number(value: float | None) -> str:
-    """A metric as a cell: six significant digits, and nothing for a missing value."""
+def number(value: float | None, exact: bool = False) -> str:
+    """A metric as a cell: six significant digits for people, every digit (``repr``, which
+    reads back as the same float) when ``exact``, and nothing for a missing value."""
     if value is None:
         return ""
-    if math.isnan(value) or math.isinf(value):
-        return str(value)
+    if exact or not math.isfinite(value):
+        return repr(value)
     return f"{value:.6g}"
+
+
+def seconds(value: float | None, exact: bool = False) -> str:
+    if value is None:
+        return ""
+    return repr(value) if exact else f"{value:.1f}"
 
 
 def columns(runs: Sequence[Run], all_columns: bool) -> tuple[list[str], list[str]]:
@@ -30,25 +37,30 @@ def columns(runs: Sequence[Run], all_columns: bool) -> tuple[list[str], list[str
     return (param_keys(runs) if all_columns else varying(runs)), metric_keys(runs)
 
 
-def run_rows(runs: Sequence[Run], params: Sequence[str], metrics: Sequence[str]) -> list[list[str]]:
-    """The header and one row per run: status, parameters, metrics, duration, dir."""
+def run_rows(
+    runs: Sequence[Run], params: Sequence[str], metrics: Sequence[str], *, exact: bool = False
+) -> list[list[str]]:
+    """The header and one row per run: status, parameters, metrics, duration, dir; numbers
+    with every digit when ``exact`` (for CSV, which programs read back)."""
     rows = [["status", *params, *metrics, "duration", "dir"]]
     for run in runs:
-        duration = "" if run.duration is None else f"{run.duration:.1f}"
         rows.append(
             [
                 run.status,
                 *(run.params.get(p, "") for p in params),
-                *(number(run.metrics.get(m)) for m in metrics),
-                duration,
+                *(number(run.metrics.get(m), exact) for m in metrics),
+                seconds(run.duration, exact),
                 run.dir or "",
             ]
         )
     return rows
 
 
-def group_rows(groups: Sequence[Group], keys: Sequence[str]) -> list[list[str]]:
-    """The header and one row per group: its parameters, count, mean ± std of each metric."""
+def group_rows(
+    groups: Sequence[Group], keys: Sequence[str], *, exact: bool = False
+) -> list[list[str]]:
+    """The header and one row per group: its parameters, count, mean ± std of each metric
+    (with every digit when ``exact``)."""
     names: dict[str, None] = {}
     for g in groups:
         names.update(dict.fromkeys(g.metrics))
@@ -60,7 +72,7 @@ def group_rows(groups: Sequence[Group], keys: Sequence[str]) -> list[list[str]]:
             cells.append(
                 ""
                 if mean is None
-                else number(mean) + (f" ± {number(std)}" if std is not None else "")
+                else number(mean, exact) + (f" ± {number(std, exact)}" if std is not None else "")
             )
         rows.append([*(g.params[k] for k in keys), str(g.count), *cells])
     return rows
