@@ -83,3 +83,21 @@ def test_csv_keeps_every_digit_and_the_other_formats_round() -> None:
     mean, spread = grouped[0]["loss"].split(" ± ")
     assert float(mean) == (loss + 1 / 3) / 2 and float(spread) == stdev([loss, 1 / 3])
     assert "0.123457" in shown(runs, md=True) and "12.3" in shown(runs)  # for people
+
+
+# -- grouping -------------------------------------------------------------------------------
+
+
+def test_a_group_counts_its_runs_and_those_that_succeeded() -> None:
+    runs = [
+        Run("j", "ok", "d/0", {"x": "1"}, {"loss": 1.0}),
+        Run("j", "failed", "d/1", {"x": "1"}),
+        Run("j", "not run", None, {"x": "1"}),
+        Run("j", "ok", "d/3", {"x": "2"}, {"loss": 3.0}),
+    ]
+    assert [(g.count, g.ok) for g in group(runs, ["x"])] == [(3, 1), (1, 1)]
+    header, *rows = csv.reader(io.StringIO(shown(runs, group_by="x", csv=True)))
+    assert header == ["x", "count", "ok", "loss"]
+    assert rows == [["1", "3", "1", "1.0"], ["2", "1", "1", "3.0"]]
+    as_json = strict_json(shown(runs, group_by="x", json=True))
+    assert [(g["count"], g["ok"]) for g in as_json] == [(3, 1), (1, 1)]

@@ -59,12 +59,12 @@ def run_rows(
 def group_rows(
     groups: Sequence[Group], keys: Sequence[str], *, exact: bool = False
 ) -> list[list[str]]:
-    """The header and one row per group: its parameters, count, mean ± std of each metric
-    (with every digit when ``exact``)."""
+    """The header and one row per group: its parameters, count, how many are ok, and mean ± std
+    of each metric (with every digit when ``exact``)."""
     names: dict[str, None] = {}
     for g in groups:
         names.update(dict.fromkeys(g.metrics))
-    rows = [[*keys, "count", *names]]
+    rows = [[*keys, "count", "ok", *names]]
     for g in groups:
         cells = []
         for name in names:
@@ -74,7 +74,7 @@ def group_rows(
                 if mean is None
                 else number(mean, exact) + (f" ± {number(std, exact)}" if std is not None else "")
             )
-        rows.append([*(g.params[k] for k in keys), str(g.count), *cells])
+        rows.append([*(g.params[k] for k in keys), str(g.count), str(g.ok), *cells])
     return rows
 
 

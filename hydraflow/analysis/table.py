@@ -1,5 +1,6 @@
 """Shaping runs into a table: choose (``--where``), order (``--sort``), cut (``--top``),
-and summarise (``--group-by``: count, and mean ± std of each metric over the ``ok`` runs)."""
+and summarise (``--group-by``: count, how many are ``ok``, and mean ± std of each metric
+over those)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,14 @@ FIELDS = ("job", "status", "duration", "dir")
 class Group:
     params: dict[str, str]
     count: int
+    ok: int  # how many of the count succeeded: the runs the means are over
     metrics: dict[str, tuple[float, float | None]]  # mean, std (None with one run)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "params": dict(self.params),
             "count": self.count,
+            "ok": self.ok,
             "metrics": {k: {"mean": m, "std": s} for k, (m, s) in self.metrics.items()},
         }
 
@@ -127,7 +130,7 @@ def group(runs: Sequence[Run], keys: Sequence[str]) -> list[Group]:
             if numbers:
                 spread = statistics.stdev(numbers) if len(numbers) > 1 else None
                 metrics[name] = (statistics.fmean(numbers), spread)
-        summary.append(Group(dict(zip(keys, values, strict=True)), len(members), metrics))
+        summary.append(Group(dict(zip(keys, values, strict=True)), len(members), len(ok), metrics))
     return summary
 
 
