@@ -106,7 +106,8 @@ def print_results(found: Sequence[Run], query: Query, out: IO[str]) -> int:
     from hydraflow.analysis import formats as fmt
     from hydraflow.analysis.table import group
 
-    runs = query.apply(found)
+    matching = query.choose(found)
+    runs = query.cut(matching)
     if query.group_by:
         groups = group(runs, query.group_by)
         if query.format == "json":
@@ -117,7 +118,8 @@ def print_results(found: Sequence[Run], query: Query, out: IO[str]) -> int:
         if query.format == "json":
             out.write(fmt.as_json(runs))
             return 0
-        params, metrics = fmt.columns(runs, query.all_columns)
+        # Columns from every matching run: a shorter --top shows fewer rows, not other columns.
+        params, metrics = fmt.columns(matching, query.all_columns)
         rows = fmt.run_rows(runs, params, metrics, exact=query.format == "csv")
         if query.format == "table" and _is_terminal(out):
             from hydraflow.display.results import print_runs

@@ -101,3 +101,23 @@ def test_a_group_counts_its_runs_and_those_that_succeeded() -> None:
     assert rows == [["1", "3", "1", "1.0"], ["2", "1", "1", "3.0"]]
     as_json = strict_json(shown(runs, group_by="x", json=True))
     assert [(g["count"], g["ok"]) for g in as_json] == [(3, 1), (1, 1)]
+
+
+# -- columns --------------------------------------------------------------------------------
+
+
+def test_the_columns_come_from_every_matching_run_not_only_the_top_ones() -> None:
+    runs = [
+        Run("j", "ok", "d/0", {"x": "1", "seed": "0", "lr": "0.1"}, {"loss": 1.0}),
+        Run("j", "ok", "d/1", {"x": "1", "seed": "1", "lr": "0.1"}, {"loss": 2.0}),
+        Run("j", "ok", "d/2", {"x": "2", "seed": "0", "lr": "0.1"}, {"loss": 3.0, "acc": 0.5}),
+        Run("j", "failed", "d/3", {"x": "3", "seed": "0", "lr": "0.2"}),
+    ]
+
+    def header(**flags: Any) -> list[str]:
+        return next(csv.reader(io.StringIO(shown(runs, csv=True, **flags))))
+
+    every = ["status", "x", "seed", "loss", "acc", "duration", "dir"]
+    assert [header(where="status=ok", top=n) for n in (1, 2, 3)] == [every] * 3
+    assert header(where="status=ok", sort="loss", reverse=True, top=1) == every
+    assert header(top=1)[:4] == ["status", "x", "seed", "lr"]  # the failed run matches

@@ -197,10 +197,15 @@ class Query:
             all_columns=all_columns,
         )
 
-    def apply(self, runs: Sequence[Run]) -> list[Run]:
+    def choose(self, runs: Sequence[Run]) -> list[Run]:
+        """The runs that match ``--where``, in the asked order: every one of them, so that
+        what they vary in (the columns) does not depend on ``--top``."""
         chosen = where(runs, self.where) if self.where else list(runs)
         if self.sort:
             chosen = sort(chosen, self.sort, reverse=self.reverse)
         elif self.reverse:
             chosen.reverse()
-        return chosen[: self.top] if self.top else chosen
+        return chosen
+
+    def cut(self, chosen: Sequence[Run]) -> list[Run]:
+        return list(chosen[: self.top] if self.top else chosen)
