@@ -120,11 +120,12 @@ def print_results(found: Sequence[Run], query: Query, out: IO[str]) -> int:
             return 0
         # Columns from every matching run: a shorter --top shows fewer rows, not other columns.
         params, metrics = fmt.columns(matching, query.all_columns)
-        rows = fmt.run_rows(runs, params, metrics, exact=query.format == "csv")
+        job = fmt.several_jobs(matching)
+        rows = fmt.run_rows(runs, params, metrics, job=job, exact=query.format == "csv")
         if query.format == "table" and _is_terminal(out):
             from hydraflow.display.results import print_runs
 
-            print_runs(runs, params, metrics, out)
+            print_runs(runs, params, metrics, out, job=job)
             return 0
     if query.format == "csv":
         out.write(fmt.as_csv(rows))

@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import math
+import re
+from collections.abc import Callable
 from pathlib import Path
 from statistics import stdev
 from typing import Any
@@ -20,6 +22,7 @@ from hydraflow.analysis.reading import numbers, read_metrics
 from hydraflow.analysis.table import Query, group
 
 NAN, INF = math.nan, math.inf
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def strict_json(text: str) -> Any:
@@ -65,6 +68,26 @@ def shown(runs: list[Run], **flags: Any) -> str:
     out = io.StringIO()
     assert app.print_results(runs, Query.parse(**flags), out) == 0
     return out.getvalue()
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[str]]:
+    """What ``hydraflow results`` shows on a terminal ``width`` columns wide, as lines."""
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    def show(runs: list[Run], width: int = 120, **flags: Any) -> list[str]:
+        monkeypatch.setenv("COLUMNS", str(width))
+        out = Terminal()
+        assert app.print_results(runs, Query.parse(**flags), out) == 0
+        return ANSI.sub("", out.getvalue()).splitlines()
+
+    return show
 
 
 def test_csv_keeps_every_digit_and_the_other_formats_round() -> None:
@@ -121,3 +144,22 @@ def test_the_columns_come_from_every_matching_run_not_only_the_top_ones() -> Non
     assert [header(where="status=ok", top=n) for n in (1, 2, 3)] == [every] * 3
     assert header(where="status=ok", sort="loss", reverse=True, top=1) == every
     assert header(top=1)[:4] == ["status", "x", "seed", "lr"]  # the failed run matches
+
+
+def test_runs_of_several_jobs_name_their_job(terminal: Callable[..., list[str]]) -> None:
+    runs = [
+        Run("train", "ok", "multirun/train/A/0", {"x": "1"}, {"loss": 1.0}),
+        Run("train", "ok", "multirun/train/A/1", {"x": "2"}, {"loss": 2.0}),
+        Run("eval", "ok", "multirun/eval/B/0", {"x": "1"}, {"acc": 0.5}),
+    ]
+    header, *rows = csv.reader(io.StringIO(shown(runs, csv=True)))
+    assert header[:3] == ["job", "status", "x"]
+    assert [row[0] for row in rows] == ["train", "train", "eval"]
+    assert shown(runs, md=True).startswith("| job | status |")
+    assert shown(runs).startswith("job    status")
+    assert shown(runs, top=2).startswith("job    status")  # the matching runs span both
+    table = terminal(runs)
+    assert table[1].split("┃")[1].strip() == "job"
+    assert [line.split("│")[1].strip() for line in table[3:-1]] == ["train", "train", "eval"]
+    one_job = next(csv.reader(io.StringIO(shown(runs, where="job=train", csv=True))))
+    assert one_job[:2] == ["status", "x"]

@@ -37,15 +37,27 @@ def columns(runs: Sequence[Run], all_columns: bool) -> tuple[list[str], list[str
     return (param_keys(runs) if all_columns else varying(runs)), metric_keys(runs)
 
 
+def several_jobs(runs: Sequence[Run]) -> bool:
+    """Whether the runs come from more than one job: then each row names its job."""
+    return len({run.job for run in runs}) > 1
+
+
 def run_rows(
-    runs: Sequence[Run], params: Sequence[str], metrics: Sequence[str], *, exact: bool = False
+    runs: Sequence[Run],
+    params: Sequence[str],
+    metrics: Sequence[str],
+    *,
+    job: bool = False,
+    exact: bool = False,
 ) -> list[list[str]]:
-    """The header and one row per run: status, parameters, metrics, duration, dir; numbers
-    with every digit when ``exact`` (for CSV, which programs read back)."""
-    rows = [["status", *params, *metrics, "duration", "dir"]]
+    """The header and one row per run: its job (when ``job``), status, parameters, metrics,
+    duration, dir; numbers with every digit when ``exact`` (for CSV, which programs read
+    back)."""
+    rows = [[*(["job"] if job else []), "status", *params, *metrics, "duration", "dir"]]
     for run in runs:
         rows.append(
             [
+                *([run.job] if job else []),
                 run.status,
                 *(run.params.get(p, "") for p in params),
                 *(number(run.metrics.get(m), exact) for m in metrics),
