@@ -163,3 +163,18 @@ def test_runs_of_several_jobs_name_their_job(terminal: Callable[..., list[str]])
     assert [line.split("│")[1].strip() for line in table[3:-1]] == ["train", "train", "eval"]
     one_job = next(csv.reader(io.StringIO(shown(runs, where="job=train", csv=True))))
     assert one_job[:2] == ["status", "x"]
+
+
+def test_a_long_dir_folds_on_a_narrow_terminal_and_stays_whole(
+    terminal: Callable[..., list[str]],
+) -> None:
+    folder = "multirun/train/01M8JXB4HHAX8JR2BHNF3THKGR/12"
+    runs = [
+        Run("train", "ok", folder, {"model": "small"}, {"loss": 0.25}, 1.5),
+        Run("train", "failed", "multirun/train/01M8JXB4HHAX8JR2BHNF3THKGR/13", {"model": "big"}),
+    ]
+    table = terminal(runs, width=50)
+    assert max(map(len, table)) <= 50 and "…" not in "".join(table)
+    cells = [line.split("│") for line in table[3:-1]]
+    first = cells[: [c[1].strip() for c in cells].index("failed")]  # the lines of row one
+    assert len(first) > 1 and "".join(c[-2].strip() for c in first) == folder

@@ -29,7 +29,8 @@ def print_runs(
         table.add_column(title)
     for title in (*metrics, "duration"):
         table.add_column(title, justify="right")
-    table.add_column("dir", no_wrap=True)
+    # Folded, not cut with an ellipsis: a folder is for copying, so it must stay whole.
+    table.add_column("dir", overflow="fold")
     bests = {m: best(runs, m) for m in metrics}
     for run in runs:
         style = "red" if run.status == FAILED else "dim" if run.status == NOT_RUN else ""
