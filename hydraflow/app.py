@@ -13,6 +13,7 @@ from hydraflow.config import Config, Job
 from hydraflow.options import RunOptions
 
 if TYPE_CHECKING:
+    from hydraflow.analysis.model import Run
     from hydraflow.analysis.table import Query
     from hydraflow.recorder import Recorder
 
@@ -96,27 +97,35 @@ def _records(
 def show_results(config: Config, query: Query, out: IO[str] | None = None) -> int:
     """``hydraflow results``: collect the runs, shape them as asked, and print them."""
     from hydraflow.analysis import collect
+
+    return print_results(collect(config, query.job), query, out or sys.stdout)
+
+
+def print_results(found: Sequence[Run], query: Query, out: IO[str]) -> int:
+    """The runs found, shaped as ``query`` asks, on ``out``."""
     from hydraflow.analysis import formats as fmt
     from hydraflow.analysis.table import group
 
-    out = out or sys.stdout
-    runs = query.apply(collect(config, query.job))
+    matching = query.choose(found)
+    runs = query.cut(matching)
     if query.group_by:
         groups = group(runs, query.group_by)
         if query.format == "json":
             out.write(fmt.as_json(groups=groups))
             return 0
-        rows = fmt.group_rows(groups, query.group_by)
+        rows = fmt.group_rows(groups, query.group_by, exact=query.format == "csv")
     else:
         if query.format == "json":
             out.write(fmt.as_json(runs))
             return 0
-        params, metrics = fmt.columns(runs, query.all_columns)
-        rows = fmt.run_rows(runs, params, metrics)
+        # Columns from every matching run: a shorter --top shows fewer rows, not other columns.
+        params, metrics = fmt.columns(matching, query.all_columns)
+        job = fmt.several_jobs(matching)
+        rows = fmt.run_rows(runs, params, metrics, job=job, exact=query.format == "csv")
         if query.format == "table" and _is_terminal(out):
             from hydraflow.display.results import print_runs
 
-            print_runs(runs, params, metrics, out)
+            print_runs(runs, params, metrics, out, job=job)
             return 0
     if query.format == "csv":
         out.write(fmt.as_csv(rows))

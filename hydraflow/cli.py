@@ -217,7 +217,7 @@ def _add_results_flags(results: argparse.ArgumentParser) -> None:
     results.add_argument("--top", metavar="N", help="only the first N rows")
     results.add_argument(
         "-g", "--group-by", metavar="KEY[,KEY]",
-        help="one row per value: count, and mean ± std of each metric over the ok runs",
+        help="one row per value: count, ok count, and mean ± std of each metric over the ok runs",
     )  # fmt: skip
     shape = results.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true", help="a JSON list, for programs")

@@ -270,7 +270,7 @@ RESULTS_HELP = {
     "sort": "order by a parameter or metric",
     "reverse": "largest first",
     "top": "only the first N rows",
-    "group_by": "one row per value of KEY[,KEY]: count, mean ± std of each metric",
+    "group_by": "one row per value of KEY[,KEY]: count, ok count, mean ± std of each metric",
     "json": "a JSON list, for programs",
     "csv": "CSV: a header row, a row per run",
     "md": "a Markdown table",

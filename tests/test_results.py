@@ -145,18 +145,20 @@ def test_every_format_reads_back(app: Project) -> None:
     grouped = json.loads(app.hydraflow("results", "j", "--group-by", "x", "--json").stdout)
     spread = pytest.approx(15.275, abs=1e-3)  # seeds 0, 1 and 3: the ok runs of each group
     assert grouped == [
-        {"params": {"x": "1"}, "count": 4,
+        {"params": {"x": "1"}, "count": 4, "ok": 3,
          "metrics": {"score": {"mean": pytest.approx(43 / 3), "std": spread},
                      "nested.a": {"mean": 1.5, "std": 0.0}}},
-        {"params": {"x": "2"}, "count": 4,
+        {"params": {"x": "2"}, "count": 4, "ok": 3,
          "metrics": {"score": {"mean": pytest.approx(46 / 3), "std": spread},
                      "nested.a": {"mean": 1.5, "std": 0.0}}},
     ]  # fmt: skip
     grouped_csv = list(
         csv.reader(io.StringIO(app.hydraflow("results", "j", "-g", "x", "--csv").stdout))
     )
-    assert grouped_csv[0] == ["x", "count", "score", "nested.a"]
-    assert grouped_csv[1][2].startswith("14.3333 ± 15.27")
+    assert grouped_csv[0] == ["x", "count", "ok", "score", "nested.a"]
+    assert grouped_csv[1][1:3] == ["4", "3"]
+    mean, spread = grouped_csv[1][3].split(" ± ")
+    assert float(mean) == 43 / 3 and spread.startswith("15.275252")  # every digit: 14.333333…
 
 
 def test_where_sort_top_and_mistakes(app: Project) -> None:

@@ -8,18 +8,26 @@ import io
 import json
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from hydraflow.analysis.model import Run
 from hydraflow.analysis.table import Group, metric_keys, varying
 
 
-def number(value: float | None) -> str:
-    """A metric as a cell: six significant digits, and nothing for a missing value."""
+def number(value: float | None, exact: bool = False) -> str:
+    """A metric as a cell: six significant digits for people, every digit (``repr``, which
+    reads back as the same float) when ``exact``, and nothing for a missing value."""
     if value is None:
         return ""
-    if math.isnan(value) or math.isinf(value):
-        return str(value)
+    if exact or not math.isfinite(value):
+        return repr(value)
     return f"{value:.6g}"
+
+
+def seconds(value: float | None, exact: bool = False) -> str:
+    if value is None:
+        return ""
+    return repr(value) if exact else f"{value:.1f}"
 
 
 def columns(runs: Sequence[Run], all_columns: bool) -> tuple[list[str], list[str]]:
@@ -29,29 +37,46 @@ def columns(runs: Sequence[Run], all_columns: bool) -> tuple[list[str], list[str
     return (param_keys(runs) if all_columns else varying(runs)), metric_keys(runs)
 
 
-def run_rows(runs: Sequence[Run], params: Sequence[str], metrics: Sequence[str]) -> list[list[str]]:
-    """The header and one row per run: status, parameters, metrics, duration, dir."""
-    rows = [["status", *params, *metrics, "duration", "dir"]]
+def several_jobs(runs: Sequence[Run]) -> bool:
+    """Whether the runs come from more than one job: then each row names its job."""
+    return len({run.job for run in runs}) > 1
+
+
+def run_rows(
+    runs: Sequence[Run],
+    params: Sequence[str],
+    metrics: Sequence[str],
+    *,
+    job: bool = False,
+    exact: bool = False,
+) -> list[list[str]]:
+    """The header and one row per run: its job (when ``job``), status, parameters, metrics,
+    duration, dir; numbers with every digit when ``exact`` (for CSV, which programs read
+    back)."""
+    rows = [[*(["job"] if job else []), "status", *params, *metrics, "duration", "dir"]]
     for run in runs:
-        duration = "" if run.duration is None else f"{run.duration:.1f}"
         rows.append(
             [
+                *([run.job] if job else []),
                 run.status,
                 *(run.params.get(p, "") for p in params),
-                *(number(run.metrics.get(m)) for m in metrics),
-                duration,
+                *(number(run.metrics.get(m), exact) for m in metrics),
+                seconds(run.duration, exact),
                 run.dir or "",
             ]
         )
     return rows
 
 
-def group_rows(groups: Sequence[Group], keys: Sequence[str]) -> list[list[str]]:
-    """The header and one row per group: its parameters, count, mean ± std of each metric."""
+def group_rows(
+    groups: Sequence[Group], keys: Sequence[str], *, exact: bool = False
+) -> list[list[str]]:
+    """The header and one row per group: its parameters, count, how many are ok, and mean ± std
+    of each metric (with every digit when ``exact``)."""
     names: dict[str, None] = {}
     for g in groups:
         names.update(dict.fromkeys(g.metrics))
-    rows = [[*keys, "count", *names]]
+    rows = [[*keys, "count", "ok", *names]]
     for g in groups:
         cells = []
         for name in names:
@@ -59,17 +84,29 @@ def group_rows(groups: Sequence[Group], keys: Sequence[str]) -> list[list[str]]:
             cells.append(
                 ""
                 if mean is None
-                else number(mean) + (f" ± {number(std)}" if std is not None else "")
+                else number(mean, exact) + (f" ± {number(std, exact)}" if std is not None else "")
             )
-        rows.append([*(g.params[k] for k in keys), str(g.count), *cells])
+        rows.append([*(g.params[k] for k in keys), str(g.count), str(g.ok), *cells])
     return rows
 
 
 def as_json(runs: Sequence[Run] | None = None, groups: Sequence[Group] | None = None) -> str:
+    """Strict JSON: a non-finite number is ``null``, since ``NaN`` and ``Infinity`` are not
+    JSON and other programs' parsers refuse them."""
     items = (
         [g.as_dict() for g in groups] if groups is not None else [r.as_dict() for r in runs or []]
     )
-    return json.dumps(items, indent=2, allow_nan=True) + "\n"
+    return json.dumps(_finite(items), indent=2, allow_nan=False) + "\n"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 def as_csv(rows: Sequence[Sequence[str]]) -> str:

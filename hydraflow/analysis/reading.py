@@ -49,11 +49,18 @@ def read_overrides(run_dir: str) -> list[str] | None:
 
 def numbers(value: Any, prefix: str = "") -> dict[str, float]:
     """The numbers in ``value``: a number is ``value`` (or ``prefix``); a mapping gives its
-    entries, nested keys joined with ``.``; anything else gives nothing."""
+    entries, nested keys joined with ``.``; anything else, or an int too large for a float,
+    gives nothing."""
     if isinstance(value, bool):
         return {}
-    if isinstance(value, int | float):
-        return {prefix or "value": float(value)}
+    if isinstance(value, float):
+        return {prefix or "value": value}
+    if isinstance(value, int):
+        # JSON and YAML keep ints of any size; one beyond a float's range is no metric.
+        try:
+            return {prefix or "value": float(value)}
+        except OverflowError:
+            return {}
     if isinstance(value, str) and prefix and value in ("nan", "inf", "-inf"):
         return {prefix: float(value)}  # the record keeps non-finite floats as text
     if isinstance(value, Mapping):

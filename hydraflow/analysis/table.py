@@ -1,5 +1,6 @@
 """Shaping runs into a table: choose (``--where``), order (``--sort``), cut (``--top``),
-and summarise (``--group-by``: count, and mean ± std of each metric over the ``ok`` runs)."""
+and summarise (``--group-by``: count, how many are ``ok``, and mean ± std of each metric
+over those)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,14 @@ FIELDS = ("job", "status", "duration", "dir")
 class Group:
     params: dict[str, str]
     count: int
+    ok: int  # how many of the count succeeded: the runs the means are over
     metrics: dict[str, tuple[float, float | None]]  # mean, std (None with one run)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "params": dict(self.params),
             "count": self.count,
+            "ok": self.ok,
             "metrics": {k: {"mean": m, "std": s} for k, (m, s) in self.metrics.items()},
         }
 
@@ -127,7 +130,7 @@ def group(runs: Sequence[Run], keys: Sequence[str]) -> list[Group]:
             if numbers:
                 spread = statistics.stdev(numbers) if len(numbers) > 1 else None
                 metrics[name] = (statistics.fmean(numbers), spread)
-        summary.append(Group(dict(zip(keys, values, strict=True)), len(members), metrics))
+        summary.append(Group(dict(zip(keys, values, strict=True)), len(members), len(ok), metrics))
     return summary
 
 
@@ -194,10 +197,15 @@ class Query:
             all_columns=all_columns,
         )
 
-    def apply(self, runs: Sequence[Run]) -> list[Run]:
+    def choose(self, runs: Sequence[Run]) -> list[Run]:
+        """The runs that match ``--where``, in the asked order: every one of them, so that
+        what they vary in (the columns) does not depend on ``--top``."""
         chosen = where(runs, self.where) if self.where else list(runs)
         if self.sort:
             chosen = sort(chosen, self.sort, reverse=self.reverse)
         elif self.reverse:
             chosen.reverse()
-        return chosen[: self.top] if self.top else chosen
+        return chosen
+
+    def cut(self, chosen: Sequence[Run]) -> list[Run]:
+        return list(chosen[: self.top] if self.top else chosen)

@@ -12,22 +12,30 @@ from hydraflow.analysis.table import best
 
 
 def print_runs(
-    runs: Sequence[Run], params: Sequence[str], metrics: Sequence[str], out: IO[str]
+    runs: Sequence[Run],
+    params: Sequence[str],
+    metrics: Sequence[str],
+    out: IO[str],
+    *,
+    job: bool = False,
 ) -> None:
+    """One row per run; its job first when ``job`` (the runs come from several)."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     table = Table(highlight=False, header_style="bold")
-    for title in ("status", *params):
+    for title in (*(["job"] if job else []), "status", *params):
         table.add_column(title)
     for title in (*metrics, "duration"):
         table.add_column(title, justify="right")
-    table.add_column("dir", no_wrap=True)
+    # Folded, not cut with an ellipsis: a folder is for copying, so it must stay whole.
+    table.add_column("dir", overflow="fold")
     bests = {m: best(runs, m) for m in metrics}
     for run in runs:
         style = "red" if run.status == FAILED else "dim" if run.status == NOT_RUN else ""
-        cells = [Text(run.status, style=style), *(Text(run.params.get(p, "")) for p in params)]
+        cells = [Text(run.job)] if job else []
+        cells += [Text(run.status, style=style), *(Text(run.params.get(p, "")) for p in params)]
         for metric in metrics:
             value = run.metrics.get(metric)
             shine = value is not None and value == bests[metric]

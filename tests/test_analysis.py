@@ -1,0 +1,180 @@
+"""Results policy, in-process and fast: reading numbers, the formats, grouping and the
+columns shown, from plain ``Run`` rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+from statistics import stdev
+from typing import Any
+
+import pytest
+
+from hydraflow import app
+from hydraflow.analysis import formats
+from hydraflow.analysis.model import Run
+from hydraflow.analysis.reading import numbers, read_metrics
+from hydraflow.analysis.table import Query, group
+
+NAN, INF = math.nan, math.inf
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def strict_json(text: str) -> Any:
+    """JSON as other programs read it: ``NaN`` and ``Infinity`` are not JSON."""
+
+    def refuse(constant: str) -> object:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+def test_an_int_too_large_for_a_float_is_not_a_number_column(tmp_path: Path) -> None:
+    huge = 10**400
+    assert numbers({"huge": huge, "loss": 2, "deep": {"huge": -huge}}) == {"loss": 2.0}
+    assert numbers(huge) == {}
+    (tmp_path / "metrics.json").write_text(f'{{"huge": {huge}, "acc": 0.5}}')
+    assert read_metrics(str(tmp_path), ["metrics.json"]) == {"acc": 0.5}
+
+
+# -- formats --------------------------------------------------------------------------------
+
+
+def test_json_writes_non_finite_numbers_as_null() -> None:
+    runs = [
+        Run("j", "ok", "d/0", {"x": "1"}, {"loss": NAN, "up": INF, "down": -INF, "acc": 0.5}),
+        Run("j", "ok", "d/1", {"x": "2"}, {"loss": INF, "up": 1.0}, duration=NAN),
+    ]
+    with pytest.raises(ValueError, match="not JSON"):
+        strict_json('{"a": NaN}')  # the check itself can fail
+    rows = strict_json(formats.as_json(runs))
+    assert rows[0]["metrics"] == {"loss": None, "up": None, "down": None, "acc": 0.5}
+    assert rows[1]["duration"] is None
+    grouped = strict_json(formats.as_json(groups=group(runs, ["x"])))
+    assert [g["metrics"]["loss"] for g in grouped] == [{"mean": None, "std": None}] * 2
+    assert grouped[0]["metrics"]["acc"] == {"mean": 0.5, "std": None}
+
+
+def shown(runs: list[Run], **flags: Any) -> str:
+    """What ``hydraflow results`` prints to a pipe for ``runs`` found."""
+    out = io.StringIO()
+    assert app.print_results(runs, Query.parse(**flags), out) == 0
+    return out.getvalue()
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[str]]:
+    """What ``hydraflow results`` shows on a terminal ``width`` columns wide, as lines."""
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    def show(runs: list[Run], width: int = 120, **flags: Any) -> list[str]:
+        monkeypatch.setenv("COLUMNS", str(width))
+        out = Terminal()
+        assert app.print_results(runs, Query.parse(**flags), out) == 0
+        return ANSI.sub("", out.getvalue()).splitlines()
+
+    return show
+
+
+def test_csv_keeps_every_digit_and_the_other_formats_round() -> None:
+    loss, duration = 0.12345678912345678, 12.345678901234
+    runs = [
+        Run("j", "ok", "d/0", {"x": "1"}, {"loss": loss, "big": 123456789.123}, duration),
+        Run("j", "ok", "d/1", {"x": "1"}, {"loss": 1 / 3}, None),
+        Run("j", "failed", "d/2", {"x": "1"}, {"big": NAN}),  # not in the group's mean
+    ]
+    first, second, third = csv.DictReader(io.StringIO(shown(runs, csv=True)))
+    assert float(first["loss"]) == loss and float(first["big"]) == 123456789.123
+    assert float(first["duration"]) == duration
+    assert float(second["loss"]) == 1 / 3 and second["duration"] == ""
+    assert math.isnan(float(third["big"]))
+    grouped = list(csv.DictReader(io.StringIO(shown(runs, group_by="x", csv=True))))
+    mean, spread = grouped[0]["loss"].split(" ± ")
+    assert float(mean) == (loss + 1 / 3) / 2 and float(spread) == stdev([loss, 1 / 3])
+    assert "0.123457" in shown(runs, md=True) and "12.3" in shown(runs)  # for people
+
+
+# -- grouping -------------------------------------------------------------------------------
+
+
+def test_a_group_counts_its_runs_and_those_that_succeeded() -> None:
+    runs = [
+        Run("j", "ok", "d/0", {"x": "1"}, {"loss": 1.0}),
+        Run("j", "failed", "d/1", {"x": "1"}),
+        Run("j", "not run", None, {"x": "1"}),
+        Run("j", "ok", "d/3", {"x": "2"}, {"loss": 3.0}),
+    ]
+    assert [(g.count, g.ok) for g in group(runs, ["x"])] == [(3, 1), (1, 1)]
+    header, *rows = csv.reader(io.StringIO(shown(runs, group_by="x", csv=True)))
+    assert header == ["x", "count", "ok", "loss"]
+    assert rows == [["1", "3", "1", "1.0"], ["2", "1", "1", "3.0"]]
+    as_json = strict_json(shown(runs, group_by="x", json=True))
+    assert [(g["count"], g["ok"]) for g in as_json] == [(3, 1), (1, 1)]
+
+
+# -- columns --------------------------------------------------------------------------------
+
+
+def test_the_columns_come_from_every_matching_run_not_only_the_top_ones() -> None:
+    runs = [
+        Run("j", "ok", "d/0", {"x": "1", "seed": "0", "lr": "0.1"}, {"loss": 1.0}),
+        Run("j", "ok", "d/1", {"x": "1", "seed": "1", "lr": "0.1"}, {"loss": 2.0}),
+        Run("j", "ok", "d/2", {"x": "2", "seed": "0", "lr": "0.1"}, {"loss": 3.0, "acc": 0.5}),
+        Run("j", "failed", "d/3", {"x": "3", "seed": "0", "lr": "0.2"}),
+    ]
+
+    def header(**flags: Any) -> list[str]:
+        return next(csv.reader(io.StringIO(shown(runs, csv=True, **flags))))
+
+    every = ["status", "x", "seed", "loss", "acc", "duration", "dir"]
+    assert [header(where="status=ok", top=n) for n in (1, 2, 3)] == [every] * 3
+    assert header(where="status=ok", sort="loss", reverse=True, top=1) == every
+    assert header(top=1)[:4] == ["status", "x", "seed", "lr"]  # the failed run matches
+
+
+def test_runs_of_several_jobs_name_their_job(terminal: Callable[..., list[str]]) -> None:
+    runs = [
+        Run("train", "ok", "multirun/train/A/0", {"x": "1"}, {"loss": 1.0}),
+        Run("train", "ok", "multirun/train/A/1", {"x": "2"}, {"loss": 2.0}),
+        Run("eval", "ok", "multirun/eval/B/0", {"x": "1"}, {"acc": 0.5}),
+    ]
+    header, *rows = csv.reader(io.StringIO(shown(runs, csv=True)))
+    assert header[:3] == ["job", "status", "x"]
+    assert [row[0] for row in rows] == ["train", "train", "eval"]
+    assert shown(runs, md=True).startswith("| job | status |")
+    assert shown(runs).startswith("job    status")
+    assert shown(runs, top=2).startswith("job    status")  # the matching runs span both
+    table = terminal(runs)
+    assert table[1].split("┃")[1].strip() == "job"
+    assert [line.split("│")[1].strip() for line in table[3:-1]] == ["train", "train", "eval"]
+    one_job = next(csv.reader(io.StringIO(shown(runs, where="job=train", csv=True))))
+    assert one_job[:2] == ["status", "x"]
+
+
+def test_a_long_dir_folds_on_a_narrow_terminal_and_stays_whole(
+    terminal: Callable[..., list[str]],
+) -> None:
+    folder = "multirun/train/01M8JXB4HHAX8JR2BHNF3THKGR/12"
+    runs = [
+        Run("train", "ok", folder, {"model": "small"}, {"loss": 0.25}, 1.5),
+        Run("train", "failed", "multirun/train/01M8JXB4HHAX8JR2BHNF3THKGR/13", {"model": "big"}),
+    ]
+    table = terminal(runs, width=50)
+    assert max(map(len, table)) <= 50 and "…" not in "".join(table)
+    cells = [line.split("│") for line in table[3:-1]]
+    first = cells[: [c[1].strip() for c in cells].index("failed")]  # the lines of row one
+    assert len(first) > 1 and "".join(c[-2].strip() for c in first) == folder
