@@ -126,6 +126,26 @@ def test_a_group_counts_its_runs_and_those_that_succeeded() -> None:
     assert [(g["count"], g["ok"]) for g in as_json] == [(3, 1), (1, 1)]
 
 
+@pytest.mark.parametrize(
+    ("values", "mean", "spread"),
+    [
+        ([1.0, 3.0], 2.0, stdev([1.0, 3.0])),
+        ([1e308, 1e308], 1e308, 0.0),
+        ([1.0, math.inf], math.nan, math.nan),
+        ([math.nan, 2.0], math.nan, math.nan),
+    ],
+)
+def test_groups_of_non_finite_or_huge_metrics_never_crash(
+    values: list[float], mean: float, spread: float
+) -> None:
+    runs = [Run("j", "ok", f"d/{n}", {"x": "1"}, {"loss": v}) for n, v in enumerate(values)]
+    (only,) = group(runs, ["x"])
+    got_mean, got_spread = only.metrics["loss"]
+    assert got_mean == pytest.approx(mean, nan_ok=True)
+    assert got_spread == pytest.approx(spread, nan_ok=True)
+    assert strict_json(shown(runs, group_by="x", json=True))  # nan reads back as null
+
+
 # -- columns --------------------------------------------------------------------------------
 
 

@@ -128,10 +128,27 @@ def group(runs: Sequence[Run], keys: Sequence[str]) -> list[Group]:
         for name in metric_keys(ok):
             numbers = [run.metrics[name] for run in ok if name in run.metrics]
             if numbers:
-                spread = statistics.stdev(numbers) if len(numbers) > 1 else None
-                metrics[name] = (statistics.fmean(numbers), spread)
+                metrics[name] = mean_and_spread(numbers)
         summary.append(Group(dict(zip(keys, values, strict=True)), len(members), len(ok), metrics))
     return summary
+
+
+def mean_and_spread(numbers: Sequence[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (None for one number). A nan or an infinity
+    makes both nan, as a spreadsheet would show an error; numbers so large that their
+    sum or squares overflow are scaled down first."""
+    if not all(map(math.isfinite, numbers)):
+        return math.nan, math.nan if len(numbers) > 1 else None
+    try:
+        return _mean_and_spread(numbers, 1.0)
+    except OverflowError:
+        return _mean_and_spread(numbers, max(abs(x) for x in numbers))
+
+
+def _mean_and_spread(numbers: Sequence[float], scale: float) -> tuple[float, float | None]:
+    scaled = [x / scale for x in numbers]
+    spread = statistics.stdev(scaled) * scale if len(numbers) > 1 else None
+    return statistics.fmean(scaled) * scale, spread
 
 
 def lower_is_better(metric: str) -> bool:
