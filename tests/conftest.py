@@ -79,6 +79,19 @@ class Project:
     def hydraflow(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
         return run([*command("hydraflow"), *args], self.root, **kwargs)
 
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        """hydraflow running in the background (to signal it, or to race it), its output
+        in pipes."""
+        full_env = {**os.environ, "NO_COLOR": "1", "RECORD": str(self.root / "record.jsonl")}
+        return subprocess.Popen(
+            [*command("hydraflow"), *args],
+            cwd=self.root,
+            env={**full_env, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
     def invoke(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
         cwd = kwargs.pop("cwd", self.root)
         record = self.root / "record.jsonl"

@@ -26,15 +26,7 @@ def ledger_rows(project: Project) -> list[dict[str, object]]:
 
 
 def start(project: Project, *args: str, **env: str) -> subprocess.Popen[str]:
-    full_env = {**os.environ, "NO_COLOR": "1", "RECORD": str(project.root / "record.jsonl"), **env}
-    return subprocess.Popen(
-        [*command("hydraflow"), *args],
-        cwd=project.root,
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return project.start(*args, env=env)
 
 
 # -- 1. a failure inside hydraflow fails the run, in one line, with an accurate record ----------

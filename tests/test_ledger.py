@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import sqlite3
-import subprocess
 import sys
 import time
 from collections import Counter
 
-from conftest import Project, command
+from conftest import Project
 
 PY = shlex.quote(sys.executable)
 
@@ -91,14 +89,7 @@ def test_resume_goes_by_the_latest_attempt(project: Project) -> None:
 
 def test_a_killed_runner_resumes_exactly_the_unfinished_batches(project: Project) -> None:
     setup(project, "      - each: i=1:6 sleep=0.4\n")
-    env = {**os.environ, "RECORD": str(project.root / "record.jsonl"), "NO_COLOR": "1"}
-    runner = subprocess.Popen(
-        [*command("hydraflow"), "run", "j"],
-        cwd=project.root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    runner = project.start("run", "j")
     deadline = time.time() + 30
     while time.time() < deadline and sum(started(project).values()) < 3:
         time.sleep(0.02)
@@ -144,17 +135,7 @@ def test_only_selects_batches_with_and_without_resume(project: Project) -> None:
 
 def test_two_runners_share_the_work(project: Project) -> None:
     setup(project, "      - each: i=1:8 sleep=0.3\n")
-    env = {**os.environ, "RECORD": str(project.root / "record.jsonl"), "NO_COLOR": "1"}
-    runners = [
-        subprocess.Popen(
-            [*command("hydraflow"), "run", "j", "--resume"],
-            cwd=project.root,
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    runners = [project.start("run", "j", "--resume") for _ in range(2)]
     outputs = [runner.communicate(timeout=60)[0] for runner in runners]
     assert [runner.returncode for runner in runners] == [0, 0]
     assert started(project) == Counter({str(i): 1 for i in range(1, 9)})

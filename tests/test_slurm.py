@@ -203,15 +203,8 @@ def test_ctrl_c_while_waiting_cancels_the_array(project: Project, slurm: LocalSl
         f"jobs:\n  j:\n    submit: hydraflow-slurm {PY} app.py\n    record: false\n"
         "    sets:\n      - each: x=1:2\n"
     )
-    env = {**os.environ, **_env(), "SLURM_CONF": str(slurm.conf)}
-    runner = subprocess.Popen(
-        [*command("hydraflow"), "run", "j"],
-        cwd=project.root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    env = {**_env(), "SLURM_CONF": str(slurm.conf)}
+    runner = project.start("run", "j", env=env)
     deadline = time.time() + 60
     while time.time() < deadline and not _status(project, env).keys() & {"queued", "running"}:
         time.sleep(0.3)
@@ -222,9 +215,9 @@ def test_ctrl_c_while_waiting_cancels_the_array(project: Project, slurm: LocalSl
         time.sleep(0.3)
     assert job, "the array never reached the queue"
     runner.send_signal(signal.SIGINT)
-    out, _ = runner.communicate(timeout=60)
-    assert runner.returncode == 130, out
-    assert "Traceback" not in out
+    out, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130, out + err
+    assert "Traceback" not in out + err
     while time.time() < deadline:
         queue = subprocess.run(
             ["squeue", "-h"], env=env, capture_output=True, text=True, check=False

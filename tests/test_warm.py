@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import Project, command, run_demo
+from conftest import Project, run_demo
 
 from hydraflow.config import load
 from hydraflow.engine.starters import Spawner
@@ -132,15 +132,7 @@ def test_timeout_stops_a_warm_batch_and_its_grandchild(project: Project) -> None
 
 def test_ctrl_c_leaves_no_process(app: Project) -> None:
     job(app, add="nap=60")
-    env = {**os.environ, "NO_COLOR": "1", "RECORD": str(app.root / "record.jsonl")}
-    runner = subprocess.Popen(
-        [*command("hydraflow"), "run", "j", "-j", "2"],
-        cwd=app.root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    runner = app.start("run", "j", "-j", "2")
     deadline = time.time() + 60
     while time.time() < deadline and len(notes(app)) < 2:
         time.sleep(0.1)
