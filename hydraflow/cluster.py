@@ -57,7 +57,17 @@ def refresh(ledger: Ledger, root: Path, job: str | None = None) -> list[Attempt]
     """Update the rows of queued and running Slurm batches; returns those still waiting or
     running (after the update). A ``lost`` one whose exit file has turned up since (a
     shared file system can be late) takes its end from it."""
-    watched = [a for a in ledger.attempts(job) if a.scheduler_id and a.status in WATCHED]
+    attempts = ledger.attempts(job)
+    newest = {(a.job, a.key): a.id for a in attempts}  # attempts come oldest first
+    # A lost attempt is revisited only while it is its batch's latest: a resubmission
+    # writes the same exit file, which must not rewrite the history of the older one.
+    watched = [
+        a
+        for a in attempts
+        if a.scheduler_id
+        and a.status in WATCHED
+        and (a.status != "lost" or newest[(a.job, a.key)] == a.id)
+    ]
     updates: list[Update] = []
     unknown = []
     for attempt in watched:

@@ -62,8 +62,8 @@ class Recorder:
         self.extra = list(extra)
         self.resume = resume
         self.runner = Runner.this()
-        self.rows: dict[str, int] = {}  # by batch key (a rerun of one run has its own)
-        self.pids: dict[str, int] = {}
+        self.rows: dict[tuple[int, tuple[int, ...]], int] = {}  # by the batch's place
+        self.pids: dict[tuple[int, tuple[int, ...]], int] = {}
         self.pending: list[Update] = []
         self.lock = threading.Lock()
         self.root = root or Path.cwd()
@@ -100,7 +100,7 @@ class Recorder:
         previous = self.previous.get(batch.key)
         if previous is None or previous.status == "ok":
             return None
-        if previous.status in LIVE and (previous.scheduler_id or previous.holder_alive):
+        if previous.state in LIVE:  # here, on another host or on the cluster
             return None  # its claim will say it runs elsewhere: never beside it
         planned = planned_runs(batch)
         if not planned:
@@ -140,7 +140,7 @@ class Recorder:
         for (batch, _, _), result in zip(wanted, results, strict=True):
             assert not isinstance(result, Attempt)
             if isinstance(result, Claimed):
-                self.rows[batch.key] = result.row
+                self.rows[batch.place] = result.row
             claimed.append(result)
         return claimed
 
@@ -178,17 +178,17 @@ class Recorder:
 
     def handle(self, event: Event) -> None:
         if isinstance(event, BatchStarted):
-            if event.attempt > 1 or event.batch.key not in self.rows:
+            if event.attempt > 1 or event.batch.place not in self.rows:
                 fields = {**self._fields(event.batch, event.sweep_dir, event.argv)}
                 fields["attempt"] = event.attempt
-                self.rows[event.batch.key] = self._patiently(
+                self.rows[event.batch.place] = self._patiently(
                     lambda: self.ledger.insert(self.job.key, event.batch.key, fields, self.runner)
                 )
-            self.pids[event.batch.key] = event.pid
+            self.pids[event.batch.place] = event.pid
         elif isinstance(event, BatchFinished):
             if event.batch.base and not event.retrying:
                 self._part_finished(event)
-            row = self.rows.get(event.batch.key)
+            row = self.rows.get(event.batch.place)
             if row is None:
                 return
             update: Update = (
@@ -198,7 +198,7 @@ class Recorder:
                     "exit_code": event.returncode,
                     "start": event.started,
                     "end": event.ended,
-                    "pid": self.pids.pop(event.batch.key, None),
+                    "pid": self.pids.pop(event.batch.place, None),
                     "log_path": str(event.log_path) if event.log_path else None,
                 },
             )

@@ -225,6 +225,23 @@ def handle(options: argparse.Namespace, command: list[str], batch_file: Path) ->
             _record_ends(ledger, task)
         return report(batches)
     job = _submit(path)
+    try:  # from the moment the array exists, an interrupt cancels it
+        _record_queued(ledger, tasks, job)
+        print(f"hydraflow-slurm: submitted {path} as job {job} ({len(tasks)} array tasks)")
+        if options.no_wait:
+            print("hydraflow-slurm: follow it with `hydraflow status --watch`")
+            return 0
+        _wait(job)
+    except KeyboardInterrupt:
+        subprocess.run(["scancel", job], check=False)
+        raise
+    finally:
+        if ledger is not None and not options.no_wait:
+            refresh(ledger, Path.cwd())
+    return report(batches)
+
+
+def _record_queued(ledger: Ledger | None, tasks: list[list[ArrayBatch]], job: str) -> None:
     if ledger is not None:
         ledger.update(
             [
@@ -234,16 +251,6 @@ def handle(options: argparse.Namespace, command: list[str], batch_file: Path) ->
                 if b.row is not None
             ]
         )
-    print(f"hydraflow-slurm: submitted {path} as job {job} ({len(tasks)} array tasks)")
-    if options.no_wait:
-        print("hydraflow-slurm: follow it with `hydraflow status --watch`")
-        return 0
-    try:
-        _wait(job)
-    finally:
-        if ledger is not None:
-            refresh(ledger, Path.cwd())
-    return report(batches)
 
 
 def _record_ends(ledger: Ledger | None, batches: Sequence[ArrayBatch]) -> None:
@@ -270,21 +277,14 @@ def _submit(path: Path) -> str:
 
 
 def _wait(job: str) -> None:
-    """Until no task of the array is pending or running; Ctrl-C cancels the array."""
-    try:
-        while True:
-            queued = subprocess.run(
-                ["squeue", "-h", "-j", job, "-o", "%i"],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if queued.returncode == 0 and not queued.stdout.strip():
-                return
-            time.sleep(POLL_SECONDS)
-    except KeyboardInterrupt:
-        subprocess.run(["scancel", job], check=False)
-        raise
+    """Until no task of the array is pending or running."""
+    while True:
+        queued = subprocess.run(
+            ["squeue", "-h", "-j", job, "-o", "%i"], capture_output=True, text=True, check=False
+        )
+        if queued.returncode == 0 and not queued.stdout.strip():
+            return
+        time.sleep(POLL_SECONDS)
 
 
 def report(batches: list[ArrayBatch]) -> int:

@@ -84,3 +84,12 @@ def test_a_run_still_failed_keeps_its_batch_failed(ledger: Ledger, tmp_path: Pat
     refresh(ledger, tmp_path)
     assert latest(ledger, "a:1").status == "ok"
     assert latest(ledger, "a").status == "failed"
+
+
+def test_a_late_exit_file_ends_only_the_latest_attempt(ledger: Ledger, tmp_path: Path) -> None:
+    old = add(ledger, "a", "lost", scheduler_id="7_0")
+    add(ledger, "a", "queued", scheduler_id="9_0")
+    finish(tmp_path, "hydraflow.exit", 1)
+    refresh(ledger, tmp_path)
+    assert latest(ledger, "a").status == "failed"
+    assert next(a for a in ledger.attempts("j") if a.id == old).status == "lost"

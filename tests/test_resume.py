@@ -126,4 +126,8 @@ def test_no_run_of_a_batch_is_rerun_while_the_batch_runs(tmp_path: Path) -> None
     row = ledger.insert("j", batch.key, {**fields, "status": "running"}, Runner.this())
     assert Recorder(ledger, job, (), resume=True, root=tmp_path).reruns(batch) is None
     ledger.update([(row, {"status": "failed"})])
+    elsewhere = Runner("another-machine", 999_999, None)  # a pid that means nothing here
+    other = ledger.insert("j", batch.key, {**fields, "status": "running"}, elsewhere)
+    assert Recorder(ledger, job, (), resume=True, root=tmp_path).reruns(batch) is None
+    ledger.update([(other, {"status": "failed"})])
     assert Recorder(ledger, job, (), resume=True, root=tmp_path).reruns(batch) == (1,)

@@ -161,7 +161,11 @@ def _run(root: Path, job: Job, sweep: _Sweep, run_dir: str) -> Run:
         duration = end - start if isinstance(start, float) and isinstance(end, float) else None
         error = record.get("error")
     else:
-        status = _FROM_BATCH.get(sweep.batch_status or "", UNKNOWN)
+        batch_status = sweep.batch_status or ""
+        # Without records a run that ended before its batch was stopped looks the same
+        # as the one that was stopped: only a batch that succeeded vouches for each run.
+        known = job.record or batch_status == "ok"
+        status = _FROM_BATCH.get(batch_status, UNKNOWN) if known else UNKNOWN
         params = params_of(read_overrides(folder) or [])
         duration, error = None, None
     metrics.update(read_metrics(folder, job.metrics))

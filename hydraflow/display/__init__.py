@@ -24,7 +24,8 @@ def wants_live(stream: IO[str]) -> bool:
 
     ``NO_COLOR`` turns colour off and nothing else (Rich reads it itself).
     """
-    if os.environ.get("TERM") == "dumb" or os.environ.get("CI", "").lower() in ("1", "true"):
+    ci = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+    if os.environ.get("TERM") == "dumb" or ci:
         return False
     try:
         return stream.isatty()

@@ -51,7 +51,7 @@ class Progress:
         self.failed = 0
         self.timed_out = 0
         self.started = time.time()
-        self.running: dict[str, _Running] = {}
+        self.running: dict[tuple[int, tuple[int, ...]], _Running] = {}
 
     def runs_under_way(self) -> float:
         """Runs finished inside running batches: Hydra announced the next one."""
@@ -120,14 +120,14 @@ class LiveDisplay:
                 self.console.print(tag + output, soft_wrap=True)
         elif isinstance(event, BatchStarted):
             colour = _COLOURS[event.batch.index % len(_COLOURS)]
-            p.running[event.batch.key] = _Running(
+            p.running[event.batch.place] = _Running(
                 event.batch.label, event.time, colour, event.batch.runs
             )
         elif isinstance(event, RunsLaunched):
-            if (running := p.running.get(event.batch.key)) is not None:
+            if (running := p.running.get(event.batch.place)) is not None:
                 running.launched = event.started
         elif isinstance(event, BatchFinished):
-            p.running.pop(event.batch.key, None)
+            p.running.pop(event.batch.place, None)
             if not event.retrying:
                 p.batches_done += 1
                 p.runs_done += event.batch.runs

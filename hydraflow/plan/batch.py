@@ -97,6 +97,12 @@ class Batch:
         return hashlib.sha256(canonical.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
     @property
+    def place(self) -> tuple[int, tuple[int, ...]]:
+        """Where the batch stands in its run: unique within the run, even for two batches
+        alike (``each: i=1,1``) or the reruns of several runs of one batch."""
+        return (self.index, self.rerun)
+
+    @property
     def base_key(self) -> str:
         """The key of the batch this one belongs to: its own, or the one it reruns runs of."""
         return self.base or self.key
