@@ -58,15 +58,15 @@ def refresh(ledger: Ledger, root: Path, job: str | None = None) -> list[Attempt]
     running (after the update). A ``lost`` one whose exit file has turned up since (a
     shared file system can be late) takes its end from it."""
     attempts = ledger.attempts(job)
-    newest = {(a.job, a.key): a.id for a in attempts}  # attempts come oldest first
-    # A lost attempt is revisited only while it is its batch's latest: a resubmission
-    # writes the same exit file, which must not rewrite the history of the older one.
+    # A lost attempt is revisited only while no later attempt writes the same exit file
+    # (a resubmission into its sweep dir), which must not rewrite the older one's end.
+    newest = {(a.sweep_dir, exit_name(a.part)): a.id for a in attempts}  # oldest first
     watched = [
         a
         for a in attempts
         if a.scheduler_id
         and a.status in WATCHED
-        and (a.status != "lost" or newest[(a.job, a.key)] == a.id)
+        and (a.status != "lost" or newest[(a.sweep_dir, exit_name(a.part))] == a.id)
     ]
     updates: list[Update] = []
     unknown = []

@@ -20,6 +20,7 @@ With ``--local``, or where there is no ``sbatch``, the array tasks run here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from hydraflow.cluster import exit_name, ledger_of, log_name, read_exit, refresh
 from hydraflow.engine.signals import install_sigterm_as_interrupt
-from hydraflow.ledger import Ledger, Update
+from hydraflow.ledger import Ledger, LedgerError, Update
 from hydraflow.plan import CALLBACK_DIR
 
 POLL_SECONDS = 1.0
@@ -191,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if options.per_task < 1:
             raise HandlerError(f"--per-task must be at least 1, got {options.per_task}")
         return handle(options, words[:-1], Path(words[-1]))
-    except HandlerError as error:
+    except (HandlerError, LedgerError) as error:
         sys.stderr.write(f"error: {error}\n")
         return 2
     except KeyboardInterrupt:
@@ -225,19 +226,22 @@ def handle(options: argparse.Namespace, command: list[str], batch_file: Path) ->
             _record_ends(ledger, task)
         return report(batches)
     job = _submit(path)
-    try:  # from the moment the array exists, an interrupt cancels it
+    cancelled = False
+    try:  # from the moment the array exists, an interrupt or a failure cancels it
         _record_queued(ledger, tasks, job)
         print(f"hydraflow-slurm: submitted {path} as job {job} ({len(tasks)} array tasks)")
         if options.no_wait:
             print("hydraflow-slurm: follow it with `hydraflow status --watch`")
             return 0
         _wait(job)
-    except KeyboardInterrupt:
+    except BaseException:
+        cancelled = True
         subprocess.run(["scancel", job], check=False)
         raise
     finally:
-        if ledger is not None and not options.no_wait:
-            refresh(ledger, Path.cwd())
+        if ledger is not None and (cancelled or not options.no_wait):
+            with contextlib.suppress(LedgerError):  # never hides why the handler stops
+                refresh(ledger, Path.cwd())
     return report(batches)
 
 

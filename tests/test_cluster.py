@@ -93,3 +93,12 @@ def test_a_late_exit_file_ends_only_the_latest_attempt(ledger: Ledger, tmp_path:
     refresh(ledger, tmp_path)
     assert latest(ledger, "a").status == "failed"
     assert next(a for a in ledger.attempts("j") if a.id == old).status == "lost"
+
+
+def test_a_late_exit_file_in_its_own_folder_still_counts(ledger: Ledger, tmp_path: Path) -> None:
+    """A later attempt in a fresh folder (a run without --resume) writes another file."""
+    old = add(ledger, "a", "lost", scheduler_id="7_0")
+    add(ledger, "a", "queued", scheduler_id="9_0", sweep_dir="elsewhere")
+    finish(tmp_path, "hydraflow.exit", 0)
+    refresh(ledger, tmp_path)
+    assert next(a for a in ledger.attempts("j") if a.id == old).status == "ok"

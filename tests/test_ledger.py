@@ -9,6 +9,7 @@ import sys
 import time
 from collections import Counter
 
+import pytest
 from conftest import Project
 
 PY = shlex.quote(sys.executable)
@@ -86,11 +87,16 @@ def test_resume_goes_by_the_latest_attempt(project: Project) -> None:
     assert len(commands) == 1 and " i=2 " in commands[0]
 
 
-def test_batches_alike_are_each_recorded(project: Project) -> None:
-    """``each: i=1,2,2`` runs i=2 twice, as written; neither attempt stays ``running``."""
-    setup(project, "      - each: i=1,2,2\n")
-    assert project.hydraflow("run", "j", "-j", "2").returncode == 0
-    assert sorted(str(r["status"]) for r in rows(project)) == ["ok", "ok", "ok"]
+@pytest.mark.parametrize("each", ["i=1,2,2", "i=2,1,2 sleep=0.5"])
+def test_batches_alike_run_once(project: Project, each: str) -> None:
+    """``each: i=1,2,2`` makes i=2 twice, as written (the dry run shows both); it is the
+    same work under the same key, so it runs once, with one accurate row."""
+    setup(project, f"      - each: {each}\n")
+    assert len(project.hydraflow("run", "j", "--dry-run").stdout.splitlines()) == 3
+    result = project.hydraflow("run", "j", "-j", "2")
+    assert result.returncode == 0 and "1 skipped" in result.stdout
+    assert started(project) == Counter({"1": 1, "2": 1})
+    assert sorted(str(r["status"]) for r in rows(project)) == ["ok", "ok"]
 
 
 def test_a_killed_runner_resumes_exactly_the_unfinished_batches(project: Project) -> None:
