@@ -64,7 +64,6 @@ class Recorder:
         self.runner = Runner.this()
         self.rows: dict[tuple[int, tuple[int, ...]], int] = {}  # by the batch's place
         self.pids: dict[tuple[int, tuple[int, ...]], int] = {}
-        self.claimed: set[str] = set()  # keys claimed by this run
         self.pending: list[Update] = []
         self.lock = threading.Lock()
         self.root = root or Path.cwd()
@@ -121,35 +120,10 @@ class Recorder:
         self, wanted: Sequence[tuple[Batch, str, Sequence[str]]], status: str = "running"
     ) -> list[Claimed | Skip]:
         """Claim a group of batches (batch, sweep dir, argv) at once: ``running`` here, or
-        ``queued`` when a scheduler is to run them.
-
-        A batch alike to one this run has claimed already (``each: i=1,1``, sets that
-        overlap) is the same work under the same key: it counts as done, never as a
-        second row beside the first.
-        """
-        fresh = []
-        for index, (batch, _, _) in enumerate(wanted):
-            if batch.key not in self.claimed:
-                self.claimed.add(batch.key)
-                fresh.append(index)
-        results: list[Claimed | Skip | Attempt] = ["done"] * len(wanted)
-        if fresh:
-            for index, result in zip(fresh, self._claim_fresh(wanted, fresh, status), strict=True):
-                results[index] = result
-        claimed: list[Claimed | Skip] = []
-        for (batch, _, _), result in zip(wanted, results, strict=True):
-            assert not isinstance(result, Attempt)
-            if isinstance(result, Claimed):
-                self.rows[batch.place] = result.row
-            claimed.append(result)
-        return claimed
-
-    def _claim_fresh(
-        self, wanted: Sequence[tuple[Batch, str, Sequence[str]]], chosen: list[int], status: str
-    ) -> list[Claimed | Skip | Attempt]:
+        ``queued`` when a scheduler is to run them."""
         items = [
             Wanted(batch.key, {**self._fields(batch, directory, argv), "status": status})
-            for batch, directory, argv in (wanted[i] for i in chosen)
+            for batch, directory, argv in wanted
         ]
         results: list[Claimed | Skip | Attempt] = self._claim(items)
         deadline = time.monotonic() + GUARD_PATIENCE
@@ -162,7 +136,13 @@ class Recorder:
             time.sleep(0.1)
             for i, result in zip(waiting, self._claim([items[i] for i in waiting]), strict=True):
                 results[i] = result
-        return results
+        claimed: list[Claimed | Skip] = []
+        for (batch, _, _), result in zip(wanted, results, strict=True):
+            assert not isinstance(result, Attempt)
+            if isinstance(result, Claimed):
+                self.rows[batch.place] = result.row
+            claimed.append(result)
+        return claimed
 
     def _claim(self, items: list[Wanted]) -> list[Claimed | Skip | Attempt]:
         with self.lock:

@@ -88,15 +88,18 @@ def test_resume_goes_by_the_latest_attempt(project: Project) -> None:
 
 
 @pytest.mark.parametrize("each", ["i=1,2,2", "i=2,1,2 sleep=0.5"])
-def test_batches_alike_run_once(project: Project, each: str) -> None:
-    """``each: i=1,2,2`` makes i=2 twice, as written (the dry run shows both); it is the
-    same work under the same key, so it runs once, with one accurate row."""
+def test_batches_alike_run_as_written_each_with_its_row(project: Project, each: str) -> None:
+    """``each: i=1,2,2`` runs i=2 twice, as the original does (a repeat on purpose), however
+    the claims fall; neither attempt stays ``running``. A resume, which knows a batch by its
+    content, runs what failed once."""
     setup(project, f"      - each: {each}\n")
-    assert len(project.hydraflow("run", "j", "--dry-run").stdout.splitlines()) == 3
-    result = project.hydraflow("run", "j", "-j", "2")
-    assert result.returncode == 0 and "1 skipped" in result.stdout
-    assert started(project) == Counter({"1": 1, "2": 1})
-    assert sorted(str(r["status"]) for r in rows(project)) == ["ok", "ok"]
+    result = project.hydraflow("run", "j", "-j", "2", "-k", env={"FAIL": "2"})
+    assert result.returncode == 1 and "1 ok, 2 failed" in result.stdout
+    assert started(project) == Counter({"1": 1, "2": 2})
+    assert sorted(str(r["status"]) for r in rows(project)) == ["failed", "failed", "ok"]
+    preview = project.hydraflow("run", "j", "--resume", "--dry-run").stdout.splitlines()
+    commands = [line for line in preview if not line.startswith("#")]
+    assert len(commands) == 1 and " i=2 " in commands[0]
 
 
 def test_a_killed_runner_resumes_exactly_the_unfinished_batches(project: Project) -> None:

@@ -210,7 +210,12 @@ class Ledger:
         if done:
             return "done"
         previous = live.get(item.key)
-        if previous is not None:
+        # This runner's own live row of the key is a batch alike earlier in its run
+        # (``each: i=1,1`` runs both): not someone else's, and still running.
+        if previous is not None and (previous.host, previous.runner_pid) != (
+            runner.host,
+            runner.pid,
+        ):
             if previous.scheduler_id or previous.host != runner.host or previous.runner_alive:
                 # Queued or running on the cluster, on another machine, or by a live runner.
                 return "elsewhere"

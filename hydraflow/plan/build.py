@@ -64,8 +64,11 @@ class Plan:
     def entries(self) -> Iterator[tuple[Batch, bool]]:
         """Every chosen batch and whether it is skipped as done before; a batch whose runs
         partly succeeded is replaced by batches of the runs that did not."""
-        # Extra overrides can replace a swept word and make batches alike: run each once.
-        seen: set[str] | None = set() if self.extras.overrides else None
+        # Batches alike (an extra that replaces a swept word, or ``each: i=1,1``) are
+        # known by one key: an extra's copies are the same work, and a resume cannot tell
+        # which copy an attempt was, so both run once. Without either, as written.
+        alike_once = bool(self.extras.overrides) or self.reruns is not None
+        seen: set[str] | None = set() if alike_once else None
         for batch in batches(self.job, self.extras):
             if not self.only.matches_words(batch.overrides):
                 continue
