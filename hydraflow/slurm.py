@@ -25,6 +25,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -225,9 +226,16 @@ def handle(options: argparse.Namespace, command: list[str], batch_file: Path) ->
             subprocess.run(["bash", str(path)], env=env, check=False)
             _record_ends(ledger, task)
         return report(batches)
-    job = _submit(path)
+    # A stop that comes while sbatch runs must wait until its job id is known.
+    stops = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        job = _submit(path)
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, stops)
+        raise
     cancelled = False
     try:  # from the moment the array exists, an interrupt or a failure cancels it
+        signal.pthread_sigmask(signal.SIG_SETMASK, stops)  # a stop held back lands here
         _record_queued(ledger, tasks, job)
         print(f"hydraflow-slurm: submitted {path} as job {job} ({len(tasks)} array tasks)")
         if options.no_wait:
