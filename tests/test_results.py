@@ -130,6 +130,18 @@ def test_si_values_match_their_records_so_no_run_is_counted_twice(app: Project) 
     assert same_values({"f": "True"}) == same_values({"f": "true"})
 
 
+def test_without_records_a_stopped_batch_vouches_for_none_of_its_runs(app: Project) -> None:
+    """With records its run dirs would tell finished runs from the one cut short; without,
+    they cannot, so they are ``unknown`` rather than all ``timeout``."""
+    app.yaml(
+        f"jobs:\n  j:\n    run: {PY} app.py\n    add: nap=1\n    record: false\n"
+        "    sets:\n      - each: x=1\n        all: seed=0:3\n"
+    )
+    assert app.hydraflow("run", "j", "--timeout", "2.5").returncode == 1
+    statuses = {str(r["status"]) for r in results(app, "j")}
+    assert "timeout" not in statuses and "unknown" in statuses
+
+
 def test_every_format_reads_back(app: Project) -> None:
     setup(app)
     app.hydraflow("run", "j", "-k")

@@ -25,7 +25,7 @@ from hydraflow.analysis.reading import (
     same_values,
 )
 from hydraflow.config import Config, Job
-from hydraflow.plan import SWEEP_ROOT, Batch, Extras, batches, planned_runs
+from hydraflow.plan import RECORD_OVERRIDE, SWEEP_ROOT, Batch, Extras, batches, planned_runs
 from hydraflow.words import params_of
 
 
@@ -37,6 +37,7 @@ class _Sweep:
     batch: Batch | None = None
     batch_status: str | None = None
     runs: list[str] = field(default_factory=list)
+    recorded: bool = False  # its runs were made with the record callback
 
 
 def collect(config: Config, job_name: str | None = None) -> Results:
@@ -76,6 +77,7 @@ def _ledger_sweeps(config: Config, jobs: Iterable[Job]) -> dict[str, dict[str, _
                 if not attempt.is_rerun:  # reruns of single runs write into their batch's dir
                     sweep.batch = plans[tuple(attempt.extra)].get(attempt.key)
                     sweep.batch_status = attempt.status
+                    sweep.recorded = RECORD_OVERRIDE in attempt.argv
             found[job.key] = sweeps
         return found
     finally:
@@ -164,7 +166,7 @@ def _run(root: Path, job: Job, sweep: _Sweep, run_dir: str) -> Run:
         batch_status = sweep.batch_status or ""
         # Without records a run that ended before its batch was stopped looks the same
         # as the one that was stopped: only a batch that succeeded vouches for each run.
-        known = job.record or batch_status == "ok"
+        known = sweep.recorded or batch_status == "ok"
         status = _FROM_BATCH.get(batch_status, UNKNOWN) if known else UNKNOWN
         params = params_of(read_overrides(folder) or [])
         duration, error = None, None
