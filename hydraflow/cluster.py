@@ -12,7 +12,6 @@ and without a trace is ``lost``; a cancelled or timed-out one says so.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -20,8 +19,8 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from hydraflow.ledger import Attempt, Ledger, LedgerError, Runner, Update
-from hydraflow.words import RUN_RECORD
+from hydraflow.ledger import Attempt, Ledger, LedgerError, Runner, Update, completion
+from hydraflow.run_record import read_record
 
 WAITING = ("PENDING", "REQUEUED", "CONFIGURING", "RESV_DEL_HOLD", "REQUEUE_HOLD", "SUSPENDED")
 RUNNING = ("RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING")
@@ -124,30 +123,19 @@ def _complete_reruns(ledger: Ledger, root: Path, jobs: Iterable[str]) -> None:
                 continue
             mine = [p for p in parts if p.sweep_dir == batch.sweep_dir]
             if mine and all(p.status == "ok" for p in mine) and _every_run_ok(root, batch):
-                fields: dict[str, object] = {
-                    "label": batch.label,
-                    "argv": batch.argv,
-                    "extra": batch.extra,
-                    "sweep_dir": batch.sweep_dir,
-                    "runs": batch.runs,
-                    "part": sorted(n for p in mine for n in p.part or ()),
-                    "status": "ok",
-                    "end": max(p.end or 0 for p in mine) or time.time(),
-                }
-                ledger.insert(job, base, fields, Runner.this())
+                rerun = [n for p in mine for n in p.part or ()]
+                end = max(p.end or 0 for p in mine) or time.time()
+                ledger.insert(job, base, completion(batch, rerun, end), Runner.this())
 
 
 def _every_run_ok(root: Path, batch: Attempt) -> bool:
     """Whether each run of the batch, in the folder Hydra numbers it by, has a record that
     says it succeeded (a rerun of only some of the failed runs does not finish a batch)."""
-    for number in range(batch.runs or 0):
-        try:
-            record = json.loads((root / batch.sweep_dir / str(number) / RUN_RECORD).read_text())
-        except (OSError, ValueError):
-            return False
-        if not isinstance(record, dict) or record.get("status") != "ok":
-            return False
-    return bool(batch.runs)
+    folder = root / batch.sweep_dir
+    runs = range(batch.runs or 0)
+    return bool(runs) and all(
+        (read_record(str(folder / str(n))) or {}).get("status") == "ok" for n in runs
+    )
 
 
 def _mtime(path: Path) -> float:

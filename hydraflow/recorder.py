@@ -30,6 +30,7 @@ from hydraflow.ledger import (
     Skip,
     Update,
     Wanted,
+    completion,
 )
 from hydraflow.plan import Batch, planned_runs
 from hydraflow.words import params_of
@@ -111,7 +112,7 @@ class Recorder:
         if len(missing) == len(planned):
             return None
         if not missing and self.writes:
-            self._complete(batch.key, previous.sweep_dir, ())
+            self._complete(batch.key, ())
         if missing:
             self.parts[batch.key] = set(missing)
         return missing
@@ -219,21 +220,11 @@ class Recorder:
         if waiting is None:
             return
         waiting.difference_update(event.batch.rerun)
-        if not waiting and base not in self.part_failed:
-            previous = self.previous.get(base)
-            if previous is not None:
-                self._complete(base, previous.sweep_dir, event.batch.rerun)
+        if not waiting and base not in self.part_failed and base in self.previous:
+            self._complete(base, self._reruns.get(base) or event.batch.rerun)
 
-    def _complete(self, key: str, sweep_dir: str, rerun: Sequence[int]) -> None:
-        fields: dict[str, object] = {
-            "label": self.previous[key].label,
-            "argv": self.previous[key].argv,
-            "extra": self.extra,
-            "sweep_dir": sweep_dir,
-            "part": list(rerun),
-            "status": "ok",
-            "end": time.time(),
-        }
+    def _complete(self, key: str, rerun: Sequence[int]) -> None:
+        fields = completion(self.previous[key], rerun, time.time())
         self.flush()
         self._patiently(lambda: self.ledger.insert(self.job.key, key, fields, self.runner))
 

@@ -1,5 +1,4 @@
-"""Hydra override words: which key a word sets, and which keys are Hydra's own; and the
-name of the record each run writes.
+"""Hydra override words: which key a word sets, and which keys are Hydra's own.
 
 One place for a rule that the plan, the selection (``--only``, ``--where``),
 the results and the Slurm handler all need to agree on.
@@ -8,8 +7,6 @@ the results and the Slurm handler all need to agree on.
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-RUN_RECORD = "hydraflow.run.json"  # written in each run's folder by hydraflow_record.RunRecord
 
 
 def override_key(word: str) -> str | None:

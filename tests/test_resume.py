@@ -66,6 +66,8 @@ def test_only_the_failed_run_runs_again(project: Project) -> None:
     assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1", "2", "3"]
     again = project.hydraflow("run", "j", "--resume", "--dry-run").stdout.splitlines()
     assert again == ["# skipped, succeeded before: x=1"]
+    done = Ledger(project.root / ".hydraflow" / "ledger.db").attempts("j")[-1]
+    assert (done.is_rerun, done.status, done.runs, done.part) == (False, "ok", 4, [2])
     status = project.hydraflow("status").stdout.splitlines()[1].split()
     assert status == ["j", "1", "1", "0", "0", "0"]
 

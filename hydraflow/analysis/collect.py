@@ -16,16 +16,15 @@ import yaml
 
 from hydraflow.analysis.model import FAILED, NOT_RUN, OK, UNKNOWN, Results, Run
 from hydraflow.analysis.reading import (
-    RECORD,
     load_yaml,
     numbers,
     read_metrics,
     read_overrides,
-    read_record,
     same_values,
 )
 from hydraflow.config import Config, Job
 from hydraflow.plan import RECORD_OVERRIDE, SWEEP_ROOT, Batch, Extras, batches, planned_runs
+from hydraflow.run_record import RUN_RECORD, read_record
 from hydraflow.words import params_of
 
 
@@ -120,7 +119,7 @@ def _run_dirs(sweep: str) -> list[str]:
     found = []
     for name in _subdirs(Path(sweep)):
         folder = os.path.join(sweep, name)
-        if os.path.exists(os.path.join(folder, RECORD)) or os.path.isdir(
+        if os.path.exists(os.path.join(folder, RUN_RECORD)) or os.path.isdir(
             os.path.join(folder, ".hydra")
         ):
             found.append(name)

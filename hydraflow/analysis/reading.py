@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from hydraflow.words import RUN_RECORD, params_of
+from hydraflow.run_record import read_record
+from hydraflow.words import params_of
 
-RECORD = RUN_RECORD
 OVERRIDES = os.path.join(".hydra", "overrides.yaml")
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -29,14 +29,6 @@ def load_yaml(path: str) -> Any:
 def load_json(path: str) -> Any:
     with open(path, "rb") as handle:
         return json.load(handle)
-
-
-def read_record(run_dir: str) -> dict[str, Any] | None:
-    try:
-        record = load_json(os.path.join(run_dir, RECORD))
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
 
 
 def read_overrides(run_dir: str) -> list[str] | None:

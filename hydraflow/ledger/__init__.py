@@ -12,7 +12,16 @@ Batches handed to Slurm carry their job and task (``scheduler_id``) instead.
 
 from __future__ import annotations
 
-from hydraflow.ledger.rows import LIVE, Attempt, Claimed, Runner, Skip, Update, Wanted
+from hydraflow.ledger.rows import (
+    LIVE,
+    Attempt,
+    Claimed,
+    Runner,
+    Skip,
+    Update,
+    Wanted,
+    completion,
+)
 from hydraflow.ledger.store import BUSY_SECONDS, LEDGER, Ledger, LedgerError, explain
 
 __all__ = [
@@ -27,5 +36,6 @@ __all__ = [
     "Skip",
     "Update",
     "Wanted",
+    "completion",
     "explain",
 ]

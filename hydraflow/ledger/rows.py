@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -82,6 +83,9 @@ class Attempt:
         """A rerun of some runs of a batch (its key is the batch's key and the runs)."""
         return ":" in self.key
 
+    def held_by(self, runner: Runner) -> bool:
+        return (self.host, self.runner_pid) == (runner.host, runner.pid)
+
     @property
     def holder_alive(self) -> bool:
         return self.runner_alive or self.guard_alive
@@ -126,6 +130,21 @@ class Runner:
     @classmethod
     def this(cls, guard_pid: int | None = None) -> Runner:
         return cls(socket.gethostname(), os.getpid(), guard_pid)
+
+
+def completion(batch: Attempt, rerun: Sequence[int], end: float) -> dict[str, object]:
+    """The row that says a batch succeeded once the runs it missed (``rerun``) were run
+    again and succeeded, in its sweep dir."""
+    return {
+        "label": batch.label,
+        "argv": batch.argv,
+        "extra": batch.extra,
+        "sweep_dir": batch.sweep_dir,
+        "runs": batch.runs,
+        "part": sorted(rerun),
+        "status": "ok",
+        "end": end,
+    }
 
 
 def sql_value(value: object) -> object:

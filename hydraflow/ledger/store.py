@@ -158,7 +158,7 @@ class Ledger:
     def succeeded(self, job: str) -> set[str]:
         """The batch keys whose latest attempt succeeded: a later failure (a run without
         ``--resume``) makes a batch to do again."""
-        rows = self._query(f"{_LATEST_OK} GROUP BY key)", job)
+        rows = self._query(_latest_ok(), job)
         return {row["key"] for row in rows}
 
     # -- writing ---------------------------------------------------------------------
@@ -185,8 +185,7 @@ class Ledger:
             marks = ",".join("?" * len(keys))
             done = set()
             if resume:
-                sql = f"{_LATEST_OK} AND key IN ({marks}) GROUP BY key)"
-                done = {row[0] for row in db.execute(sql, (job, *keys))}
+                done = {row[0] for row in db.execute(_latest_ok(len(keys)), (job, *keys))}
             # A running or queued row is always its key's latest: a claim marks older ones lost.
             db.row_factory = sqlite3.Row
             live = {
@@ -212,10 +211,7 @@ class Ledger:
         previous = live.get(item.key)
         # This runner's own live row of the key is a batch alike earlier in its run
         # (``each: i=1,1`` runs both): not someone else's, and still running.
-        if previous is not None and (previous.host, previous.runner_pid) != (
-            runner.host,
-            runner.pid,
-        ):
+        if previous is not None and not previous.held_by(runner):
             if previous.scheduler_id or previous.host != runner.host or previous.runner_alive:
                 # Queued or running on the cluster, on another machine, or by a live runner.
                 return "elsewhere"
@@ -275,10 +271,13 @@ class Ledger:
                 )
 
 
-_LATEST_OK = (
-    "SELECT key FROM attempts WHERE status = 'ok' AND id IN"
-    " (SELECT MAX(id) FROM attempts WHERE job = ?"
-)
+def _latest_ok(keys: int = 0) -> str:
+    """The keys of a job (among ``keys`` given ones, if any) whose latest attempt is ok."""
+    among = f" AND key IN ({','.join('?' * keys)})" if keys else ""
+    return (
+        "SELECT key FROM attempts WHERE status = 'ok' AND id IN"
+        f" (SELECT MAX(id) FROM attempts WHERE job = ?{among} GROUP BY key)"
+    )
 
 
 def _failure(path: Path, error: sqlite3.DatabaseError) -> LedgerError:
