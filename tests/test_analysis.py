@@ -80,6 +80,7 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[str]]:
     """What ``hydraflow results`` shows on a terminal ``width`` columns wide, as lines."""
     monkeypatch.setenv("TERM", "xterm")
     monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("CI", raising=False)  # a CI service's own CI=true means plain lines
 
     def show(runs: list[Run], width: int = 120, **flags: Any) -> list[str]:
         monkeypatch.setenv("COLUMNS", str(width))
@@ -183,6 +184,15 @@ def test_runs_of_several_jobs_name_their_job(terminal: Callable[..., list[str]])
     assert [line.split("│")[1].strip() for line in table[3:-1]] == ["train", "train", "eval"]
     one_job = next(csv.reader(io.StringIO(shown(runs, where="job=train", csv=True))))
     assert one_job[:2] == ["status", "x"]
+
+
+def test_a_terminal_under_ci_gets_the_plain_table(
+    terminal: Callable[..., list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = [Run("train", "ok", "multirun/train/A/0", {"x": "1"}, {"loss": 1.0})]
+    assert "┃" in "".join(terminal(runs))
+    monkeypatch.setenv("CI", "true")
+    assert terminal(runs) == shown(runs).splitlines()
 
 
 def test_a_long_dir_folds_on_a_narrow_terminal_and_stays_whole(
