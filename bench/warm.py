@@ -6,7 +6,10 @@ warm (a process per batch), the same through a `call:` job (warm by default),
 and the same 16 runs as one Hydra command with the joblib launcher (n_jobs=2)
 and with the basic launcher (serial). Targets: warm ≤ 0.7× joblib and ≤ 0.5×
 cold; call within 10 % of warm. Beside it, labelled: an app that imports a
-heavy library (pandas) before it starts, cold against warm.
+heavy library (pandas) before it starts, cold against warm; and the issue's
+own sketch (one process imports the app once and forks a child per run, two
+at a time), once as a plain Hydra run and once with `--multirun`, which every
+hydraflow batch uses: the floor that a fork per batch can reach.
 """
 
 from __future__ import annotations
@@ -48,6 +51,35 @@ def project(root: Path) -> None:
         for name, command in jobs.items()
     )
     (root / "hydraflow.yaml").write_text(text)
+    (root / "sketch.py").write_text(SKETCH)
+
+
+SKETCH = """
+import itertools, os, runpy, sys
+script = os.path.abspath("examples/train.py")
+runpy.run_path(script, run_name="__sketch__")
+combos = list(itertools.product(["small", "large"], ["sgd", "momentum"], range(4)))
+running = 0
+for n, (model, optimizer, seed) in enumerate(combos):
+    if running == 2:
+        os.wait()
+        running -= 1
+    if os.fork() == 0:
+        words = [f"model={model}", f"optimizer={optimizer}", f"seed={seed}"]
+        if sys.argv[1] == "multirun":
+            words = ["--multirun", *words, f"hydra.sweep.dir=multirun/sketch/{n}"]
+        else:
+            words = [*words, f"hydra.run.dir=multirun/sketch/{n}"]
+        sys.argv = [script, *words]
+        try:
+            runpy.run_path(script, run_name="__main__")
+        finally:
+            os._exit(0)
+    running += 1
+while running:
+    os.wait()
+    running -= 1
+"""
 
 
 def once(argv: list[str], root: Path) -> float:
@@ -73,6 +105,8 @@ def main() -> None:
         "Hydra basic launcher, serial": app,
         "heavy import, a process per batch": [*hydraflow, "heavy-cold", "-j", "2"],
         "heavy import, warm: true": [*hydraflow, "heavy-warm", "-j", "2"],
+        "sketch: a fork per run, plain run": [sys.executable, "sketch.py", "run"],
+        "sketch: a fork per run, --multirun": [sys.executable, "sketch.py", "multirun"],
     }
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -94,6 +128,10 @@ def main() -> None:
     print(f"call / warm:   {call / warm:.2f}  (target within 10 %)")
     heavy = median["heavy import, warm: true"] / median["heavy import, a process per batch"]
     print(f"(favourable) heavy import, warm / cold: {heavy:.2f}")
+    for mode in ("plain run", "--multirun"):
+        sketch = median[f"sketch: a fork per run, {mode}"]
+        ratios = f"{sketch / joblib:.2f}x joblib, {sketch / cold:.2f}x cold"
+        print(f"(floor) the sketch, {mode}: {ratios}")
 
 
 if __name__ == "__main__":
