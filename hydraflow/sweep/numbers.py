@@ -97,17 +97,16 @@ def _power(text: str) -> int | None:
     return -int(digits) if text.startswith("-") else int(digits)
 
 
-def format_decimal(value: Decimal, exponent: str = "") -> str:
+def format_decimal(value: Decimal, exponent: str = "", significant: int | None = None) -> str:
     """Write an exactly computed value, with ``exponent`` (``e3``, ``e-6``) attached.
 
-    The value is written exactly, in the notation Python's ``repr`` uses for
-    floats, minus a trailing ``.0``: positional from 1e-4 up to 1e16, else
-    ``d.ddde±XX``. For every value a float holds faithfully (up to 15
-    significant digits, inside the float range) that is exactly
-    ``repr(float(value))``: ``0.25``, ``0.0012``, ``1000``, ``1e+16``,
-    ``1e-05``. A value a float would round (``12345678901234567890.5``,
-    ``1.000000000000000003``) or cannot hold (``1e+400``) keeps its exact
-    digits instead, so the values of a range stay distinct and finite.
+    Within the range of normal floats the value is written as the spec says,
+    the way Python writes that float (``repr(float(value))``) minus a
+    trailing ``.0``: ``0.25``, ``0.0012``, ``1000``, ``1e+16``, ``1e-05``,
+    and ``5000 + 1e20`` is ``1e+20`` as a float makes it. Beyond that range a
+    float would be ``inf`` or lose the value to underflow, so the value keeps
+    its exact digits (rounded to ``significant`` digits when given) in
+    the same notation: ``1e+400``.
 
     Zero is ``0`` and takes no exponent. A positional value takes the
     exponent as written (``0.1e-3``); a value in scientific notation gets one
@@ -115,6 +114,10 @@ def format_decimal(value: Decimal, exponent: str = "") -> str:
     """
     if not value:
         return "0"
+    if abs(value.adjusted()) <= _NORMAL_FLOAT_EXPONENT:
+        return with_exponent(repr(float(value)).removesuffix(".0"), exponent)
+    if significant is not None:
+        value = Context(prec=significant, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN).plus(value)
     sign, digit_tuple, exp = value.as_tuple()
     assert isinstance(exp, int)
     coefficient = "".join(map(str, digit_tuple))
@@ -122,14 +125,6 @@ def format_decimal(value: Decimal, exponent: str = "") -> str:
     exp += len(coefficient) - len(digits)
     adjusted = exp + len(digits) - 1
     minus = "-" if sign else ""
-    if -4 <= adjusted < 16:
-        if exp >= 0:
-            body = digits + "0" * exp
-        elif adjusted >= 0:
-            body = f"{digits[: adjusted + 1]}.{digits[adjusted + 1 :]}"
-        else:
-            body = "0." + "0" * (-adjusted - 1) + digits
-        return minus + body + exponent
     mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
     if not exponent:
         return f"{minus}{mantissa}e{adjusted:+03d}"
@@ -138,6 +133,8 @@ def format_decimal(value: Decimal, exponent: str = "") -> str:
     return f"{minus}{mantissa}e{adjusted + power}"
 
 
+# Every decimal whose exponent is within this many powers of ten is a normal float.
+_NORMAL_FLOAT_EXPONENT = 307
 # Significant digits every decimal of which a float holds and gives back (DBL_DIG).
 FLOAT_DIGITS = 15
 # Within 10**±280, numbers of FLOAT_DIGITS digits and their sums stay normal floats.

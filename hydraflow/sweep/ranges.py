@@ -23,8 +23,8 @@ from hydraflow.sweep.numbers import (
     exponent_value,
     fits,
     float_faithful,
+    format_decimal,
     significant_digits,
-    with_exponent,
 )
 from hydraflow.sweep.structure import Fault
 from hydraflow.sweep.values import DecimalRange, IntRange, Literal, LogRange, Node
@@ -82,8 +82,8 @@ class RangeParser:
             Decimal(0) if i == 0 and a == b else self.number(a, b)
             for i, (a, b) in enumerate(fields)
         ]
-        if len(fields) == 1:
-            return Literal(with_exponent(text[lo : fields[0][1]] or "0", exponent))
+        if len(fields) == 1:  # `A:P`: one value, written as a range writes it
+            return Literal(format_decimal(numbers[0], exponent))
         start, stop, step = (*numbers, Decimal(1)) if len(numbers) == 2 else numbers
         digits = significant_digits(start, stop, step)
         if digits > MAX_DIGITS:

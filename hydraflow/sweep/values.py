@@ -167,9 +167,10 @@ class DecimalRange:
 class LogRange:
     """``length`` values spaced evenly on a log scale from ``start`` to ``stop``.
 
-    The ends are written exactly as given; the values between are rounded to
-    ``digits`` significant digits, which the parser makes large enough (15, or
-    more for a very dense range) that no two values round alike.
+    Every value is written as ``format_decimal`` writes it: as the float
+    nearest to it, like the ends. Beyond the range of floats the values
+    between keep ``digits`` significant digits, which the parser makes large
+    enough (15, or more for a very dense range) that no two round alike.
     """
 
     start: Decimal
@@ -194,12 +195,11 @@ class LogRange:
         # Each value is the one before times a constant ratio, carried at twice
         # the digits written so that the error of many steps stays invisible.
         wide = Context(prec=2 * self.digits + 20, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
-        narrow = Context(prec=self.digits, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
         ratio = wide.power(wide.divide(self.stop, self.start), wide.divide(1, last))
         value = self.start
         for _ in range(last - 1):
             value = wide.multiply(value, ratio)
-            yield format_decimal(narrow.plus(value), self.exponent)
+            yield format_decimal(value, self.exponent, self.digits)
         yield format_decimal(self.stop, self.exponent)
 
 
