@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import Project
+
+from hydraflow.config.reader import load
+from hydraflow.errors import ConfigError
 
 
 @pytest.mark.parametrize(
@@ -60,7 +65,32 @@ def test_sweep_error_shows_the_expression_and_a_caret(project: Project) -> None:
     result = project.hydraflow("run", "train", "--dry-run")
     assert result.returncode == 2
     assert result.stderr == (
-        "error: hydraflow.yaml:6: step cannot be zero\n  model=c lr=1:2:0\n                 ^\n"
+        "error: hydraflow.yaml:8: step cannot be zero\n  model=c lr=1:2:0\n                 ^\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "each: |\n          a=1,2\n\n          b=1,,2\n",  # literal: a newline per line
+        "each: >-\n          a=1,2\n          c=(3,4)\n          b=1,,2\n",
+        "each:\n          a=1,2\n          c=3\n          b=1,,2\n",  # plain, folded
+        'each: "a=1,2\n\n          b=1,,2"\n',
+        "each: a=1 a=(1,2)\n          b=1,,2\n",
+    ],
+)
+def test_an_error_in_a_value_over_several_lines_names_its_own_line(
+    tmp_path: Path, written: str
+) -> None:
+    text = f"jobs:\n  a:\n    run: x\n    sets:\n      - {written}"
+    (tmp_path / "hydraflow.yaml").write_text(text)
+    job_set = load(tmp_path / "hydraflow.yaml").jobs["a"].sets[0]
+    with pytest.raises(ConfigError) as raised:
+        job_set.check()
+    # The line that holds the bad item, counted in the text as written.
+    assert (
+        raised.value.line
+        == text.splitlines().index(next(line for line in text.splitlines() if ",," in line)) + 1
     )
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import yaml
 
-from hydraflow.config.source import plain
+from hydraflow.config.source import Place, plain
 from hydraflow.errors import ConfigError, UsageError, did_you_mean
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class JobSet:
     add: tuple[str, ...] | None
     path: Path
     line: int
-    lines: Mapping[str, int] = field(default_factory=dict, compare=False)
+    places: Mapping[str, Place] = field(default_factory=dict, compare=False)
 
     @cached_property
     def sweep(self) -> Sweep:
@@ -67,7 +67,8 @@ class JobSet:
         try:
             return parse(getattr(self, key))
         except SweepError as error:
-            line = self.lines.get(key, self.line)
+            where = self.places.get(key)
+            line = where.line_of(error.pos) if where else self.line
             raise ConfigError(str(error), self.path, line, error.caret()) from None
 
     @property

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from hydraflow.config.model import DEFAULT_METRICS, Config, Job, JobSet, Mode
-from hydraflow.config.source import check_aliases, compose, is_null, line, read
+from hydraflow.config.source import check_aliases, compose, is_null, line, place, read
 from hydraflow.config.values import Values, kind
 from hydraflow.errors import ConfigError, did_you_mean, shown
 
@@ -28,17 +28,19 @@ Entries = dict[str, tuple[yaml.Node, yaml.Node]]
 
 
 def load(path: Path) -> Config:
-    root = compose(read(path), path)
+    text = read(path)
+    root = compose(text, path)
     if root is None:
         return Config(path, {})
     check_aliases(root, path)
-    return _Reader(path, root).config()
+    return _Reader(path, root, text).config()
 
 
 class _Reader:
-    def __init__(self, path: Path, root: yaml.Node) -> None:
+    def __init__(self, path: Path, root: yaml.Node, text: str) -> None:
         self.path = path
         self.root = root
+        self.text = text
         self.values = Values(path, root)
 
     def error(self, message: str, node: yaml.Node) -> ConfigError:
@@ -189,7 +191,7 @@ class _Reader:
             add=tuple(self.values.words(add, add_node, "add")) if add.strip() else None,
             path=self.path,
             line=line(node),
-            lines={k: line(v) for k, (_, v) in node_entries.items()},
+            places={k: place(v, self.text, text[k]) for k, (_, v) in node_entries.items()},
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,47 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 def line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a scalar's value sits in the file, so that an error at a character
+    of the value names its own line, also in a value written over several lines."""
+
+    line: int
+    # The scalar as written (indicator, indentation, quotes), kept only when it spans lines.
+    source: str = ""
+    value: str = ""
+
+    def line_of(self, offset: int) -> int:
+        """The file line of the value's character at ``offset``.
+
+        Walks the written text beside the value: a character of the value is
+        the next one written alike, a line break may stand for a folded space,
+        and the rest (indentation, quotes) is skipped. An escape in a quoted
+        scalar stops the match there, so a later error names that line.
+        """
+        line, at = self.line, 0
+        value = self.value
+        for char in self.source:
+            if at > offset or at >= len(value):
+                break
+            if char == "\n":
+                line += 1
+                if value[at] in " \n":  # folded into a space, or a literal block's newline
+                    at += 1
+            elif char == value[at]:
+                at += 1
+        return line
+
+
+def place(node: yaml.Node, text: str, value: str) -> Place:
+    """Where ``node`` is; ``value`` is what the reader made of it (an interpolated
+    value has no characters in the file to point at, so it keeps the first line)."""
+    start, end = node.start_mark, node.end_mark
+    if start.line == end.line or not isinstance(node, yaml.ScalarNode) or node.value != value:
+        return Place(start.line + 1)
+    return Place(start.line + 1, text[start.index : end.index], value)
 
 
 def is_null(node: yaml.Node) -> bool:
