@@ -124,6 +124,19 @@ def test_an_extra_that_replaces_a_swept_word_runs_each_batch_once(tmp_path: Path
     assert plain.count().to_run == len(list(plain.batches())) == 2  # as written, as Hydra does
 
 
+def test_an_extra_leaves_batches_alike_as_written_as_written(tmp_path: Path) -> None:
+    # Two sets and a repeat that are alike as written; `a=2` replaces only the add word.
+    text = "jobs:\n  t:\n    run: app\n    add: a=1\n    sets:\n"
+    config = config_of(tmp_path, text + "      - each: s=1,1\n      - each: s=1\n")
+    written = Plan(config.job("t"))
+    smoke = Plan(config.job("t"), Extras.parse(["a=2"]))
+    assert len(list(smoke.batches())) == smoke.count().to_run == len(list(written.batches())) == 3
+    # s=2 is alike only through the extra: gone; the written repeat of s=1 stays.
+    config = config_of(tmp_path, text + "      - each: s=1,2,1\n")
+    smoke = Plan(config.job("t"), Extras.parse(["s=9"]))
+    assert [b.label for b in smoke.batches()] == ["batch 1", "batch 3"]
+
+
 def test_the_outputs_line_names_each_folder_once() -> None:
     assert outputs_line(["m/j/A", "m/j/A", "m/j/B"]) == "outputs: m/j/A m/j/B"
 

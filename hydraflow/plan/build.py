@@ -64,18 +64,23 @@ class Plan:
     def entries(self) -> Iterator[tuple[Batch, bool]]:
         """Every chosen batch and whether it is skipped as done before; a batch whose runs
         partly succeeded is replaced by batches of the runs that did not."""
-        # Batches alike (an extra that replaces a swept word, or ``each: i=1,1``) are
-        # known by one key: an extra's copies are the same work, and a resume cannot tell
-        # which copy an attempt was, so both run once. Without either, as written.
-        alike_once = bool(self.extras.overrides) or self.reruns is not None
-        seen: set[str] | None = set() if alike_once else None
+        # Batches alike are known by one key. Alike as written (`each: i=1,1`), they run
+        # as written, as in the original (a repeat may be on purpose); alike only because
+        # an extra replaced the word that told them apart, they are the same work and run
+        # once. A resume cannot tell which copy an attempt was: then every key runs once.
+        resume = self.reruns is not None
+        written: Iterator[Batch] | None = None
+        if self.extras.overrides and not resume:
+            written = batches(self.job)
+        seen: dict[str, str] | None = {} if resume or written is not None else None
         for batch in batches(self.job, self.extras):
+            as_written = next(written).key if written is not None else batch.key
             if not self.only.matches_words(batch.overrides):
                 continue
             if seen is not None:
-                if batch.key in seen:
+                if batch.key in seen and (resume or seen[batch.key] != as_written):
                     continue
-                seen.add(batch.key)
+                seen.setdefault(batch.key, as_written)
             if self.done and batch.key in self.done:
                 yield batch, True
                 continue
