@@ -104,17 +104,18 @@ def show_results(config: Config, query: Query, out: IO[str] | None = None) -> in
 def print_results(found: Sequence[Run], query: Query, out: IO[str]) -> int:
     """The runs found, shaped as ``query`` asks, on ``out``."""
     from hydraflow.analysis import formats as fmt
-    from hydraflow.analysis.table import group
 
     matching = query.choose(found)
-    runs = query.cut(matching)
+    if not matching:  # said beside the (empty) output, which stays well-formed for scripts
+        sys.stderr.write(f"hydraflow: {_nothing_found(found, query)}\n")
     if query.group_by:
-        groups = group(runs, query.group_by)
+        groups = query.groups(matching)
         if query.format == "json":
             out.write(fmt.as_json(groups=groups))
             return 0
         rows = fmt.group_rows(groups, query.group_by, exact=query.format == "csv")
     else:
+        runs = query.cut(matching)
         if query.format == "json":
             out.write(fmt.as_json(runs))
             return 0
@@ -138,6 +139,16 @@ def print_results(found: Sequence[Run], query: Query, out: IO[str]) -> int:
     else:
         out.write(fmt.as_text(rows))
     return 0
+
+
+def _nothing_found(found: Sequence[Run], query: Query) -> str:
+    from hydraflow.analysis.table import unmatched
+
+    if found:
+        return unmatched(found, query.where)
+    if query.job:
+        return f"no runs of {query.job!r} yet (`hydraflow run {query.job}` makes them)"
+    return "no runs yet"
 
 
 def _is_terminal(out: IO[str]) -> bool:

@@ -1,7 +1,8 @@
 """``--only KEY=PATTERN[,PATTERN…]`` (and ``results --where``): pick by the values of keys.
 
 A rule holds when its key's value matches one of its glob patterns; every rule
-must hold.
+must hold. An empty pattern (``KEY=``, ``KEY=,small``) also picks what lacks the
+key: the plain runs beside those made with ``-- epochs=1``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class Selection:
         rules = []
         for expression in expressions:
             key, eq, patterns = expression.partition("=")
-            if not eq or not key or not patterns:
+            if not eq or not key:
                 raise UsageError(f"{flag} needs KEY=PATTERN, got {expression!r}")
             rules.append((key, tuple(patterns.split(","))))
         return cls(tuple(rules))
@@ -33,10 +34,7 @@ class Selection:
         return tuple(key for key, _ in self.rules)
 
     def matches(self, values: Mapping[str, str]) -> bool:
-        return all(
-            key in values and any(fnmatch.fnmatchcase(values[key], p) for p in patterns)
-            for key, patterns in self.rules
-        )
+        return all(_holds(values.get(key), patterns) for key, patterns in self.rules)
 
     def matches_words(self, words: Iterable[str]) -> bool:
         """Whether Hydra override words (``key=value``) satisfy every rule."""
@@ -48,3 +46,9 @@ class Selection:
             if key is not None and "=" in word:
                 values[key] = word.partition("=")[2]
         return self.matches(values)
+
+
+def _holds(value: str | None, patterns: tuple[str, ...]) -> bool:
+    if value is None:
+        return "" in patterns
+    return any(fnmatch.fnmatchcase(value, p) for p in patterns)

@@ -127,6 +127,53 @@ def test_a_group_counts_its_runs_and_those_that_succeeded() -> None:
     assert [(g["count"], g["ok"]) for g in as_json] == [(3, 1), (1, 1)]
 
 
+def test_groups_are_sorted_by_their_mean_and_top_keeps_whole_groups() -> None:
+    # small's best run beats large's, but large's mean is lower.
+    losses = {"small": [0.1, 0.9, 0.8], "large": [0.3, 0.4, 0.2], "tiny": [0.5]}
+    runs = [
+        Run("j", "ok", f"d/{m}{n}", {"model": m, "seed": str(n)}, {"loss": loss})
+        for m, values in losses.items()
+        for n, loss in enumerate(values)
+    ]
+
+    def grouped(**flags: Any) -> list[tuple[str, str]]:
+        rows = csv.DictReader(io.StringIO(shown(runs, group_by="model", csv=True, **flags)))
+        return [(row["model"], row["count"]) for row in rows]
+
+    assert grouped(sort="loss") == [("large", "3"), ("tiny", "1"), ("small", "3")]
+    assert grouped(sort="loss", reverse=True) == [("small", "3"), ("tiny", "1"), ("large", "3")]
+    assert grouped(sort="loss", top=1) == [("large", "3")]  # a group, with all of its runs
+    assert grouped(sort="count") == [("tiny", "1"), ("small", "3"), ("large", "3")]
+    assert grouped(sort="model") == [("large", "3"), ("small", "3"), ("tiny", "1")]
+    assert grouped(top=2) == [("small", "3"), ("large", "3")]  # in order of their runs
+
+
+def test_an_empty_pattern_picks_the_runs_without_the_key(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    runs = [
+        Run("j", "ok", "d/0", {"model": "a"}, {"loss": 1.0}),
+        Run("j", "ok", "d/1", {"model": "a", "epochs": "1"}, {"loss": 9.0}),
+    ]
+    plain = csv.DictReader(io.StringIO(shown(runs, where="epochs=", csv=True)))
+    assert [row["dir"] for row in plain] == ["d/0"]
+    both = csv.DictReader(io.StringIO(shown(runs, where="epochs=,1", csv=True)))
+    assert [row["dir"] for row in both] == ["d/0", "d/1"]
+    assert capsys.readouterr().err == ""
+
+
+def test_nothing_found_is_said_beside_well_formed_output(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    runs = [Run("j", "ok", "d/0", {"model": "small"}), Run("j", "ok", "d/1", {"model": "big"})]
+    assert strict_json(shown(runs, where="model=xx", json=True)) == []
+    assert capsys.readouterr().err == (
+        "hydraflow: no run matches --where model=xx: model is one of small, big\n"
+    )
+    assert strict_json(shown([], job="grid", json=True)) == []
+    assert "no runs of 'grid' yet" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("values", "mean", "spread"),
     [

@@ -18,6 +18,7 @@ from hydraflow.selection import Selection
 # A metric is better low when its name says so; otherwise high is better.
 _LOWER_IS_BETTER = re.compile(r"loss|err|mse|mae|rmse|nll|perplexity|cost|time|duration|regret")
 FIELDS = ("job", "status", "duration", "dir")
+GROUP_FIELDS = ("count", "ok")  # what --sort may also name with --group-by
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,22 @@ def where(runs: Sequence[Run], expressions: Sequence[str]) -> list[Run]:
     return [run for run in runs if selection.matches(_values(run))]
 
 
+def unmatched(runs: Sequence[Run], expressions: Sequence[str]) -> str:
+    """Why ``--where`` chose none of ``runs``: the values its keys have."""
+    shown = 12
+    seen: dict[str, dict[str, None]] = {k: {} for k in Selection.parse(expressions).keys}
+    for run in runs:
+        values = _values(run)
+        for key, found in seen.items():
+            if len(found) <= shown:
+                found.setdefault(values.get(key, "(none)"))
+    listed = "; ".join(
+        f"{key} is one of {', '.join(list(v)[:shown])}{', …' if len(v) > shown else ''}"
+        for key, v in seen.items()
+    )
+    return f"no run matches --where {' '.join(expressions)}: {listed}"
+
+
 def _values(run: Run) -> dict[str, str]:
     values = {"job": run.job, "status": run.status, "dir": run.dir or ""}
     values.update({k: f"{v:g}" for k, v in run.metrics.items()})
@@ -99,6 +116,37 @@ def sort(runs: Sequence[Run], key: str, *, reverse: bool = False) -> list[Run]:
     numeric.sort(key=lambda pair: pair[0], reverse=reverse)
     text.sort(key=lambda pair: pair[0], reverse=reverse)
     return [run for _, run in numeric] + [run for _, run in text] + missing
+
+
+def sort_groups(groups: Sequence[Group], key: str, *, reverse: bool = False) -> list[Group]:
+    """Groups ordered by one of their keys, the mean of a metric, ``count`` or ``ok``, as
+    ``sort`` orders runs; by anything else (a parameter they are not grouped by) they
+    keep their order, which is that of their runs."""
+    numeric: list[tuple[float, Group]] = []
+    text: list[tuple[str, Group]] = []
+    missing: list[Group] = []
+    for one in groups:
+        raw = _group_value(one, key)
+        number = _number(raw)
+        if number is not None:
+            numeric.append((number, one))
+        elif raw is None or raw == "":
+            missing.append(one)
+        else:
+            text.append((str(raw), one))
+    if not numeric and not text:
+        return list(groups)
+    numeric.sort(key=lambda pair: pair[0], reverse=reverse)
+    text.sort(key=lambda pair: pair[0], reverse=reverse)
+    return [g for _, g in numeric] + [g for _, g in text] + missing
+
+
+def _group_value(one: Group, key: str) -> object:
+    if key in one.params:
+        return one.params[key]
+    if key in one.metrics:
+        return one.metrics[key][0]
+    return {"count": one.count, "ok": one.ok}.get(key)  # GROUP_FIELDS
 
 
 def _field(run: Run, key: str) -> object:
@@ -218,7 +266,7 @@ class Query:
         """The runs that match ``--where``, in the asked order: every one of them, so that
         what they vary in (the columns) does not depend on ``--top``."""
         chosen = where(runs, self.where) if self.where else list(runs)
-        if self.sort:
+        if self.sort and not (self.group_by and self.sort in GROUP_FIELDS):
             chosen = sort(chosen, self.sort, reverse=self.reverse)
         elif self.reverse:
             chosen.reverse()
@@ -226,3 +274,11 @@ class Query:
 
     def cut(self, chosen: Sequence[Run]) -> list[Run]:
         return list(chosen[: self.top] if self.top else chosen)
+
+    def groups(self, chosen: Sequence[Run]) -> list[Group]:
+        """``--group-by`` over every chosen run; ``--sort`` orders the groups (a metric by
+        its mean) and ``--top`` keeps the first groups, each with all of its runs."""
+        groups = group(chosen, self.group_by)
+        if self.sort:
+            groups = sort_groups(groups, self.sort, reverse=self.reverse)
+        return groups[: self.top] if self.top else groups
