@@ -12,6 +12,7 @@ from typing import Any
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
+from invoke.parser.argument import Argument
 from invoke.tasks import Task
 
 from hydraflow import config as config_module
@@ -242,7 +243,20 @@ class _TaskMaker:
         )
 
 
-class _JobTask(Task[Any]):
+class _RepeatedFlagsNeedValues(Task[Any]):
+    """Invoke starts a repeatable flag's value as ``[]``, which its parser takes for a
+    value given: ``invoke train --only`` would run every batch. Starting it unset makes a
+    bare ``--only`` an error, as it is for every other flag that takes a value."""
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        arguments = super().get_arguments(ignore_unknown_help)
+        for argument in arguments:
+            if argument.kind is list:
+                argument.raw_value = None
+        return arguments
+
+
+class _JobTask(_RepeatedFlagsNeedValues):
     """A job's task: cheap to copy, with the short flags hydraflow chose.
 
     Invoke deep-copies every task of a module's ``ns`` before it lists them;
@@ -334,7 +348,7 @@ _RESULTS_VALUES = {
 }
 
 
-class _ResultsTask(Task[Any]):
+class _ResultsTask(_RepeatedFlagsNeedValues):
     def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
         opts = super().arg_opts(name, default, taken_names)
         if name in _RESULTS_SHORT:

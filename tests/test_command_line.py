@@ -94,6 +94,17 @@ def test_only_that_matches_nothing_is_an_error(project: Project) -> None:
     assert project.records() == []
 
 
+@pytest.mark.parametrize("args", [["train", "--only"], ["train", "-o", "-n"], ["results", "-w"]])
+def test_a_repeatable_flag_without_its_value_starts_nothing(
+    project: Project, args: list[str]
+) -> None:
+    job(project)
+    project.write("tasks.py", TASKS)
+    result = project.invoke(*args)
+    assert result.returncode != 0 and "needed value" in result.stderr
+    assert project.records() == [] and result.stdout == ""
+
+
 def test_timeout_takes_durations(project: Project) -> None:
     job(project)
     assert project.hydraflow("run", "train", "--timeout", "1h30m", "--dry-run").returncode == 0
