@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from hydraflow.config import load
 from hydraflow.config.cache import CACHE, summaries
+from hydraflow.errors import ConfigError
 
 
 def write(root: Path, each: str, extra: str = "") -> Path:
@@ -39,3 +42,12 @@ def test_a_damaged_cache_is_ignored(tmp_path: Path) -> None:
     (tmp_path / CACHE).parent.mkdir(parents=True)
     (tmp_path / CACHE).write_text("{not json")
     assert summaries(load(path)) == {"t": "run: app · 1 set · 3 batches"}
+
+
+def test_a_job_that_cannot_run_gets_no_count(tmp_path: Path) -> None:
+    # Counting needs only `each`; the listing checks `all` too, and keeps nothing.
+    path = write(tmp_path, "a=1,2\n        all: lr=1:2:0")
+    with pytest.raises(ConfigError, match="step cannot be zero") as raised:
+        summaries(load(path))
+    assert raised.value.line == 6
+    assert not (tmp_path / CACHE).exists()

@@ -15,9 +15,11 @@ import os
 import zlib
 from pathlib import Path
 
-from hydraflow.config.model import Config
+from hydraflow.config.model import Config, Job
 
 CACHE = Path(".hydraflow") / "cache" / "listing.json"
+# Lines kept before every sweep was checked may count a job that cannot run.
+_FORMAT = 2
 
 
 def summaries(config: Config) -> dict[str, str]:
@@ -30,10 +32,10 @@ def summaries(config: Config) -> dict[str, str]:
     except OSError:
         data = b"${"  # cannot tell whether the file changed: do not keep
     if b"${" in data:
-        return {job.key: job.summary() for job in wanted}
+        return {job.key: _summary(job) for job in wanted}
     from hydraflow import __version__
 
-    key = f"{__version__}:{len(data)}:{zlib.crc32(data):08x}"
+    key = f"{__version__}:{_FORMAT}:{len(data)}:{zlib.crc32(data):08x}"
     path = config.root / CACHE
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
@@ -41,9 +43,16 @@ def summaries(config: Config) -> dict[str, str]:
             return dict(kept["lines"])
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         pass
-    lines = {job.key: job.summary() for job in wanted}
+    lines = {job.key: _summary(job) for job in wanted}
     _keep(path, {"key": key, "lines": lines})
     return lines
+
+
+def _summary(job: Job) -> str:
+    """The line, from sweeps all checked: counting needs only ``each``, but a count shown
+    for a job that cannot run (a bad ``all``) would be a promise the run breaks."""
+    job.check()
+    return job.summary()
 
 
 def _keep(path: Path, content: object) -> None:
