@@ -3,6 +3,7 @@ kept apart, NO_COLOR, Ctrl-C, and a failure report that reads in 60 columns."""
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import re
@@ -186,3 +187,21 @@ def test_plain_lines_when_the_terminal_is_dumb_or_a_ci_log(
     text = output.decode()
     assert code == 0
     assert "hydraflow: start  #1 model=a" in text and "\x1b[" not in text
+
+
+@pytest.mark.parametrize(("failed", "colour"), [(0, "32"), (1, "31")])
+def test_the_bar_is_green_unless_something_failed(failed: int, colour: str) -> None:
+    from rich.console import Console
+
+    from hydraflow.display.live import LiveDisplay
+
+    view = LiveDisplay(io.StringIO())
+    view.progress.batches, view.progress.runs = 4, 4
+    view.progress.batches_done = view.progress.runs_done = 2
+    view.progress.failed = failed
+    out = io.StringIO()
+    Console(file=out, force_terminal=True, color_system="standard", width=80).print(view)
+    bar = out.getvalue().splitlines()[0]
+    assert f"\x1b[{colour}m" in bar
+    reds = re.findall(r"\x1b\[(?:31|91)m", bar)
+    assert bool(reds) == bool(failed)  # the rest of the bar is grey

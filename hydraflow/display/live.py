@@ -90,7 +90,16 @@ class LiveDisplay:
         text = Text(" · ".join(counts), no_wrap=True, overflow="ellipsis")
         bar = Table.grid(padding=(0, 1))
         width = max(10, min(30, self.console.width - len(text) - 2))
-        bar.add_row(ProgressBar(total=max(p.runs, 1), completed=done, width=width), text)
+        # Rich's own bar is pink-red while it runs; red here means something failed.
+        style = "red" if p.failed or p.timed_out else "green"
+        progress_bar = ProgressBar(
+            total=max(p.runs, 1),
+            completed=done,
+            width=width,
+            complete_style=style,
+            finished_style=style,
+        )
+        bar.add_row(progress_bar, text)
         lines: list[Any] = [bar]
         for running in p.running.values():
             run = f"  run {running.launched}/{running.runs}" if running.runs > 1 else ""
