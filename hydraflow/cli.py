@@ -248,11 +248,14 @@ def _run(namespace: argparse.Namespace, extra: list[str]) -> int:
 def _show(namespace: argparse.Namespace, extra: list[str]) -> int:
     import yaml
 
+    from hydraflow.report import plural
+
     loaded = _config(namespace)
     jobs = [loaded.job(namespace.job)] if namespace.job else list(loaded.jobs.values())
     for job in jobs:
         sys.stdout.write(yaml.safe_dump({job.key: job.raw}, sort_keys=False, allow_unicode=True))
-        sys.stdout.write(f"# {len(job.sets)} sets, {job.batches} batches, {job.runs} Hydra runs\n")
+        counts = [plural(len(job.sets), "set"), plural(job.batches, "batch")]
+        sys.stdout.write(f"# {', '.join(counts)}, {plural(job.runs, 'Hydra run')}\n")
     return 0
 
 

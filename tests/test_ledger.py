@@ -168,9 +168,12 @@ def test_status_table_and_json(project: Project) -> None:
     assert row.split() == ["j", "4", "2", "1", "1", "0"]
     failed = project.hydraflow("status", "j", "--failed", env={"COLUMNS": "300"})
     assert "i=3" in failed.stdout and "hydraflow.log" in failed.stdout
+    assert "no batch failed" not in failed.stdout
     report = json.loads(project.hydraflow("status", "--json").stdout)
     assert report["jobs"][0]["counts"]["failed"] == 1
     assert report["jobs"][0]["failed"][0]["exit_code"] == 1
+    project.hydraflow("run", "j", "--only", "i=3")
+    assert "no batch failed" in project.hydraflow("status", "j", "--failed").stdout
 
 
 def test_ledger_stays_consistent_with_many_fast_batches(project: Project) -> None:

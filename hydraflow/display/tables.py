@@ -57,6 +57,8 @@ def print_status(report: Sequence[JobStatus], out: IO[str], *, failed: bool) -> 
     print_table(headers, rows, out, right=range(1, len(headers)))
     if not failed:
         return
+    if not any(entry.failed for entry in report):
+        out.write("\nno batch failed\n")
     for entry in report:
         if not entry.failed:
             continue
