@@ -203,6 +203,7 @@ def test_warm_needs_a_python_command(project: Project) -> None:
     project.yaml("jobs:\n  j:\n    run: sh -c true\n    warm: true\n")
     result = project.hydraflow("run", "j", "--dry-run")
     assert result.returncode == 2 and "python SCRIPT" in result.stderr
+    assert result.stderr.startswith("error: hydraflow.yaml:4: job 'j': warm")  # warm's line
     project.yaml(f"jobs:\n  j:\n    run: {PY} -u app.py\n    warm: true\n")
     assert "interpreter options" in project.hydraflow("run", "j").stderr
 
@@ -234,12 +235,13 @@ def test_without_fork_a_process_per_batch_and_one_line(
 ) -> None:
     job(app)
     config = load(app.root / "hydraflow.yaml")
-    spec = spec_of(config.job("j"), app.root, os.environ)
+    spec = spec_of(config.job("j"), config, os.environ)
     said: list[str] = []
     monkeypatch.delattr(os, "fork")
     starter = starter_for(spec, os.environ, app.root, said.append)
     assert type(starter) is Spawner and len(said) == 1 and "fork" in said[0]
-    call = spec_of(load(_call_yaml(app)).job("c"), app.root, os.environ)
+    calls = load(_call_yaml(app))
+    call = spec_of(calls.job("c"), calls, os.environ)
     assert isinstance(starter_for(call, os.environ, app.root, said.append), ColdCalls)
 
 
@@ -258,7 +260,8 @@ def test_threads_in_preloading_make_fork_unsafe(app: Project) -> None:
     result = app.hydraflow("run", "j")
     assert result.returncode == 0, result.stdout
     assert "not safe here (preloading started threads" in result.stdout
-    spec = spec_of(load(app.root / "hydraflow.yaml").job("j"), app.root, os.environ)
+    config = load(app.root / "hydraflow.yaml")
+    spec = spec_of(config.job("j"), config, os.environ)
     assert spec is not None
     with pytest.raises(Exception, match="threads"):
         WarmServer(spec, {**os.environ, "PYTHONPATH": str(app.root)}, app.root)
@@ -283,7 +286,8 @@ def test_a_forked_batch_holds_no_descriptor_of_another(project: Project) -> None
         "    print(sorted(int(fd) for fd in os.listdir('/proc/self/fd')))\n",
     )
     project.yaml("jobs:\n  c:\n    call: fds.work\n")
-    spec = spec_of(load(project.root / "hydraflow.yaml").job("c"), project.root, os.environ)
+    config = load(project.root / "hydraflow.yaml")
+    spec = spec_of(config.job("c"), config, os.environ)
     assert spec is not None
     server = WarmServer(spec, os.environ, project.root)
     try:

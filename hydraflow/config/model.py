@@ -143,6 +143,14 @@ class Job:
         for job_set in self.sets:
             job_set.check()
 
+    def line_of(self, key: str) -> int:
+        """The line of one of the job's keys; the job's own line when it has none."""
+        if isinstance(self.node, yaml.MappingNode):
+            for key_node, _ in self.node.value:
+                if key_node.value == key:
+                    return int(key_node.start_mark.line) + 1
+        return self.line
+
     @property
     def batches(self) -> int:
         return sum(s.batches for s in self.sets) if self.sets else 1

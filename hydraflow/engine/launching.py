@@ -142,7 +142,7 @@ def execute_in_pool(run: Run) -> None:
     from hydraflow.engine.warm import spec_of, starter_for
 
     root = run.request.config.root
-    spec = spec_of(run.job, root, os.environ)
+    spec = spec_of(run.job, run.request.config, os.environ)
     warm = run.job.warm
 
     def starter(env: Mapping[str, str]) -> Starter:

@@ -46,7 +46,7 @@ class RunMode:
         if request.job.warm:  # a job that asks for warm but cannot have it is told so now
             from hydraflow.engine.warm import spec_of
 
-            spec_of(request.job, request.config.root, os.environ)
+            spec_of(request.job, request.config, os.environ)
 
     def preview(self, run: Run) -> None:
         preview_entries(run, lambda batch, directory: shlex.join(batch.argv(directory)))

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from hydraflow.config import Job
+from hydraflow.config import Config, Job
 from hydraflow.engine.starters import Child, Spawner, Starter
-from hydraflow.errors import UsageError
+from hydraflow.errors import ConfigError, UsageError
 
 WARM_SCRIPT = Path(__file__).resolve().parents[1] / "_warm" / "hydraflow_warm.py"
 _HEADER = struct.Struct("!I")
@@ -50,31 +50,36 @@ class WarmSpec:
         return json.dumps({**fields, "path": list(self.path)})
 
 
-def spec_of(job: Job, root: Path, environ: Mapping[str, str]) -> WarmSpec | None:
+def spec_of(job: Job, config: Config, environ: Mapping[str, str]) -> WarmSpec | None:
     """What the job's batches run, as hydraflow_warm.py takes it; None for a run job that
-    is not warm. A job that asks for ``warm`` but cannot have it is a usage error,
-    never a silent fall back."""
+    is not warm. A job that asks for ``warm`` but cannot have it is a mistake in the
+    file, named at its ``warm:`` line, never a silent fall back."""
+    root = config.root
     if job.mode == "call":  # cold or warm, a call goes through hydraflow_warm.py
         return WarmSpec(sys.executable, "call", job.command[0], 1, job.preload, (str(root),))
     if job.mode != "run" or not job.warm:
         return None
+
+    def mistake(message: str) -> ConfigError:
+        return ConfigError(f"job {job.key!r}: {message}", config.path, job.line_of("warm"))
+
     words = job.command
     found = shutil.which(words[0], path=environ.get("PATH")) if len(words) > 1 else None
     if found is None or not _PYTHON.search(Path(words[0]).name):
-        raise UsageError(
-            f"job {job.key!r}: warm works for `python SCRIPT …` or `python -m MODULE …`;"
+        raise mistake(
+            "warm works for `python SCRIPT …` or `python -m MODULE …`;"
             f" this job runs {job.command_text!r}"
         )
     if words[1] == "-m" and len(words) > 2:
         return WarmSpec(found, "module", words[2], 3, job.preload, (str(root),))
     if words[1].startswith("-"):
-        raise UsageError(
-            f"job {job.key!r}: warm takes `python SCRIPT …` or `python -m MODULE …`,"
+        raise mistake(
+            "warm takes `python SCRIPT …` or `python -m MODULE …`,"
             f" without interpreter options such as {words[1]!r}"
         )
     script = (root / words[1]).resolve()
     if not script.is_file():
-        raise UsageError(f"job {job.key!r}: warm needs the script {words[1]!r}, which is not there")
+        raise mistake(f"warm needs the script {words[1]!r}, which is not there")
     return WarmSpec(found, "script", str(script), 2, job.preload, (str(script.parent),))
 
 
