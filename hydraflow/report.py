@@ -143,7 +143,7 @@ def log_text(path: Path | str | None) -> str:
 def outputs_line(outputs: Iterable[str]) -> str:
     """Where the batches wrote: their common folder, or the folders themselves (reruns of
     several runs of one batch share its folder)."""
-    dirs = list(dict.fromkeys(outputs))
+    dirs = list(dict.fromkeys(display_path(Path(d)) for d in outputs))
     if not dirs:
         return ""
     parents = {d.rsplit("/", 1)[0] for d in dirs}

@@ -141,6 +141,17 @@ def test_the_outputs_line_names_each_folder_once() -> None:
     assert outputs_line(["m/j/A", "m/j/A", "m/j/B"]) == "outputs: m/j/A m/j/B"
 
 
+def test_the_outputs_line_names_folders_a_user_can_open_from_where_they_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folders = [str(tmp_path / "multirun" / "j" / name) for name in "AB"]
+    monkeypatch.chdir(tmp_path)
+    assert outputs_line(folders) == "outputs: multirun/j/A multirun/j/B"
+    (tmp_path / "deep").mkdir()
+    monkeypatch.chdir(tmp_path / "deep")  # below the project: the whole path
+    assert outputs_line(folders) == f"outputs: {folders[0]} {folders[1]}"
+
+
 # -- the plan ---------------------------------------------------------------------------------
 
 

@@ -69,7 +69,8 @@ def launches(run: Run) -> Generator[Launch | None, None, None]:
             for (batch, _, _), result in zip(wanted, results, strict=True):
                 if isinstance(result, Claimed):
                     unstarted.remove(result)
-                    run.summary.outputs.append(result.sweep_dir)
+                    # Whole: the summary is read from wherever the user is, not from here.
+                    run.summary.outputs.append(os.path.abspath(result.sweep_dir))
                     yield Launch(batch, result.sweep_dir, batch.argv(result.sweep_dir))
                     continue
                 if result == "done":
