@@ -107,6 +107,8 @@ def test_csv_keeps_every_digit_and_the_other_formats_round() -> None:
     mean, spread = grouped[0]["loss"].split(" ± ")
     assert float(mean) == (loss + 1 / 3) / 2 and float(spread) == stdev([loss, 1 / 3])
     assert "0.123457" in shown(runs, md=True) and "12.3" in shown(runs)  # for people
+    quick = [Run("j", "ok", "d/0", {}, {}, 0.0058), Run("j", "ok", "d/1", {}, {}, 0.25)]
+    assert "0.0058" in shown(quick) and "0.25" in shown(quick)  # not 0.0
 
 
 # -- grouping -------------------------------------------------------------------------------

@@ -27,7 +27,10 @@ def number(value: float | None, exact: bool = False) -> str:
 def seconds(value: float | None, exact: bool = False) -> str:
     if value is None:
         return ""
-    return repr(value) if exact else f"{value:.1f}"
+    if exact:
+        return repr(value)
+    # A run of a few milliseconds is not "0.0": two significant digits below a second.
+    return f"{value:.2g}" if value < 1 else f"{value:.1f}"
 
 
 def columns(runs: Sequence[Run], all_columns: bool) -> tuple[list[str], list[str]]:

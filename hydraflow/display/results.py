@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import IO
 
-from hydraflow.analysis.formats import number
+from hydraflow.analysis.formats import number, seconds
 from hydraflow.analysis.model import FAILED, NOT_RUN, Run
 from hydraflow.analysis.table import best
 
@@ -40,7 +40,7 @@ def print_runs(
             value = run.metrics.get(metric)
             shine = value is not None and value == bests[metric]
             cells.append(Text(number(value), style="bold green" if shine else ""))
-        cells.append(Text("" if run.duration is None else f"{run.duration:.1f}s"))
+        cells.append(Text("" if run.duration is None else f"{seconds(run.duration)}s"))
         cells.append(Text(run.dir or ""))
         table.add_row(*cells)
     Console(file=out, highlight=False, markup=False, emoji=False).print(table)
