@@ -91,6 +91,9 @@ def test_only_that_matches_nothing_is_an_error(project: Project) -> None:
     assert typo.returncode == 2 and "did you mean 'model'" in typo.stderr
     none = project.hydraflow("run", "train", "--only", "model=huge")
     assert none.returncode == 2 and "model is one of small, large" in none.stderr
+    # `KEY=` picks batches without KEY: a misspelled key would pick them all.
+    empty = project.hydraflow("run", "train", "--only", "modl=")
+    assert empty.returncode == 2 and "did you mean 'model'" in empty.stderr
     assert project.records() == []
 
 

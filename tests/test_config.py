@@ -94,6 +94,27 @@ def test_an_error_in_a_value_over_several_lines_names_its_own_line(
     )
 
 
+@pytest.mark.parametrize(
+    ("written", "line"),
+    [
+        # An escape the walk cannot read past: the line that holds the escape.
+        ('each: "a=\\x41 b=1,,2\n\n          c=3\n\n          d=4"\n', 5),
+        # The header's comment holds none of the value, though it reads alike.
+        ("each: > # x=1,,2\n          x=1,,2\n", 6),
+        # Line breaks YAML also reads: a lone CR, CRLF.
+        ("each: |\r          a=1\r          b=1,,2\r", 7),
+        ("each: >-\r\n          a=1\r\n          b=1,,2\r\n", 7),
+    ],
+)
+def test_the_line_of_an_error_in_odd_spellings(tmp_path: Path, written: str, line: int) -> None:
+    text = f"jobs:\n  a:\n    run: x\n    sets:\n      - {written}"
+    (tmp_path / "hydraflow.yaml").write_bytes(text.encode())
+    job_set = load(tmp_path / "hydraflow.yaml").jobs["a"].sets[0]
+    with pytest.raises(ConfigError) as raised:
+        job_set.check()
+    assert raised.value.line == line
+
+
 def test_unknown_job_lists_the_jobs(project: Project) -> None:
     project.yaml("jobs:\n  train:\n    run: x\n  eval:\n    run: y\n")
     result = project.hydraflow("run", "trian")

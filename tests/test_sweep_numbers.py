@@ -210,6 +210,12 @@ def as_python_writes_it(value: Decimal) -> str:
         ("x=1.50:k", ["1.5e3"]),
         ("x=+1:k", ["1e3"]),
         ("x=2.5e-3:M", ["0.0025e6"]),
+        # A whole start stays whole, as a range of integers writes it.
+        ("x=12345678901234567891:k", ["12345678901234567891e3"]),
+        ("x=-0:k", ["0"]),
+        # Up to the ends of the float range, and past them exact.
+        ("x=1.79e308:1.8e308:1e306", ["1.79e+308", "1.8e+308"]),
+        ("x=2.3e-308:2.4e-308:1e-309", ["2.3e-308", "2.4e-308"]),
     ],
 )
 def test_values_are_written_as_the_float_nearest_them(expr: str, expected: list[str]) -> None:

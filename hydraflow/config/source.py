@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,21 +151,37 @@ class Place:
 
         Walks the written text beside the value: a character of the value is
         the next one written alike, a line break may stand for a folded space,
-        and the rest (indentation, quotes) is skipped. An escape in a quoted
-        scalar stops the match there, so a later error names that line.
+        and the rest (indentation, quotes) is skipped. A block scalar's header
+        line (``|``, ``>-``, a comment) holds none of the value. An escape in a
+        double-quoted scalar is where the walk stops: the line that holds it.
         """
         line, at = self.line, 0
-        value = self.value
-        for char in self.source:
+        value, source = self.value, self.source
+        if source[:1] in ("|", ">"):
+            header = _LINE_BREAK.search(source)
+            source = source[header.end() :] if header else ""
+            line += 1
+        quoted = source[:1] == '"'
+        previous = ""
+        for char in source:
             if at > offset or at >= len(value):
                 break
-            if char == "\n":
-                line += 1
-                if value[at] in " \n":  # folded into a space, or a literal block's newline
-                    at += 1
+            if char in _LINE_BREAKS:
+                if not (char == "\n" and previous == "\r"):  # CRLF is one break
+                    line += 1
+                    if value[at] in " \n":  # folded into a space, or a literal newline
+                        at += 1
             elif char == value[at]:
                 at += 1
+            elif quoted and char == "\\":
+                break
+            previous = char
         return line
+
+
+# What YAML reads as a line break (a lone CR, CRLF and LF among them).
+_LINE_BREAKS = "\n\r\x85\u2028\u2029"
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 
 
 def place(node: yaml.Node, text: str, value: str) -> Place:

@@ -23,7 +23,7 @@ from hydraflow.errors import UsageError
 from hydraflow.events import EXIT_OUTPUT_CLOSED, Event, Observer, RunFinished, Summary
 from hydraflow.ledger import Claimed, Skip
 from hydraflow.options import RunOptions
-from hydraflow.plan import Batch, Counts, Extras, Plan, no_match
+from hydraflow.plan import Batch, Counts, Extras, Plan, no_match, unknown_key
 from hydraflow.selection import Selection
 
 
@@ -137,6 +137,8 @@ def check(run: Run) -> int | None:
 def make_plan(run: Run) -> int | None:
     """The batches to run: ``--only`` chooses, ``--resume`` skips what succeeded before."""
     selection = Selection.parse(run.options.only)
+    if selection.rules and (unknown := unknown_key(run.job, run.extras, selection)):
+        raise UsageError(unknown)
     reruns = run.records.reruns if run.options.resume else None
     run.plan = Plan(run.job, run.extras, selection, run.records.done, reruns)
     run.counts = run.plan.count()

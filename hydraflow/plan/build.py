@@ -74,10 +74,11 @@ class Plan:
             written = batches(self.job)
         seen: dict[str, str] | None = {} if resume or written is not None else None
         for batch in batches(self.job, self.extras):
-            as_written = next(written).key if written is not None else batch.key
+            twin = next(written) if written is not None else batch
             if not self.only.matches_words(batch.overrides):
                 continue
             if seen is not None:
+                as_written = twin.key
                 if batch.key in seen and (resume or seen[batch.key] != as_written):
                     continue
                 seen.setdefault(batch.key, as_written)

@@ -25,15 +25,17 @@ def override_keys(job: Job, extras: Extras = NO_EXTRAS) -> list[str]:
 
 
 def _first_of_each_set(job: Job, extras: Extras) -> Iterator[Batch]:
-    """One batch per set (the batches of a set share their keys)."""
+    """One batch per set: the batches of a set share their keys, unless a pipe gives each
+    section its own (``model=a|lr=1``), and then the set's batches up to a bound."""
     for job_set in job.sets or (None,):
-        first = next(set_batches(job, job_set, extras), None)
-        if first is not None:
-            yield first
+        made = set_batches(job, job_set, extras)
+        piped = job_set is not None and "|" in job_set.each + job_set.zip
+        yield from itertools.islice(made, 10_000 if piped else 1)
 
 
-def no_match(job: Job, extras: Extras, selection: Selection) -> str:
-    """Why ``--only`` chose nothing: a key no batch has, or values none has."""
+def unknown_key(job: Job, extras: Extras, selection: Selection) -> str | None:
+    """Why ``--only`` names a key that no batch has, if it does. Asked before planning:
+    ``KEY=`` picks the batches without KEY, which a misspelled key would be all of."""
     keys = override_keys(job, extras)
     for key in selection.keys:
         if key not in keys:
@@ -41,6 +43,14 @@ def no_match(job: Job, extras: Extras, selection: Selection) -> str:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             known = ", ".join(k for k in keys if not k.startswith("hydra."))
             return f"--only: no batch of {job.key!r} has the key {key!r}{hint}; keys: {known}"
+    return None
+
+
+def no_match(job: Job, extras: Extras, selection: Selection) -> str:
+    """Why ``--only`` chose nothing: a key no batch has, or values none has."""
+    unknown = unknown_key(job, extras, selection)
+    if unknown is not None:
+        return unknown
     shown = 12
     seen: dict[str, dict[str, None]] = {key: {} for key in selection.keys}
     for batch in itertools.islice(batches(job, extras), 10_000):

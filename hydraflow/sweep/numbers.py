@@ -8,7 +8,9 @@ one pass, not one pass per digit.
 from __future__ import annotations
 
 import decimal
+import math
 import re
+import sys
 from decimal import Context, Decimal
 
 from hydraflow.sweep.limits import MAX_DIGITS, MAX_EXPONENT
@@ -114,8 +116,10 @@ def format_decimal(value: Decimal, exponent: str = "", significant: int | None =
     """
     if not value:
         return "0"
-    if abs(value.adjusted()) <= _NORMAL_FLOAT_EXPONENT:
-        return with_exponent(repr(float(value)).removesuffix(".0"), exponent)
+    if abs(value.adjusted()) <= _FLOAT_EXPONENT_LIMIT:
+        nearest = float(value)
+        if math.isfinite(nearest) and abs(nearest) >= sys.float_info.min:
+            return with_exponent(repr(nearest).removesuffix(".0"), exponent)
     if significant is not None:
         value = Context(prec=significant, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN).plus(value)
     sign, digit_tuple, exp = value.as_tuple()
@@ -133,8 +137,9 @@ def format_decimal(value: Decimal, exponent: str = "", significant: int | None =
     return f"{minus}{mantissa}e{adjusted + power}"
 
 
-# Every decimal whose exponent is within this many powers of ten is a normal float.
-_NORMAL_FLOAT_EXPONENT = 307
+# Beyond this power of ten no decimal is a finite, normal float (they end near 1.8e308
+# and 2.2e-308); within it, converting tells.
+_FLOAT_EXPONENT_LIMIT = 308
 # Significant digits every decimal of which a float holds and gives back (DBL_DIG).
 FLOAT_DIGITS = 15
 # Within 10**±280, numbers of FLOAT_DIGITS digits and their sums stay normal floats.

@@ -25,6 +25,7 @@ from hydraflow.sweep.numbers import (
     float_faithful,
     format_decimal,
     significant_digits,
+    with_exponent,
 )
 from hydraflow.sweep.structure import Fault
 from hydraflow.sweep.values import DecimalRange, IntRange, Literal, LogRange, Node
@@ -83,6 +84,9 @@ class RangeParser:
             for i, (a, b) in enumerate(fields)
         ]
         if len(fields) == 1:  # `A:P`: one value, written as a range writes it
+            a, b = fields[0]
+            if INTEGER.fullmatch(text[a:b] or "0"):  # as the integers of an integer range
+                return Literal(with_exponent(str(int(numbers[0])), exponent))
             return Literal(format_decimal(numbers[0], exponent))
         start, stop, step = (*numbers, Decimal(1)) if len(numbers) == 2 else numbers
         digits = significant_digits(start, stop, step)
