@@ -8,8 +8,9 @@ import difflib
 import math
 import re
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from hydraflow.analysis.model import OK, Run
 from hydraflow.errors import UsageError
@@ -18,6 +19,7 @@ from hydraflow.selection import Selection
 # A metric is better low when its name says so; otherwise high is better.
 _LOWER_IS_BETTER = re.compile(r"loss|err|mse|mae|rmse|nll|perplexity|cost|time|duration|regret")
 FIELDS = ("job", "status", "duration", "dir")
+T = TypeVar("T")
 GROUP_FIELDS = ("count", "ok")  # what --sort may also name with --group-by
 
 
@@ -101,44 +103,39 @@ def sort(runs: Sequence[Run], key: str, *, reverse: bool = False) -> list[Run]:
     """Runs ordered by a parameter, metric or field: numbers as numbers, then text; runs
     without the key stay last whichever the direction."""
     check_keys(runs, [key], "--sort")
-    numeric: list[tuple[float, Run]] = []
-    text: list[tuple[str, Run]] = []
-    missing: list[Run] = []
-    for run in runs:
-        raw = run.metrics.get(key) if key in run.metrics else _field(run, key)
-        number = _number(raw)
-        if number is not None:
-            numeric.append((number, run))
-        elif raw is None or raw == "":
-            missing.append(run)
-        else:
-            text.append((str(raw), run))
-    numeric.sort(key=lambda pair: pair[0], reverse=reverse)
-    text.sort(key=lambda pair: pair[0], reverse=reverse)
-    return [run for _, run in numeric] + [run for _, run in text] + missing
+    return _ordered(runs, lambda run: _run_value(run, key), reverse)
 
 
 def sort_groups(groups: Sequence[Group], key: str, *, reverse: bool = False) -> list[Group]:
     """Groups ordered by one of their keys, the mean of a metric, ``count`` or ``ok``, as
     ``sort`` orders runs; by anything else (a parameter they are not grouped by) they
     keep their order, which is that of their runs."""
-    numeric: list[tuple[float, Group]] = []
-    text: list[tuple[str, Group]] = []
-    missing: list[Group] = []
-    for one in groups:
-        raw = _group_value(one, key)
+    if all(_group_value(one, key) in (None, "") for one in groups):
+        return list(groups)
+    return _ordered(groups, lambda one: _group_value(one, key), reverse)
+
+
+def _ordered(items: Sequence[T], value_of: Callable[[T], object], reverse: bool) -> list[T]:
+    """Numbers as numbers, then text, then the items without a value (last either way)."""
+    numeric: list[tuple[float, T]] = []
+    text: list[tuple[str, T]] = []
+    missing: list[T] = []
+    for item in items:
+        raw = value_of(item)
         number = _number(raw)
         if number is not None:
-            numeric.append((number, one))
+            numeric.append((number, item))
         elif raw is None or raw == "":
-            missing.append(one)
+            missing.append(item)
         else:
-            text.append((str(raw), one))
-    if not numeric and not text:
-        return list(groups)
+            text.append((str(raw), item))
     numeric.sort(key=lambda pair: pair[0], reverse=reverse)
     text.sort(key=lambda pair: pair[0], reverse=reverse)
-    return [g for _, g in numeric] + [g for _, g in text] + missing
+    return [item for _, item in numeric] + [item for _, item in text] + missing
+
+
+def _run_value(run: Run, key: str) -> object:
+    return run.metrics.get(key) if key in run.metrics else _field(run, key)
 
 
 def _group_value(one: Group, key: str) -> object:
