@@ -210,11 +210,13 @@ def _add_results_flags(results: argparse.ArgumentParser) -> None:
     results.add_argument("job", nargs="?", help="the job's name (default: every job)")
     results.add_argument(
         "-w", "--where", action="append", default=[], metavar="KEY=PAT",
-        help="only runs whose KEY matches PAT[,PAT] (globs, as --only; repeatable)",
+        help="only runs whose KEY matches PAT[,PAT] (globs, as --only; KEY= for none; repeatable)",
     )  # fmt: skip
-    results.add_argument("-s", "--sort", metavar="KEY", help="order by a parameter or metric")
+    results.add_argument(
+        "-s", "--sort", metavar="KEY", help="order by a parameter or metric (groups: by its mean)"
+    )
     results.add_argument("--reverse", action="store_true", help="largest first")
-    results.add_argument("--top", metavar="N", help="only the first N rows")
+    results.add_argument("--top", metavar="N", help="only the first N rows (or groups)")
     results.add_argument(
         "-g", "--group-by", metavar="KEY[,KEY]",
         help="one row per value: count, ok count, and mean ± std of each metric over the ok runs",

@@ -19,7 +19,7 @@ from hydraflow import config as config_module
 from hydraflow.config import Config, Job
 from hydraflow.config.cache import summaries
 from hydraflow.errors import UsageError
-from hydraflow.options import FLAGS, Flag, parse_options
+from hydraflow.options import FLAGS, parse_options
 
 _DEFAULTS: dict[str, Any] = {"switch": False, "negatable": True, "value": None, "repeated": []}
 _BY_NAME = {flag.name: flag for flag in FLAGS}
@@ -142,20 +142,25 @@ def _nearest_flag(word: str) -> str:
 
 def _show_placeholders_in_help(program: Any, names: list[str]) -> None:
     """Invoke writes every value as ``STRING`` (and a repeatable one as nothing):
-    this program's help for a job shows each flag's own placeholder instead."""
+    this program's help for a job, and for ``results``, shows each flag's own
+    placeholder instead."""
     original = program.print_task_help
     dashed = {name.replace("_", "-") for name in names} | set(names)
+    results = _results_name(names)
+    job_metavars = {flag.name: flag.metavar for flag in FLAGS if flag.metavar}
 
     def print_task_help(name: str) -> None:
-        if name.rpartition(".")[2] in dashed:
+        task = name.rpartition(".")[2]
+        metavars = job_metavars if task in dashed else _RESULTS_METAVARS if task == results else {}
+        if metavars:
             context = program.parser.contexts[name]
             plain_help_for = context.help_for
 
             def help_for(flag: str) -> tuple[str, str]:
                 spec, text = plain_help_for(flag)
                 argument = context.flags[flag]
-                known = _BY_NAME.get(argument.attr_name or argument.name)
-                return (_placeholder(spec, known) if known else spec), text
+                metavar = metavars.get(argument.attr_name or argument.name)
+                return (_placeholder(spec, metavar) if metavar else spec), text
 
             context.help_for = help_for
         original(name)
@@ -163,12 +168,10 @@ def _show_placeholders_in_help(program: Any, names: list[str]) -> None:
     program.print_task_help = print_task_help
 
 
-def _placeholder(spec: str, flag: Flag) -> str:
-    if not flag.metavar:
-        return spec
+def _placeholder(spec: str, metavar: str) -> str:
     names = [part.split("=")[0].split(" ")[0] for part in spec.split(", ")]
     return ", ".join(
-        f"{name} {flag.metavar}" if len(name) == 2 else f"{name}={flag.metavar}" for name in names
+        f"{name} {metavar}" if len(name) == 2 else f"{name}={metavar}" for name in names
     )
 
 
@@ -280,10 +283,10 @@ class _JobTask(_RepeatedFlagsNeedValues):
 
 RESULTS_HELP = {
     "job": "the job's name (default: every job)",
-    "where": "only runs whose KEY matches PAT[,PAT] (globs, as --only; repeatable)",
-    "sort": "order by a parameter or metric",
+    "where": "only runs whose KEY matches PAT[,PAT] (globs, as --only; KEY= for none; repeatable)",
+    "sort": "order by a parameter or metric (groups: by its mean)",
     "reverse": "largest first",
-    "top": "only the first N rows",
+    "top": "only the first N rows (or groups)",
     "group_by": "one row per value of KEY[,KEY]: count, ok count, mean ± std of each metric",
     "json": "a JSON list, for programs",
     "csv": "CSV: a header row, a row per run",
@@ -342,6 +345,9 @@ def _results_name(jobs: list[str]) -> str:
 # No -j or -t: after a job's name they are --jobs and --timeout, and must not mean
 # something else one task over.
 _RESULTS_SHORT = {"where": "w", "sort": "s", "group_by": "g"}
+_RESULTS_METAVARS = {
+    "job": "JOB", "where": "KEY=PAT", "sort": "KEY", "top": "N", "group_by": "KEY[,KEY]",
+}  # fmt: skip
 _RESULTS_VALUES = {
     *(f"-{short}" for short in _RESULTS_SHORT.values()),
     *(f"--{name.replace('_', '-')}" for name in (*_RESULTS_SHORT, "job", "top")),

@@ -191,6 +191,10 @@ def test_help_shows_placeholders_defaults_examples_and_the_same_short_flags(
         assert any(short in line and long in line for line in cli.splitlines())
         assert any(short in line and long in line for line in invoke.splitlines())
     assert "default: the job's parallel:, else 1" in cli
+    results_cli = project.hydraflow("results", "--help", env={"COLUMNS": "200"}).stdout
+    results = project.invoke("--help", "results", env={"COLUMNS": "200"}).stdout
+    for flag, placeholder in (("where", "KEY=PAT"), ("group-by", "KEY[,KEY]"), ("top", "N")):
+        assert f"--{flag} {placeholder}" in results_cli and f"--{flag}={placeholder}" in results
     top = project.hydraflow("--help").stdout
     assert "examples:" in top and "hydraflow run train --dry-run" in top
     assert project.hydraflow("expand", "--all", "--count", "a=1:3 b=x,y").stdout == "3 2\n"
