@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import inspect
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -231,6 +233,9 @@ class _TaskMaker:
                     raise Exit(app.error_line(error), code=error.exit_code) from None
                 except KeyboardInterrupt:
                     raise Exit(code=130) from None
+                except BrokenPipeError:  # `invoke train -n | head -1`, as the CLI treats it
+                    _reader_went_away()
+                    raise Exit(code=0) from None
             if code:
                 raise Exit(code=code)
 
@@ -386,6 +391,16 @@ def describe(job: Job) -> str:
         f"invoke {job.key} --resume | invoke {job.key} -- epochs=1",
     ]
     return "\n".join(lines)
+
+
+def _reader_went_away() -> None:
+    """Whoever read the output has gone: what is still buffered goes nowhere, so that
+    the interpreter's last flush cannot fail with a traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
 
 
 def _dry(c: Context) -> bool:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import subprocess
 import sys
 
-from conftest import Project, unulid
+import pytest
+from conftest import Project, command, unulid
 
 PY = shlex.quote(sys.executable)
 TASKS = "from hydraflow import collection\nns = collection()\n"
@@ -161,3 +164,19 @@ def test_a_bad_sweep_in_a_job_with_help_stops_that_job_before_it_runs(project: P
     assert result.stderr.startswith("error: hydraflow.yaml:9: range runs the wrong way")
     assert project.records() == []
     assert project.hydraflow("list").returncode == 2
+
+
+@pytest.mark.parametrize("front", [["invoke"], ["hydraflow", "run"]])
+def test_a_dry_run_whose_reader_has_gone_ends_quietly(project: Project, front: list[str]) -> None:
+    # `invoke train -n 2>&1 | head -1`, made certain: the pipe is closed before any write.
+    make(project)
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        ended = subprocess.run(
+            [*command(front[0]), *front[1:], "big-sweep", "-n"],
+            cwd=project.root, stdout=write, stderr=write, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert ended.returncode == 0  # as `hydraflow list | head`; a traceback would make it 1
