@@ -55,7 +55,26 @@ def collection(path: str | Path | None = None) -> Collection:
     namespace.add_task(_results_task(loaded))
     if program is not None and _asks_for_help(program):
         _show_placeholders_in_help(program, list(loaded.jobs))
+    if program is not None:
+        _quiet_when_the_reader_goes(program)
     return namespace
+
+
+def _quiet_when_the_reader_goes(program: Any) -> None:
+    """``invoke --list | head -1`` ends quietly, as a dry run does, not with Invoke's
+    traceback of the closed pipe."""
+    for name in ("list_tasks", "print_task_help"):
+        shown = getattr(program, name)
+
+        def quiet(*args: Any, shown: Any = shown) -> None:
+            try:
+                shown(*args)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                _reader_went_away()
+                raise SystemExit(0) from None
+
+        setattr(program, name, quiet)
 
 
 def _asks_for_help(program: Any) -> bool:

@@ -166,15 +166,23 @@ def test_a_bad_sweep_in_a_job_with_help_stops_that_job_before_it_runs(project: P
     assert project.hydraflow("list").returncode == 2
 
 
-@pytest.mark.parametrize("front", [["invoke"], ["hydraflow", "run"]])
-def test_a_dry_run_whose_reader_has_gone_ends_quietly(project: Project, front: list[str]) -> None:
-    # `invoke train -n 2>&1 | head -1`, made certain: the pipe is closed before any write.
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["invoke", "big-sweep", "-n"],
+        ["hydraflow", "run", "big-sweep", "-n"],
+        ["invoke", "--list"],
+        ["invoke", "--help", "train"],
+    ],
+)
+def test_output_whose_reader_has_gone_ends_quietly(project: Project, words: list[str]) -> None:
+    # `invoke --list 2>&1 | head -1`, made certain: the pipe is closed before any write.
     make(project)
     read, write = os.pipe()
     os.close(read)
     try:
         ended = subprocess.run(
-            [*command(front[0]), *front[1:], "big-sweep", "-n"],
+            [*command(words[0]), *words[1:]],
             cwd=project.root, stdout=write, stderr=write, timeout=60, check=False,
         )  # fmt: skip
     finally:
