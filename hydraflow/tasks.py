@@ -352,6 +352,9 @@ def _results_task(loaded: Config) -> Task[Any]:
             app.show_results(loaded.check(), query)
         except UsageError as error:
             raise Exit(app.error_line(error), code=error.exit_code) from None
+        except BrokenPipeError:  # `invoke results | head -1`
+            _reader_went_away()
+            raise Exit(code=0) from None
 
     return _ResultsTask(
         results,

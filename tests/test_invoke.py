@@ -173,6 +173,10 @@ def test_a_bad_sweep_in_a_job_with_help_stops_that_job_before_it_runs(project: P
         ["hydraflow", "run", "big-sweep", "-n"],
         ["invoke", "--list"],
         ["invoke", "--help", "train"],
+        ["invoke", "results"],
+        ["hydraflow", "status"],
+        ["hydraflow", "list"],
+        ["hydraflow", "results"],
     ],
 )
 def test_output_whose_reader_has_gone_ends_quietly(project: Project, words: list[str]) -> None:

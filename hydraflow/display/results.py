@@ -20,9 +20,10 @@ def print_runs(
     job: bool = False,
 ) -> None:
     """One row per run; its job first when ``job`` (the runs come from several)."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
+
+    from hydraflow.display.console import TableConsole
 
     table = Table(highlight=False, header_style="bold")
     for title in (*(["job"] if job else []), "status", *params):
@@ -43,14 +44,15 @@ def print_runs(
         cells.append(Text("" if run.duration is None else f"{seconds(run.duration)}s"))
         cells.append(Text(run.dir or ""))
         table.add_row(*cells)
-    Console(file=out, highlight=False, markup=False, emoji=False).print(table)
+    TableConsole(out).print(table)
 
 
 def print_rows(rows: Sequence[Sequence[str]], out: IO[str]) -> None:
     """Grouped results: the first row is the header."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
+
+    from hydraflow.display.console import TableConsole
 
     header, *body = rows
     table = Table(highlight=False, header_style="bold")
@@ -58,4 +60,4 @@ def print_rows(rows: Sequence[Sequence[str]], out: IO[str]) -> None:
         table.add_column(title)
     for row in body:
         table.add_row(*(Text(cell) for cell in row))
-    Console(file=out, highlight=False, markup=False, emoji=False).print(table)
+    TableConsole(out).print(table)

@@ -25,10 +25,10 @@ def safe(text: str) -> str:
 def print_table(
     headers: Sequence[str], rows: Sequence[Sequence[str]], out: IO[str], right: Sequence[int] = ()
 ) -> None:
-    from rich.console import Console
+    from hydraflow.display.console import TableConsole
 
     table = _rich_table(headers, rows, right)
-    Console(file=out, highlight=False, markup=False, emoji=False).print(table)
+    TableConsole(out).print(table)
 
 
 def _rich_table(
@@ -77,10 +77,11 @@ def watch_status(
     In a pipe, the table is printed again only when it changes."""
     import time
 
-    from rich.console import Console
     from rich.live import Live
 
-    console = Console(file=out, highlight=False, markup=False, emoji=False)
+    from hydraflow.display.console import TableConsole
+
+    console = TableConsole(out)
     live = Live(console=console, auto_refresh=False) if console.is_terminal else None
     shown = None
     with live or contextlib.nullcontext():
