@@ -40,9 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        # `hydraflow list | head` is fine; silence the closed pipe.
-        sys.stderr.close()
+    except BrokenPipeError:  # `hydraflow list | head` is fine
+        from hydraflow.display import reader_went_away
+
+        reader_went_away()
         return 0
 
 

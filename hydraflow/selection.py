@@ -52,3 +52,25 @@ def _holds(value: str | None, patterns: tuple[str, ...]) -> bool:
     if value is None:
         return "" in patterns
     return any(fnmatch.fnmatchcase(value, p) for p in patterns)
+
+
+class ValuesSeen:
+    """The values each key of a selection was seen with, for the message that says why it
+    chose nothing (``model is one of small, large``); a few per key are enough."""
+
+    SHOWN = 12
+
+    def __init__(self, selection: Selection) -> None:
+        self.values: dict[str, dict[str, None]] = {key: {} for key in selection.keys}
+
+    def add(self, key: str, value: str) -> None:
+        seen = self.values.get(key)
+        if seen is not None and len(seen) <= self.SHOWN:
+            seen.setdefault(value)
+
+    def __str__(self) -> str:
+        return "; ".join(
+            f"{key} is one of {', '.join(list(v)[: self.SHOWN])}"
+            + (", …" if len(v) > self.SHOWN else "")
+            for key, v in self.values.items()
+        )

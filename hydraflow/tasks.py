@@ -6,8 +6,8 @@ import contextlib
 import copy
 import difflib
 import inspect
-import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +67,28 @@ def _quiet_when_the_reader_goes(program: Any) -> None:
         shown = getattr(program, name)
 
         def quiet(*args: Any, shown: Any = shown) -> None:
-            try:
+            with _endings_for_invoke():
                 shown(*args)
                 sys.stdout.flush()
-            except BrokenPipeError:
-                _reader_went_away()
-                raise SystemExit(0) from None
 
         setattr(program, name, quiet)
+
+
+@contextlib.contextmanager
+def _endings_for_invoke() -> Iterator[None]:
+    """hydraflow's endings, as Invoke takes them: a usage error in one line with its
+    status; an output whose reader has gone, quietly (as the ``hydraflow`` command)."""
+    try:
+        yield
+    except UsageError as error:
+        from hydraflow.app import error_line
+
+        raise Exit(error_line(error), code=error.exit_code) from None
+    except BrokenPipeError:
+        from hydraflow.display import reader_went_away
+
+        reader_went_away()
+        raise Exit(code=0) from None
 
 
 def _asks_for_help(program: Any) -> bool:
@@ -242,19 +256,14 @@ class _TaskMaker:
             from hydraflow import app
             from hydraflow.engine.signals import signals_as_interrupts
 
-            with signals_as_interrupts():
+            with signals_as_interrupts(), _endings_for_invoke():
                 try:
                     options = parse_options({**flags, "dry_run": flags["dry_run"] or _dry(c)})
                     code = app.run(
                         loaded, job, options, _extra_args(), rerun=f"invoke {job.key} --resume"
                     )
-                except UsageError as error:
-                    raise Exit(app.error_line(error), code=error.exit_code) from None
                 except KeyboardInterrupt:
                     raise Exit(code=130) from None
-                except BrokenPipeError:  # `invoke train -n | head -1`, as the CLI treats it
-                    _reader_went_away()
-                    raise Exit(code=0) from None
             if code:
                 raise Exit(code=code)
 
@@ -342,7 +351,7 @@ def _results_task(loaded: Config) -> Task[Any]:
         from hydraflow import app
         from hydraflow.analysis.table import Query
 
-        try:
+        with _endings_for_invoke():
             query = Query.parse(
                 job=job, where=where or [], sort=sort, reverse=reverse, top=top,
                 group_by=group_by, json=json, csv=csv, md=md, all_columns=all_columns,
@@ -350,11 +359,6 @@ def _results_task(loaded: Config) -> Task[Any]:
             if query.job:
                 query = replace(query, job=loaded.job(query.job).key)
             app.show_results(loaded.check(), query)
-        except UsageError as error:
-            raise Exit(app.error_line(error), code=error.exit_code) from None
-        except BrokenPipeError:  # `invoke results | head -1`
-            _reader_went_away()
-            raise Exit(code=0) from None
 
     return _ResultsTask(
         results,
@@ -413,16 +417,6 @@ def describe(job: Job) -> str:
         f"invoke {job.key} --resume | invoke {job.key} -- epochs=1",
     ]
     return "\n".join(lines)
-
-
-def _reader_went_away() -> None:
-    """Whoever read the output has gone: what is still buffered goes nowhere, so that
-    the interpreter's last flush cannot fail with a traceback."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(devnull, stream.fileno())
-    os.close(devnull)
 
 
 def _dry(c: Context) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hydraflow.analysis.model import Run
-from hydraflow.analysis.table import Group, metric_keys, varying
+from hydraflow.analysis.table import Group, metric_keys, param_keys, varying
 
 
 def number(value: float | None, exact: bool = False) -> str:
@@ -35,8 +35,6 @@ def seconds(value: float | None, exact: bool = False) -> str:
 
 def columns(runs: Sequence[Run], all_columns: bool) -> tuple[list[str], list[str]]:
     """The parameter and metric columns: parameters that vary (or all of them)."""
-    from hydraflow.analysis.table import param_keys
-
     return (param_keys(runs) if all_columns else varying(runs)), metric_keys(runs)
 
 

@@ -14,13 +14,13 @@ from typing import TypeVar
 
 from hydraflow.analysis.model import OK, Run
 from hydraflow.errors import UsageError
-from hydraflow.selection import Selection
+from hydraflow.selection import Selection, ValuesSeen
 
 # A metric is better low when its name says so; otherwise high is better.
 _LOWER_IS_BETTER = re.compile(r"loss|err|mse|mae|rmse|nll|perplexity|cost|time|duration|regret")
 FIELDS = ("job", "status", "duration", "dir")
-T = TypeVar("T")
 GROUP_FIELDS = ("count", "ok")  # what --sort may also name with --group-by
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,18 +78,13 @@ def where(runs: Sequence[Run], expressions: Sequence[str]) -> list[Run]:
 
 def unmatched(runs: Sequence[Run], expressions: Sequence[str]) -> str:
     """Why ``--where`` chose none of ``runs``: the values its keys have."""
-    shown = 12
-    seen: dict[str, dict[str, None]] = {k: {} for k in Selection.parse(expressions).keys}
+    selection = Selection.parse(expressions, "--where")
+    seen = ValuesSeen(selection)
     for run in runs:
         values = _values(run)
-        for key, found in seen.items():
-            if len(found) <= shown:
-                found.setdefault(values.get(key, "(none)"))
-    listed = "; ".join(
-        f"{key} is one of {', '.join(list(v)[:shown])}{', …' if len(v) > shown else ''}"
-        for key, v in seen.items()
-    )
-    return f"no run matches --where {' '.join(expressions)}: {listed}"
+        for key in selection.keys:
+            seen.add(key, values.get(key, "(none)"))
+    return f"no run matches --where {' '.join(expressions)}: {seen}"
 
 
 def _values(run: Run) -> dict[str, str]:
@@ -110,8 +105,6 @@ def sort_groups(groups: Sequence[Group], key: str, *, reverse: bool = False) -> 
     """Groups ordered by one of their keys, the mean of a metric, ``count`` or ``ok``, as
     ``sort`` orders runs; by anything else (a parameter they are not grouped by) they
     keep their order, which is that of their runs."""
-    if all(_group_value(one, key) in (None, "") for one in groups):
-        return list(groups)
     return _ordered(groups, lambda one: _group_value(one, key), reverse)
 
 

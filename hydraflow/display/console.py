@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import os
 from typing import IO
 
 from rich.console import Console
@@ -19,9 +17,6 @@ class TableConsole(Console):
         super().__init__(file=out, highlight=False, markup=False, emoji=False)
 
     def on_broken_pipe(self) -> None:
+        # Rich's own handler exits with 1; the front ends end a closed output as they do.
         self.quiet = True
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        with contextlib.suppress(OSError, ValueError):  # a file without a descriptor
-            os.dup2(devnull, self.file.fileno())
-        os.close(devnull)
         raise BrokenPipeError(errno.EPIPE, "the reader of the output has gone")

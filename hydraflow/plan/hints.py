@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from hydraflow.config import Job
 from hydraflow.plan.batch import NO_EXTRAS, Batch, Extras
 from hydraflow.plan.build import batches, set_batches
-from hydraflow.selection import Selection
+from hydraflow.selection import Selection, ValuesSeen
 from hydraflow.words import override_key
 
 
@@ -51,15 +51,9 @@ def no_match(job: Job, extras: Extras, selection: Selection) -> str:
     unknown = unknown_key(job, extras, selection)
     if unknown is not None:
         return unknown
-    shown = 12
-    seen: dict[str, dict[str, None]] = {key: {} for key in selection.keys}
+    seen = ValuesSeen(selection)
     for batch in itertools.islice(batches(job, extras), 10_000):
         for word in batch.overrides:
             key, _, value = word.partition("=")
-            if key in seen and len(seen[key]) <= shown:
-                seen[key].setdefault(value)
-    values = "; ".join(
-        f"{key} is one of {', '.join(list(v)[:shown])}{', …' if len(v) > shown else ''}"
-        for key, v in seen.items()
-    )
-    return f"--only matches no batch of {job.key!r}: {values}"
+            seen.add(key, value)
+    return f"--only matches no batch of {job.key!r}: {seen}"
