@@ -9,6 +9,7 @@ prints nothing itself: everything reaches the user as events.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,7 +152,10 @@ def preview(run: Run) -> int | None:
     """``--dry-run``: the exact commands, one line each, and nothing started."""
     if not run.options.dry_run:
         return None
-    modes.mode_of(run.job).preview(run)
+    # A preview only shows: its reader going away (`-n | head`) stops no run, so it
+    # ends with 0, as `hydraflow list | head` does, not with a stopped run's 141.
+    with contextlib.suppress(OutputClosed):
+        modes.mode_of(run.job).preview(run)
     return 0
 
 
