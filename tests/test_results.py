@@ -30,7 +30,7 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base=None, config_path="conf", config_name="config")
 def main(cfg: DictConfig):
-    time.sleep(cfg.nap)
+    time.sleep(600 if cfg.seed == cfg.hang_at else cfg.nap)
     if cfg.seed == cfg.fail_at:
         raise RuntimeError(f"seed {cfg.seed} is unlucky")
     if cfg.write:
@@ -47,7 +47,9 @@ if __name__ == "__main__":
 @pytest.fixture
 def app(project: Project) -> Project:
     project.write("app.py", APP)
-    project.write("conf/config.yaml", "x: 0\nseed: 0\nfail_at: -1\nnap: 0\nwrite: false\n")
+    project.write(
+        "conf/config.yaml", "x: 0\nseed: 0\nfail_at: -1\nhang_at: -1\nnap: 0\nwrite: false\n"
+    )
     return project
 
 
@@ -105,14 +107,29 @@ def test_runs_are_found_without_the_ledger_and_in_older_folders(app: Project) ->
 
 def test_runs_that_never_started_are_not_run(app: Project) -> None:
     app.yaml(
-        f"jobs:\n  j:\n    run: {PY} app.py\n    add: nap=1\n"
+        f"jobs:\n  j:\n    run: {PY} app.py\n    add: hang_at=1\n"
         "    sets:\n      - each: x=1\n        all: seed=0:3\n"
     )
-    assert app.hydraflow("run", "j", "--timeout", "3").returncode == 1
+    assert app.hydraflow("run", "j", "--timeout", "5").returncode == 1
     rows = results(app, "j")
-    statuses = sorted(str(r["status"]) for r in rows)
-    assert len(rows) == 4 and "not run" in statuses and "ok" in statuses
-    assert {r["params"]["seed"] for r in rows} == {"0", "1", "2", "3"}  # type: ignore[index]
+    status = {r["params"]["seed"]: r["status"] for r in rows}  # type: ignore[index]
+    assert status == {"0": "ok", "1": "timeout", "2": "not run", "3": "not run"}
+
+
+def test_a_run_stopped_before_hydra_wrote_its_overrides_is_known_by_its_number(
+    app: Project,
+) -> None:
+    """Hydra makes a run's folder, then writes config.yaml, hydra.yaml and overrides.yaml:
+    a batch stopped in between leaves a run folder that names no parameters."""
+    app.yaml(
+        f"jobs:\n  j:\n    run: {PY} app.py\n    sets:\n      - each: x=1\n        all: seed=0:3\n"
+    )
+    assert app.hydraflow("run", "j").returncode == 0
+    cut = next(app.root.glob("multirun/j/*/2"))
+    (cut / "hydraflow.run.json").unlink()
+    (cut / ".hydra" / "overrides.yaml").unlink()
+    rows = {str(r["dir"]).rpartition("/")[2]: r["params"] for r in results(app, "j")}
+    assert rows == {str(n): {"x": "1", "seed": str(n)} for n in range(4)}
 
 
 def test_si_values_match_their_records_so_no_run_is_counted_twice(app: Project) -> None:
@@ -134,12 +151,12 @@ def test_without_records_a_stopped_batch_vouches_for_none_of_its_runs(app: Proje
     """With records its run dirs would tell finished runs from the one cut short; without,
     they cannot, so they are ``unknown`` rather than all ``timeout``."""
     app.yaml(
-        f"jobs:\n  j:\n    run: {PY} app.py\n    add: nap=1\n    record: false\n"
+        f"jobs:\n  j:\n    run: {PY} app.py\n    add: hang_at=1\n    record: false\n"
         "    sets:\n      - each: x=1\n        all: seed=0:3\n"
     )
-    assert app.hydraflow("run", "j", "--timeout", "2.5").returncode == 1
-    statuses = {str(r["status"]) for r in results(app, "j")}
-    assert "timeout" not in statuses and "unknown" in statuses
+    assert app.hydraflow("run", "j", "--timeout", "5").returncode == 1
+    status = {r["params"]["seed"]: r["status"] for r in results(app, "j")}  # type: ignore[index]
+    assert status == {"0": "unknown", "1": "unknown", "2": "not run", "3": "not run"}
 
 
 def test_every_format_reads_back(app: Project) -> None:
