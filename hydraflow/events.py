@@ -81,6 +81,7 @@ class BatchFinished:
     tail: tuple[str, ...] = ()
     retrying: bool = False
     argv: tuple[str, ...] = ()
+    timeout: float | None = None  # the limit it ran past, when it timed out
 
     @property
     def duration(self) -> float:

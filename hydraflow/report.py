@@ -23,7 +23,8 @@ def status_text(finished: BatchFinished) -> str:
     if finished.status == "ok":
         text = "ok"
     elif finished.status == "timeout":
-        text = f"timed out after {duration(finished.duration)}"
+        # The limit the user set; the time the batch took to stop is shown beside it.
+        text = f"timed out after {duration(finished.timeout or finished.duration)}"
     elif finished.status == "interrupted":
         text = "interrupted"
     elif finished.returncode is None:

@@ -3,6 +3,7 @@ resume decisions and what the views say, from plain data and lists of events."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -370,6 +371,12 @@ def test_a_stopped_batch_says_why_once_and_without_a_cause() -> None:
     timed_out = failure_block(finished("timeout", -15, tail=HYDRA_EXCEPTION), None)
     assert timed_out[0] == "✗ model=large: timed out after 2.5s"
     assert not any(line.startswith("  cause:") for line in timed_out)
+
+
+def test_a_timeout_names_the_limit_not_the_time_the_batch_took_to_stop() -> None:
+    slow_to_stop = dataclasses.replace(finished("timeout", -9), timeout=2.0)
+    assert status_text(slow_to_stop) == "timed out after 2.0s"
+    assert failure_block(slow_to_stop, None)[0] == "✗ model=large: timed out after 2.0s"
 
 
 def test_an_interrupted_run_says_so_once_and_how_to_go_on() -> None:

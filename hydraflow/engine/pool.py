@@ -299,6 +299,7 @@ class Pool:
                 running.log.written,
                 tuple(running.tail),
                 argv=launch.argv,
+                timeout=self.settings.timeout if running.timed_out else None,
             )
         )
         self._event(finished)
