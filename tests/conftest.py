@@ -6,10 +6,13 @@ import itertools
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -164,3 +167,24 @@ def fault(expr: str, call: object = None) -> SweepError:
             call(expr)  # type: ignore[operator]
     assert "\n" not in str(caught.value)
     return caught.value
+
+
+def cpu_seconds(work: Callable[[], object]) -> float:
+    """The CPU time of ``work``: this process's and that of the processes it waited for."""
+
+    def spent() -> float:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + children.ru_utime + children.ru_stime
+
+    started = spent()
+    work()
+    return spent() - started
+
+
+def assert_linear(work: Callable[[int], object], size: int) -> None:
+    """``work(size)`` costs about 8x ``work(size // 8)`` when it is linear, 64x when it is
+    quadratic. Both are measured here, in CPU time, so a loaded machine slows both alike;
+    no wall-clock threshold."""
+    small = min(cpu_seconds(lambda: work(size // 8)) for _ in range(2))
+    large = cpu_seconds(lambda: work(size))
+    assert large < 24 * max(small, 0.005), f"{large:.3f}s for {size}, {small:.3f}s for 1/8 of it"

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Project, command
+from conftest import Project, assert_linear, command
 
 PY = shlex.quote(sys.executable)
 
@@ -102,46 +102,43 @@ def test_a_closed_pipe_downstream_ends_the_run_quietly(project: Project) -> None
 
 
 def test_a_batch_that_closes_its_output_is_still_timed(project: Project) -> None:
-    project.write("mute.py", "import os, time\nos.close(1)\nos.close(2)\ntime.sleep(30)\n")
+    # It sleeps past the test's own time limit: a run that waited for it fails the test.
+    project.write("mute.py", "import os, time\nos.close(1)\nos.close(2)\ntime.sleep(600)\n")
     project.yaml(f"jobs:\n  j:\n    run: {PY} mute.py\n")
-    started = time.monotonic()
     result = project.hydraflow("run", "j", "--timeout", "2")
     assert result.returncode == 1 and "timed out" in result.stdout
-    assert time.monotonic() - started < 20
 
 
 def test_a_leftover_child_holding_the_pipe_does_not_hold_the_run(project: Project) -> None:
-    project.yaml("jobs:\n  j:\n    run: sh -c 'sleep 30 & echo started'\n")
-    started = time.monotonic()
+    # The leftover outlives the test's own time limit: a run that waited for it fails.
+    project.yaml("jobs:\n  j:\n    run: sh -c 'sleep 600 & echo started'\n")
     result = project.hydraflow("run", "j")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "started" in result.stdout
-    assert time.monotonic() - started < 15
 
 
 def test_more_workers_than_batches_start_only_what_is_needed(project: Project) -> None:
     project.yaml("jobs:\n  j:\n    run: 'true'\n    sets:\n      - each: i=1:3\n")
-    started = time.monotonic()
     result = project.hydraflow("run", "j", "-j", "100000000")
     assert result.returncode == 0, result.stderr
-    assert time.monotonic() - started < 15
+    assert result.stdout.count("start ") == 3
 
 
 def test_a_huge_line_is_read_in_linear_time(project: Project) -> None:
-    size = 64 << 20
-    project.write("long.py", f"import sys\nsys.stdout.write('x' * {size})\n")
-    project.yaml(f"jobs:\n  j:\n    run: {PY} long.py\n")
-    started = time.monotonic()
-    result = subprocess.run(
-        [*command("hydraflow"), "run", "j", "--quiet"],
-        cwd=project.root,
-        capture_output=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout.decode()
-    assert time.monotonic() - started < 30
-    log = next((project.root / "multirun").glob("*/*/hydraflow.log"))
-    assert log.stat().st_size >= size
+    def read_a_line(size: int) -> None:
+        project.write("long.py", f"import sys\nsys.stdout.write('x' * {size})\n")
+        project.yaml(f"jobs:\n  j:\n    run: {PY} long.py\n")
+        result = subprocess.run(
+            [*command("hydraflow"), "run", "j", "--quiet", "--no-ledger"],
+            cwd=project.root,
+            capture_output=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout.decode()
+        logs = (project.root / "multirun").glob("*/*/hydraflow.log")
+        assert max(log.stat().st_size for log in logs) >= size
+
+    assert_linear(read_a_line, 64 << 20)
 
 
 # -- 3. never the same batch twice at once ------------------------------------------------------

@@ -100,18 +100,16 @@ def test_timeout_kills_the_batch_and_its_grandchild(project: Project) -> None:
         "spawn.py",
         """\
         import os, subprocess, sys, time
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
         with open(os.environ["RECORD"], "w") as f:
             f.write(str(child.pid))
-        time.sleep(60)
+        time.sleep(600)  # past the test's own time limit
         """,
     )
     project.yaml(f"jobs:\n  j:\n    run: {PY} spawn.py\n")
-    started = time.time()
     result = project.hydraflow("run", "j", "--timeout", "1")
     assert result.returncode == 1
     assert "timed out after 1.0s" in result.stdout
-    assert time.time() - started < 30
     grandchild = int((project.root / "record.jsonl").read_text())
     assert not _alive(grandchild)
 

@@ -113,15 +113,13 @@ def test_timeout_stops_a_warm_batch_and_its_grandchild(project: Project) -> None
         "spawner.py",
         "import os, subprocess, sys, time\n"
         "if __name__ == '__main__':\n"
-        "    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
         "    open(os.environ['RECORD'], 'w').write(str(child.pid))\n"
-        "    time.sleep(60)\n",
+        "    time.sleep(600)\n",  # past the test's own time limit
     )
     project.yaml(f"jobs:\n  j:\n    run: {PY} spawner.py\n    warm: true\n")
-    started = time.monotonic()
     result = project.hydraflow("run", "j", "--timeout", "2")
     assert result.returncode == 1 and "timed out" in result.stdout
-    assert time.monotonic() - started < 30
     grandchild = int((project.root / "record.jsonl").read_text())
     time.sleep(0.3)
     assert (
