@@ -144,10 +144,11 @@ def log_text(path: Path | str | None) -> str:
 def outputs_line(outputs: Iterable[str]) -> str:
     """Where the batches wrote: their common folder, or the folders themselves (reruns of
     several runs of one batch share its folder)."""
-    dirs = list(dict.fromkeys(display_path(Path(d)) for d in outputs))
+    dirs = list(dict.fromkeys(map(Path, outputs)))
     if not dirs:
         return ""
-    parents = {d.rsplit("/", 1)[0] for d in dirs}
+    parents = {d.parent for d in dirs}
     if len(dirs) > 3 and len(parents) == 1:
-        return f"outputs: {parents.pop()}/ ({len(dirs)} sweep folders)"
-    return "outputs: " + " ".join(dirs)
+        # One path to resolve, not one per batch: a run of 500 batches resolved 500.
+        return f"outputs: {display_path(parents.pop())}/ ({len(dirs)} sweep folders)"
+    return "outputs: " + " ".join(dict.fromkeys(map(display_path, dirs)))

@@ -151,6 +151,10 @@ def test_the_outputs_line_names_folders_a_user_can_open_from_where_they_are(
     (tmp_path / "deep").mkdir()
     monkeypatch.chdir(tmp_path / "deep")  # below the project: the whole path
     assert outputs_line(folders) == f"outputs: {folders[0]} {folders[1]}"
+    many = [str(tmp_path / "multirun" / "j" / name) for name in "ABCD"]
+    assert outputs_line(many) == f"outputs: {tmp_path}/multirun/j/ (4 sweep folders)"
+    monkeypatch.chdir(tmp_path)
+    assert outputs_line(many) == "outputs: multirun/j/ (4 sweep folders)"
 
 
 # -- the plan ---------------------------------------------------------------------------------
