@@ -39,10 +39,12 @@ class RunOptions:
 
     @property
     def failure_limit(self) -> int | None:
-        """How many failures stop new launches; None runs everything."""
-        if self.keep_going:
-            return None
-        return self.max_failures if self.max_failures is not None else 1
+        """How many failures stop new launches; None runs everything. A limit given
+        with ``--max-failures`` holds beside ``-k`` (as in ``make -k``, only the default
+        stop at the first failure goes)."""
+        if self.max_failures is not None:
+            return self.max_failures
+        return None if self.keep_going else 1
 
 
 @dataclass(frozen=True)

@@ -250,7 +250,8 @@ def test_options_parse_and_reject() -> None:
 
 
 @pytest.mark.parametrize(
-    ("keep_going", "max_failures", "limit"), [(False, None, 1), (True, None, None), (False, 3, 3)]
+    ("keep_going", "max_failures", "limit"),
+    [(False, None, 1), (True, None, None), (False, 3, 3), (True, 2, 2)],
 )
 def test_failure_limit(keep_going: bool, max_failures: int | None, limit: int | None) -> None:
     assert RunOptions(keep_going=keep_going, max_failures=max_failures).failure_limit == limit

@@ -13,6 +13,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,29 @@ def test_runs_that_never_started_are_not_run(app: Project) -> None:
     rows = results(app, "j")
     status = {r["params"]["seed"]: r["status"] for r in rows}  # type: ignore[index]
     assert status == {"0": "ok", "1": "timeout", "2": "not run", "3": "not run"}
+
+
+def test_runs_of_a_killed_runner_are_lost_as_status_says(app: Project) -> None:
+    app.yaml(
+        f"jobs:\n  j:\n    run: {PY} app.py\n    add: hang_at=1\n"
+        "    sets:\n      - each: x=1\n        all: seed=0:3\n"
+    )
+    runner = app.start("run", "j")
+    deadline = time.monotonic() + 60
+    while not list(app.root.glob("multirun/j/*/1/.hydra/overrides.yaml")):
+        assert time.monotonic() < deadline and runner.poll() is None
+        time.sleep(0.1)
+    runner.kill()
+    runner.wait()
+
+    def counts() -> dict[str, int]:
+        return dict(json.loads(app.hydraflow("status", "--json").stdout)["jobs"][0]["counts"])
+
+    while counts().get("lost") != 1:  # its watchdog stops the batch, then ends
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    rows = {r["params"]["seed"]: r["status"] for r in results(app, "j")}  # type: ignore[index]
+    assert rows == {"0": "ok", "1": "lost", "2": "not run", "3": "not run"}
 
 
 def test_a_run_stopped_before_hydra_wrote_its_overrides_is_known_by_its_number(

@@ -82,7 +82,7 @@ def _ledger_sweeps(config: Config, jobs: Iterable[Job]) -> dict[str, dict[str, _
                 sweep = sweeps.setdefault(attempt.sweep_dir, _Sweep(attempt.sweep_dir))
                 if not attempt.is_rerun:  # reruns of single runs write into their batch's dir
                     sweep.batch = plans[tuple(attempt.extra)].get(attempt.key)
-                    sweep.batch_status = attempt.status
+                    sweep.batch_status = attempt.state  # a dead runner's row: lost
                     sweep.recorded = RECORD_OVERRIDE in attempt.argv
             found[job.key] = sweeps
         return found
