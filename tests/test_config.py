@@ -34,6 +34,11 @@ from hydraflow.errors import ConfigError
         ("jobs:\n  a:\n    run: x\n    parallel: two\n", 4, "parallel must be a whole number"),
         ("jobs:\n  a:\n    run: [x]\n", 3, "run must be a string"),
         ("jobs:\n  a:\n    run: x\n  a:\n    run: y\n", 4, "duplicate key 'a'"),
+        (
+            "jobs:\n  a_b:\n    run: x\n  a-b:\n    run: y\n",
+            4,
+            "jobs 'a_b' and 'a-b' differ only by '-' and '_'",
+        ),
         ("jobs:\n  a:\n    run: x\n    sets:\n      - each: x=1\n        all: a=1|2\n", 6, "pipe"),
         ("jobs:\n  a:\n    run: x\n    sets:\n      - zip: a=1,2 b=1\n", 5, "one length"),
         ("jobs:\n  a:\n    run: ''\n", 3, "run of job 'a' is empty"),

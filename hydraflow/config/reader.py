@@ -60,11 +60,20 @@ class _Reader:
         if is_null(jobs_node):
             return Config(self.path, {})
         jobs: dict[str, Job] = {}
+        spellings: dict[str, str] = {}
         for name, (key_node, value_node) in self.mapping(jobs_node, "jobs").items():
             if not JOB_NAME.fullmatch(name):
                 raise self.error(
                     f"job name {shown(name)} cannot be a task name:"
                     " use letters, digits, '_' and '-'",
+                    key_node,
+                )
+            # A job answers to both spellings (Invoke turns one into the other).
+            other = spellings.setdefault(name.replace("-", "_"), name)
+            if other != name:
+                raise self.error(
+                    f"jobs {other!r} and {name!r} differ only by '-' and '_',"
+                    " which name the same job: rename one",
                     key_node,
                 )
             jobs[name] = self.job(name, value_node)
