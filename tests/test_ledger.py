@@ -20,7 +20,7 @@ import os, sys, time
 args = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a and not a.startswith("hydra."))
 with open(os.environ["RECORD"], "a") as f:
     f.write(f"start {args['i']}\\n")
-time.sleep(float(args.get("sleep", "0")))
+time.sleep(float(args.get("sleep", os.environ.get("NAP", "0"))))
 if args["i"] in os.environ.get("FAIL", "").split(","):
     sys.exit("failing on purpose")
 with open(os.environ["RECORD"], "a") as f:
@@ -128,6 +128,30 @@ def test_a_killed_runner_resumes_exactly_the_unfinished_batches(project: Project
     time.sleep(0.5)  # a batch left behind would have written its end by now
     assert ended(project) == Counter({str(i): 1 for i in range(1, 7)})
     assert all(started(project)[i] == 1 for i in finished_before)
+
+
+def test_a_killed_runner_leaves_no_claim_of_a_batch_it_never_started(project: Project) -> None:
+    """Two workers claim two batches, not more: a claim waiting for a slot would read as
+    lost once the runner is killed, and hide that its batch had succeeded before."""
+    setup(project, "      - each: i=1:4\n")
+    assert project.hydraflow("run", "j", "-j", "2").returncode == 0
+    runner = project.start("run", "j", "-j", "2", env={"NAP": "60"})
+    deadline = time.time() + 30
+    while sum(started(project).values()) < 6:
+        assert time.time() < deadline and runner.poll() is None
+        time.sleep(0.02)
+    runner.kill()
+    runner.wait()
+    while True:  # its watchdog stops the two batches, then ends
+        status = json.loads(project.hydraflow("status", "j", "--json").stdout)["jobs"][0]
+        if status["counts"]["lost"] == 2:
+            break
+        assert time.time() < deadline, status
+        time.sleep(0.1)
+    assert status["counts"]["ok"] == 2
+    assert len(rows(project)) == 6
+    preview = project.hydraflow("run", "j", "--resume", "--dry-run").stdout
+    assert preview.count("worker.py") == 2, preview
 
 
 def test_editing_the_file_resumes_only_new_batches(project: Project) -> None:

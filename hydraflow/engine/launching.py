@@ -50,15 +50,18 @@ def preview_entries(run: Run, line_of: Callable[[Batch, str], str]) -> None:
         run.emit(Preview(line_of(batch, directory)))
 
 
-def launches(run: Run) -> Generator[Launch | None, None, None]:
+def launches(run: Run, workers: int = 1) -> Generator[Launch | None, None, None]:
     """Claim the planned batches as workers ask for them; None for one skipped at its claim.
 
-    Short batches are claimed a few at a time (one transaction for several);
-    a batch that takes a while is claimed alone, so that another runner on the
-    same project can still take the batches this one has not started.
+    The first claim is one batch per worker, as all of them start at once. Then
+    short batches are claimed a few at a time (one transaction for several); a
+    batch that takes a while is claimed alone, so that no claim waits for a slot:
+    another runner on the same project can still take the batches this one has
+    not started, and a runner killed outright leaves no claim of a batch it never
+    started to hide how that batch ended before.
     """
     batches = run.plan.batches()
-    group = 1
+    group = workers
     while chunk := list(itertools.islice(batches, group)):
         started = time.monotonic()
         directories = [sweep_dir(run, batch) for batch in chunk]
@@ -81,7 +84,10 @@ def launches(run: Run) -> Generator[Launch | None, None, None]:
                 yield None
         finally:
             run.records.release(unstarted)
-        quick = time.monotonic() - started < QUICK_SECONDS * len(chunk)
+        # The pool asks again when a slot frees, so this is how long batches take; a
+        # batch skipped at its claim left its slot free, which says nothing of that.
+        skipped = any(not isinstance(result, Claimed) for result in results)
+        quick = not skipped and time.monotonic() - started < QUICK_SECONDS * len(chunk)
         group = min(group * 2, MAX_GROUP) if quick else 1
 
 
@@ -126,7 +132,8 @@ def run_pool(run: Run, starter: Callable[[Mapping[str, str]], Starter]) -> None:
                 devices=devices,
                 env=env,
             )
-            Pool(settings, start, run.request.config.root, run.emit).run(launches(run), run.summary)
+            pool = Pool(settings, start, run.request.config.root, run.emit)
+            pool.run(launches(run, workers), run.summary)
             try:  # the ends still waiting to be written, while a failure can still be told
                 run.records.flush()
             except Exception as error:
