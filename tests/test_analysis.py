@@ -104,8 +104,9 @@ def test_csv_keeps_every_digit_and_the_other_formats_round() -> None:
     assert float(second["loss"]) == 1 / 3 and second["duration"] == ""
     assert math.isnan(float(third["big"]))
     grouped = list(csv.DictReader(io.StringIO(shown(runs, group_by="x", csv=True))))
-    mean, spread = grouped[0]["loss"].split(" ± ")
-    assert float(mean) == (loss + 1 / 3) / 2 and float(spread) == stdev([loss, 1 / 3])
+    assert float(grouped[0]["loss.mean"]) == (loss + 1 / 3) / 2
+    assert float(grouped[0]["loss.std"]) == stdev([loss, 1 / 3])
+    assert grouped[0]["big.mean"] == "123456789.123" and grouped[0]["big.std"] == ""
     assert "0.123457" in shown(runs, md=True) and "12.3" in shown(runs)  # for people
     quick = [Run("j", "ok", "d/0", {}, {}, 0.0058), Run("j", "ok", "d/1", {}, {}, 0.25)]
     assert "0.0058" in shown(quick) and "0.25" in shown(quick)  # not 0.0
@@ -123,8 +124,8 @@ def test_a_group_counts_its_runs_and_those_that_succeeded() -> None:
     ]
     assert [(g.count, g.ok) for g in group(runs, ["x"])] == [(3, 1), (1, 1)]
     header, *rows = csv.reader(io.StringIO(shown(runs, group_by="x", csv=True)))
-    assert header == ["x", "count", "ok", "loss"]
-    assert rows == [["1", "3", "1", "1.0"], ["2", "1", "1", "3.0"]]
+    assert header == ["x", "count", "ok", "loss.mean", "loss.std"]
+    assert rows == [["1", "3", "1", "1.0", ""], ["2", "1", "1", "3.0", ""]]  # one run: no spread
     as_json = strict_json(shown(runs, group_by="x", json=True))
     assert [(g["count"], g["ok"]) for g in as_json] == [(3, 1), (1, 1)]
 

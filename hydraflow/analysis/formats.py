@@ -73,20 +73,23 @@ def group_rows(
     groups: Sequence[Group], keys: Sequence[str], *, exact: bool = False
 ) -> list[list[str]]:
     """The header and one row per group: its parameters, count, how many are ok, and mean ± std
-    of each metric (with every digit when ``exact``)."""
+    of each metric; ``exact`` (for CSV) gives every digit, the mean and std in columns of
+    their own (``loss.mean``, ``loss.std``) so that each cell reads back as a number."""
     names: dict[str, None] = {}
     for g in groups:
         names.update(dict.fromkeys(g.metrics))
-    rows = [[*keys, "count", "ok", *names]]
+    columns = [f"{n}.{part}" for n in names for part in ("mean", "std")] if exact else names
+    rows = [[*keys, "count", "ok", *columns]]
     for g in groups:
-        cells = []
+        cells: list[str] = []
         for name in names:
             mean, std = g.metrics.get(name, (None, None))
-            cells.append(
-                ""
-                if mean is None
-                else number(mean, exact) + (f" ± {number(std, exact)}" if std is not None else "")
-            )
+            shown_mean = "" if mean is None else number(mean, exact)
+            shown_std = "" if std is None else number(std, exact)
+            if exact:
+                cells += [shown_mean, shown_std]
+            else:
+                cells.append(shown_mean + (f" ± {shown_std}" if shown_mean and shown_std else ""))
         rows.append([*(g.params[k] for k in keys), str(g.count), str(g.ok), *cells])
     return rows
 
