@@ -15,6 +15,11 @@ from hydraflow.errors import ConfigError
     ("text", "line", "message"),
     [
         ("jobs:\n  train:\n    run: x\n    sets: [\n", 5, "YAML syntax error"),
+        (
+            "jobs:\n  a:\n    run: x\n    sets:\n      - each: lr=1:\n",
+            5,
+            "mapping values are not allowed in this context (quote a sweep that ends with ':'",
+        ),
         ("jobz:\n  a:\n    run: x\n", 1, "unknown key 'jobz' (did you mean 'jobs'?)"),
         (
             "jobs:\n  a:\n    run: x\n    sest: []\n",

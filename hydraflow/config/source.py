@@ -64,6 +64,9 @@ def compose(text: str, path: Path) -> yaml.Node | None:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 0
         problem = error.problem or error.context or "invalid YAML"
+        if "mapping values are not allowed" in problem and "=" in _line_text(text, line):
+            # `each: lr=1:` reads to YAML as a key: the sweep never reaches hydraflow.
+            problem += " (quote a sweep that ends with ':' or holds ': ')"
         raise ConfigError(f"YAML syntax error: {problem}", path, line) from None
     except yaml.reader.ReaderError as error:
         # libyaml counts bytes, the Python reader characters: find the character instead.
@@ -79,6 +82,12 @@ def compose(text: str, path: Path) -> yaml.Node | None:
         raise ConfigError(f"YAML error: {error}", path) from None
     except RecursionError:  # the pure-Python loader, without libyaml's depth limit
         raise ConfigError("YAML nested too deeply", path) from None
+
+
+def _line_text(text: str, line: int) -> str:
+    """Line ``line`` (1-based) of ``text``; empty when there is none."""
+    lines = text.splitlines()
+    return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
 def _place(before: str) -> tuple[int, int]:
