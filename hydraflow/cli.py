@@ -235,7 +235,10 @@ def _config(namespace: argparse.Namespace):  # type: ignore[no-untyped-def]
     from hydraflow import config
 
     path = getattr(namespace, "file", None)
-    return config.load(path if path is not None else config.find()).check()
+    loaded = config.load(path if path is not None else config.find()).check()
+    if not loaded.jobs:  # an empty table alone would not say why
+        sys.stderr.write(f"hydraflow: no jobs in {loaded.path.name} yet: add one under 'jobs:'\n")
+    return loaded
 
 
 def _run(namespace: argparse.Namespace, extra: list[str]) -> int:

@@ -256,3 +256,12 @@ def test_seed_document_examples(tmp_path: Path) -> None:
         for b, r, m in itertools.product(sizes, rates, models)
     ]
     assert [unulid(line) for line in syntax] == expected
+
+
+@pytest.mark.parametrize("text", ["", "jobs:\n", "jobs: {}\n"])
+def test_a_file_without_jobs_says_so(project: Project, text: str) -> None:
+    project.yaml(text)
+    for name in ("list", "show", "status"):
+        result = project.hydraflow(name)
+        assert result.returncode == 0
+        assert result.stderr == "hydraflow: no jobs in hydraflow.yaml yet: add one under 'jobs:'\n"
