@@ -177,7 +177,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_results_flags(results)
 
     expand = commands.add_parser("expand", help="expand a sweep expression")
-    expand.add_argument("expr", help="an each/all expression, e.g. 'lr=1:5:m model=a,b'")
+    expand.add_argument(
+        "expr",
+        nargs="+",
+        help="an each/all expression, e.g. 'lr=1:5:m model=a,b' (unquoted words are its words)",
+    )
     expand.add_argument("--all", action="store_true", help="collect as an `all` expression")
     expand.add_argument(
         "--count", action="store_true", help="print only the number of combinations (or values)"
@@ -291,6 +295,9 @@ def _expand(namespace: argparse.Namespace, extra: list[str]) -> int:
     from hydraflow.sweep import SweepError, collect, count, expand, parse_tokens
 
     write = sys.stdout.write
+    words: list[str] = namespace.expr
+    # One argument is the expression as written in hydraflow.yaml; several are its words.
+    namespace.expr = words[0] if len(words) == 1 else shlex.join(words)
     try:
         if namespace.all and namespace.count:
             tokens = parse_tokens(namespace.expr, allow_pipe=False)

@@ -227,6 +227,8 @@ def test_list_show_expand_version(project: Project) -> None:
     assert "# 2 sets, 3 batches, 7 Hydra runs" in show.stdout
     expand = project.hydraflow("expand", "a=1:2 b='x y'")
     assert expand.stdout == "a=1 'b=x y'\na=2 'b=x y'\n"
+    # Unquoted, each argument is one word of the expression, as the shell split it.
+    assert project.hydraflow("expand", "a=1:2", "b=x y").stdout == expand.stdout
     assert project.hydraflow("expand", "--count", "a=1:10 b=1:10").stdout == "100\n"
     assert project.hydraflow("expand", "--all", "a=1:3").stdout == "a=1,2,3\n"
     assert project.hydraflow("--version").stdout.startswith("hydraflow ")
