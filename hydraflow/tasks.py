@@ -6,6 +6,7 @@ import contextlib
 import copy
 import difflib
 import inspect
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,14 +14,14 @@ from typing import Any
 
 from invoke.collection import Collection
 from invoke.context import Context
-from invoke.exceptions import Exit
+from invoke.exceptions import Exit, ParseError
 from invoke.parser.argument import Argument
 from invoke.tasks import Task
 
 from hydraflow import config as config_module
 from hydraflow.config import Config, Job
 from hydraflow.config.cache import summaries
-from hydraflow.errors import UsageError
+from hydraflow.errors import UsageError, did_you_mean
 from hydraflow.options import FLAGS, parse_options
 
 _DEFAULTS: dict[str, Any] = {"switch": False, "negatable": True, "value": None, "repeated": []}
@@ -57,7 +58,32 @@ def collection(path: str | Path | None = None) -> Collection:
         _show_placeholders_in_help(program, list(loaded.jobs))
     if program is not None:
         _quiet_when_the_reader_goes(program)
+        _suggest_task_names(program)
     return namespace
+
+
+_UNKNOWN_TASK = re.compile(r"No idea what '(.+)' is!")
+
+
+def _suggest_task_names(program: Any) -> None:
+    """``invoke trian`` says ``No idea what 'trian' is! (did you mean 'train'?)``, status 2
+    as for a misspelled flag. The suggestion is made only once Invoke has failed, among
+    every task of the program: tasks.py may hold tasks of its own beside the jobs."""
+    for name in ("parse_tasks", "parse_cleanup"):
+        parse = getattr(program, name)
+
+        def suggesting(parse: Any = parse) -> None:
+            try:
+                parse()
+            except ParseError as error:
+                unknown = _UNKNOWN_TASK.fullmatch(str(error))
+                names = list(program.collection.task_names) if program.collection else []
+                hint = did_you_mean(unknown.group(1), names) if unknown else ""
+                if not hint:
+                    raise
+                raise Exit(f"{error}{hint}", code=2) from None
+
+        setattr(program, name, suggesting)
 
 
 def _quiet_when_the_reader_goes(program: Any) -> None:

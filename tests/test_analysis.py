@@ -175,6 +175,9 @@ def test_nothing_found_is_said_beside_well_formed_output(
     )
     assert strict_json(shown([], job="grid", json=True)) == []
     assert "no runs of 'grid' yet" in capsys.readouterr().err
+    # Before the first run no key is known: grouping or sorting by one is no mistake yet.
+    assert strict_json(shown([], job="grid", group_by="model", sort="loss", json=True)) == []
+    assert "no runs of 'grid' yet" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

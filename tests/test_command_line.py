@@ -37,6 +37,19 @@ def test_a_misspelled_flag_starts_nothing(project: Project, front: str, word: st
     assert project.records() == []
 
 
+@pytest.mark.parametrize("words", [["trian"], ["--help", "trian"]])
+def test_a_misspelled_job_for_invoke_names_the_nearest_task(
+    project: Project, words: list[str]
+) -> None:
+    job(project)
+    project.write("tasks.py", TASKS)
+    result = project.invoke(*words)
+    assert result.returncode == 2
+    assert result.stderr == "No idea what 'trian' is! (did you mean 'train'?)\n"
+    far = project.invoke("zzzz")  # nothing close: Invoke's own words and status
+    assert (far.returncode, far.stderr) == (1, "No idea what 'zzzz' is!\n")
+
+
 @pytest.mark.parametrize("front", ["hydraflow", "invoke"])
 def test_overrides_after_double_dash_win_and_other_words_stay_in_front(
     project: Project, front: str

@@ -59,14 +59,16 @@ def varying(runs: Sequence[Run]) -> list[str]:
 
 
 def check_keys(runs: Sequence[Run], wanted: Sequence[str], flag: str) -> None:
-    """An unknown key is a usage error naming the nearest one."""
+    """An unknown key is a usage error naming the nearest one. Without runs no key is
+    known yet, and "no runs yet" says all there is to say."""
+    if not runs:
+        return
     known = [*param_keys(runs), *metric_keys(runs), *FIELDS]
     for key in wanted:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            listed = ", ".join(known) or "(no runs)"
-            raise UsageError(f"{flag}: no run has {key!r}{hint}; keys: {listed}")
+            raise UsageError(f"{flag}: no run has {key!r}{hint}; keys: {', '.join(known)}")
 
 
 def where(runs: Sequence[Run], expressions: Sequence[str]) -> list[Run]:
