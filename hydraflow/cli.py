@@ -277,7 +277,7 @@ def _list(namespace: argparse.Namespace, extra: list[str]) -> int:
         [
             job.key,
             job.mode,
-            job.help or job.summary(),
+            job.help or job.command_text,  # mode, sets and batches have columns here
             str(len(job.sets)),
             str(job.batches),
             str(job.runs),

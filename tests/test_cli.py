@@ -222,6 +222,9 @@ def test_list_show_expand_version(project: Project) -> None:
     listing = project.hydraflow("list")
     assert listing.returncode == 0
     assert "train" in listing.stdout and " 3 " in listing.stdout and " 7" in listing.stdout
+    # Without help, the help column names the command; sets and batches have their own.
+    row = listing.stdout.splitlines()[1].split()
+    assert row == ["train", "run", PY, "record.py", "2", "3", "7"]
     show = project.hydraflow("show", "train")
     assert "each: model=small,large" in show.stdout
     assert "# 2 sets, 3 batches, 7 Hydra runs" in show.stdout
