@@ -108,13 +108,15 @@ def test_runs_are_found_without_the_ledger_and_in_older_folders(app: Project) ->
 
 def test_runs_that_never_started_are_not_run(app: Project) -> None:
     app.yaml(
-        f"jobs:\n  j:\n    run: {PY} app.py\n    add: hang_at=1\n"
+        f"jobs:\n  j:\n    run: {PY} app.py\n    add: hang_at=1 +flag=true\n"
         "    sets:\n      - each: x=1\n        all: seed=0:3\n"
     )
     assert app.hydraflow("run", "j", "--timeout", "5").returncode == 1
     rows = results(app, "j")
     status = {r["params"]["seed"]: r["status"] for r in rows}  # type: ignore[index]
     assert status == {"0": "ok", "1": "timeout", "2": "not run", "3": "not run"}
+    # Hydra wrote `true` down as `True`: the runs that never ran say it the same way.
+    assert {r["params"]["flag"] for r in rows} == {"True"}  # type: ignore[index]
 
 
 def test_runs_of_a_killed_runner_are_lost_as_status_says(app: Project) -> None:

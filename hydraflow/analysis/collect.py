@@ -16,6 +16,7 @@ import yaml
 
 from hydraflow.analysis.model import FAILED, NOT_RUN, OK, UNKNOWN, Results, Run
 from hydraflow.analysis.reading import (
+    canonical,
     load_yaml,
     numbers,
     read_metrics,
@@ -138,6 +139,7 @@ def _runs_of(root: Path, job: Job, sweep: _Sweep) -> Iterator[Run]:
     that have no folder (its process stopped before them), as ``not run``."""
     found: set[frozenset[tuple[str, str]]] = set()
     numbers: set[int] = set()
+    spellings: dict[tuple[str, str], str] = {}  # how Hydra recorded each value it ran
     for name in _run_dirs(str(root / sweep.path)):
         run = _run(root, job, sweep, f"{sweep.path}/{name}")
         if not run.params and name.isdigit() and int(name) < len(sweep.planned()):
@@ -145,6 +147,8 @@ def _runs_of(root: Path, job: Job, sweep: _Sweep) -> Iterator[Run]:
             # Hydra numbers runs in plan order, so the number says which run it was.
             run = replace(run, params=params_of(sweep.planned()[int(name)]))
         found.add(same_values(run.params))
+        for key, value in run.params.items():
+            spellings.setdefault((key, canonical(value)), value)
         if name.isdigit():
             numbers.add(int(name))
         yield run
@@ -153,6 +157,9 @@ def _runs_of(root: Path, job: Job, sweep: _Sweep) -> Iterator[Run]:
     for number, overrides in enumerate(sweep.planned()):
         params = params_of(overrides)
         if number not in numbers and same_values(params) not in found:
+            # Written as the runs that ran wrote it (Hydra records `true` as `True`), so
+            # that a value does not look like two in the table.
+            params = {k: spellings.get((k, canonical(v)), v) for k, v in params.items()}
             yield Run(job.key, NOT_RUN, None, params)
 
 

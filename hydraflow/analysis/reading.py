@@ -84,10 +84,11 @@ def read_metrics(run_dir: str, patterns: Iterable[str]) -> dict[str, float]:
 def same_values(params: Mapping[str, str]) -> frozenset[tuple[str, str]]:
     """Parameters as Hydra records them, whatever the spelling on the command line:
     ``1e-3`` and ``0.001`` are the same number, ``true`` and ``True`` the same flag."""
-    return frozenset((key, _canonical(value)) for key, value in params.items())
+    return frozenset((key, canonical(value)) for key, value in params.items())
 
 
-def _canonical(value: str) -> str:
+def canonical(value: str) -> str:
+    """A value as Hydra records it, for comparing: ``True`` for ``true``, ``0.001`` for ``1e-3``."""
     lowered = value.lower()
     if lowered in ("true", "false", "null", "none"):
         return lowered
