@@ -205,3 +205,29 @@ def test_the_bar_is_green_unless_something_failed(failed: int, colour: str) -> N
     assert f"\x1b[{colour}m" in bar
     reds = re.findall(r"\x1b\[(?:31|91)m", bar)
     assert bool(reds) == bool(failed)  # the rest of the bar is grey
+
+
+def test_after_ctrl_c_the_bar_says_stopping_and_stopped_batches_are_not_done() -> None:
+    from rich.console import Console
+
+    from hydraflow.display.live import LiveDisplay
+    from hydraflow.events import BatchFinished, BatchStarted, RunStarted
+    from hydraflow.plan import Batch
+
+    view = LiveDisplay(io.StringIO())
+    view.handle(RunStarted("train", 4, 4, 2, 0))
+    view.live.stop()  # drawn here on demand, not by Rich's timer
+    batches = [Batch(i, (f"x={i}",), ("app",), (), ()) for i in range(2)]
+    for batch in batches:
+        view.handle(BatchStarted(batch, "D", ("app",), batch.index, 1, 100 + batch.index, 0.0))
+    view.handle(BatchFinished(batches[0], "D", "ok", 0, 0.0, 1.0, 1, None))
+
+    def bar() -> str:
+        out = io.StringIO()
+        Console(file=out, width=100).print(view)
+        return out.getvalue().splitlines()[0]
+
+    assert "1/4 batches" in bar() and "ETA" in bar()
+    view.handle(BatchFinished(batches[1], "D", "interrupted", -2, 0.0, 1.5, 1, None))
+    assert "1/4 batches" in bar() and "1/4 runs" in bar()
+    assert "stopping…" in bar() and "ETA" not in bar()

@@ -50,6 +50,7 @@ class Progress:
         self.runs_done = 0
         self.failed = 0
         self.timed_out = 0
+        self.stopping = False  # Ctrl-C: what is left will not run, so no ETA
         self.started = time.time()
         self.running: dict[tuple[int, tuple[int, ...]], _Running] = {}
 
@@ -86,7 +87,10 @@ class LiveDisplay:
         if p.timed_out:
             counts.append(f"{p.timed_out} timed out")
         counts.append(duration(now - p.started))
-        counts.append(f"ETA {duration(left)}" if left is not None else "ETA …")
+        if p.stopping:
+            counts.append("stopping…")
+        else:
+            counts.append(f"ETA {duration(left)}" if left is not None else "ETA …")
         text = Text(" · ".join(counts), no_wrap=True, overflow="ellipsis")
         bar = Table.grid(padding=(0, 1))
         width = max(10, min(30, self.console.width - len(text) - 2))
@@ -137,7 +141,8 @@ class LiveDisplay:
                 running.launched = event.started
         elif isinstance(event, BatchFinished):
             p.running.pop(event.batch.place, None)
-            if not event.retrying:
+            p.stopping = p.stopping or event.status == "interrupted"
+            if not event.retrying and event.status != "interrupted":  # stopped is not done
                 p.batches_done += 1
                 p.runs_done += event.batch.runs
                 p.failed += event.status == "failed"
