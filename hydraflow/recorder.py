@@ -10,6 +10,7 @@ once), so the ledger costs a fraction of a batch's start.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from hydraflow.cluster import refresh
 from hydraflow.config import Job
 from hydraflow.events import BatchFinished, BatchStarted, Event, RunFinished
 from hydraflow.ledger import (
+    HEARTBEAT_SECONDS,
     LIVE,
     Attempt,
     Claimed,
@@ -78,6 +80,21 @@ class Recorder:
         self.parts: dict[str, set[int]] = {}  # runs being rerun, by the key of their batch
         self._reruns: dict[str, tuple[int, ...] | None] = {}
         self.part_failed: set[str] = set()
+        self._stopped = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+
+    def _keep_alive(self) -> None:
+        """From the first claim on, a sign of life on this runner's rows every
+        ``HEARTBEAT_SECONDS``: a runner on another host cannot ask whether this one lives."""
+        if self._heartbeat is None and self.writes:
+            self._heartbeat = threading.Thread(target=self._beat, name="hydraflow-heartbeat")
+            self._heartbeat.daemon = True
+            self._heartbeat.start()
+
+    def _beat(self) -> None:
+        while not self._stopped.wait(HEARTBEAT_SECONDS):
+            with contextlib.suppress(LedgerError):  # a beat missed, the next one makes up
+                self.ledger.beat(self.runner)
 
     def guard(self, pid: int) -> None:
         """Rows claimed from now on name the watchdog that outlives this runner."""
@@ -126,6 +143,7 @@ class Recorder:
             Wanted(batch.key, {**self._fields(batch, directory, argv), "status": status})
             for batch, directory, argv in wanted
         ]
+        self._keep_alive()
         results: list[Claimed | Skip | Attempt] = self._claim(items)
         deadline = time.monotonic() + GUARD_PATIENCE
         # A killed runner's batch is still being stopped: never run it twice at once.
@@ -248,6 +266,9 @@ class Recorder:
                 time.sleep(1.0)
 
     def close(self) -> None:
+        self._stopped.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join()
         try:
             self.flush()
         finally:

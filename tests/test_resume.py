@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from conftest import Project
 
+from hydraflow import recorder
 from hydraflow.config import load
-from hydraflow.ledger import Ledger, Runner
+from hydraflow.ledger import STALE_SECONDS, Claimed, Ledger, Runner, Wanted
 from hydraflow.plan import Plan, batches, planned_runs
 from hydraflow.plan.runs import rerun_of
 from hydraflow.recorder import Recorder
@@ -133,3 +136,62 @@ def test_no_run_of_a_batch_is_rerun_while_the_batch_runs(tmp_path: Path) -> None
     assert Recorder(ledger, job, (), resume=True, root=tmp_path).reruns(batch) is None
     ledger.update([(other, {"status": "failed"})])
     assert Recorder(ledger, job, (), resume=True, root=tmp_path).reruns(batch) == (1,)
+
+
+# -- runners on other hosts: a sign of life, or lost --------------------------------------------
+
+
+def _another_hosts_row(tmp_path: Path, seen: float | None) -> tuple[Ledger, str]:
+    ledger = Ledger(tmp_path / "ledger.db")
+    elsewhere = Runner("another-machine", 999_999, None)  # a pid that means nothing here
+    fields = {"label": "x=1", "argv": [], "sweep_dir": "sweep", "runs": 1, "status": "running"}
+    row = ledger.insert("j", "KEY", fields, elsewhere)
+    ledger.update([(row, {"seen": seen})])
+    return ledger, "KEY"
+
+
+def _claim(ledger: Ledger) -> object:
+    wanted = Wanted("KEY", {"label": "x=1", "argv": [], "sweep_dir": "new", "runs": 1})
+    return ledger.claim("j", [wanted], Runner.this(), resume=True, finished=[])[0]
+
+
+def test_a_runner_on_another_host_that_shows_life_keeps_its_batch(tmp_path: Path) -> None:
+    ledger, key = _another_hosts_row(tmp_path, seen=time.time() - STALE_SECONDS / 2)
+    assert ledger.latest("j")[key].state == "running"
+    assert _claim(ledger) == "elsewhere"
+
+
+def test_a_runner_on_another_host_silent_too_long_has_lost_its_batch(tmp_path: Path) -> None:
+    ledger, key = _another_hosts_row(tmp_path, seen=time.time() - STALE_SECONDS - 5)
+    assert ledger.latest("j")[key].state == "lost"
+    claimed = _claim(ledger)
+    assert isinstance(claimed, Claimed) and claimed.sweep_dir == "new"
+    assert [a.status for a in ledger.attempts("j")] == ["lost", "running"]
+
+
+def test_rows_of_versions_without_signs_of_life_never_fall_silent(tmp_path: Path) -> None:
+    ledger, key = _another_hosts_row(tmp_path, seen=None)
+    assert ledger.latest("j")[key].state == "running"
+    assert _claim(ledger) == "elsewhere"
+
+
+def test_the_recorder_beats_for_its_running_rows_until_it_closes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recorder, "HEARTBEAT_SECONDS", 0.05)
+    path = tmp_path / "hydraflow.yaml"
+    path.write_text("jobs:\n  j:\n    run: app\n    sets:\n      - each: x=1,2\n")
+    job = load(path).check().job("j")
+    ledger = Ledger(tmp_path / "ledger.db")
+    ours = Recorder(ledger, job, (), resume=False, root=tmp_path)
+    one, two = batches(job)
+    ours.claim([(one, "a", ["app"]), (two, "b", ["app"])])
+    ledger.update([(ours.rows[two.place], {"status": "ok"})])
+    first = {a.sweep_dir: a.seen for a in ledger.attempts("j")}
+    deadline = time.time() + 30
+    while ledger.attempts("j")[0].seen == first["a"]:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    assert ledger.attempts("j")[1].seen == first["b"]  # an ended row is left as it was
+    ours.close()
+    assert ours._heartbeat is not None and not ours._heartbeat.is_alive()

@@ -6,14 +6,19 @@ it in a write transaction: a batch that another live runner is running is
 skipped, so two runners on one ledger never run it twice at once. A runner
 that dies leaves its rows ``running``; they read as ``lost`` once both the
 runner and its watchdog are gone, and the watchdog ends only after the
-batches it guards have ended, so a lost batch never runs twice at once.
+batches it guards have ended, so a lost batch never runs twice at once. A
+runner on another host (sharing the project's folder) cannot be asked
+whether it lives: its rows carry its latest sign of life, written every
+minute, and read as ``lost`` after ten silent minutes.
 Batches handed to Slurm carry their job and task (``scheduler_id``) instead.
 """
 
 from __future__ import annotations
 
 from hydraflow.ledger.rows import (
+    HEARTBEAT_SECONDS,
     LIVE,
+    STALE_SECONDS,
     Attempt,
     Claimed,
     Runner,
@@ -26,8 +31,10 @@ from hydraflow.ledger.store import BUSY_SECONDS, LEDGER, Ledger, LedgerError, ex
 
 __all__ = [
     "BUSY_SECONDS",
+    "HEARTBEAT_SECONDS",
     "LEDGER",
     "LIVE",
+    "STALE_SECONDS",
     "Attempt",
     "Claimed",
     "Ledger",

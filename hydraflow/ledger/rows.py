@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import sqlite3
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -35,6 +36,7 @@ COLUMNS = {
     "runs": "INTEGER",
     "part": "TEXT",
     "scheduler_id": "TEXT",
+    "seen": "REAL",  # a running row's latest sign of life from its runner
 }
 TABLE = "CREATE TABLE IF NOT EXISTS attempts ({})".format(
     ", ".join(f"{name} {kind}" for name, kind in COLUMNS.items())
@@ -44,6 +46,10 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS attempts_by_job ON attempts (job, id)",
 )
 LIVE = ("running", "queued")
+# A runner shows it is alive this often; one on another host (whose process cannot be
+# asked) silent for STALE_SECONDS is gone, and so are its running rows.
+HEARTBEAT_SECONDS = 60.0
+STALE_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -69,14 +75,27 @@ class Attempt:
     runs: int | None
     part: list[int] | None
     scheduler_id: str | None
+    seen: float | None
 
     @property
     def state(self) -> str:
         """The status as it stands now: a ``running`` row whose runner and watchdog are
-        both gone is ``lost``."""
-        if self.status not in LIVE or self.host != socket.gethostname() or self.scheduler_id:
+        both gone, or whose runner on another host has fallen silent, is ``lost``."""
+        if self.status not in LIVE or self.scheduler_id:
             return self.status
+        if self.host != socket.gethostname():
+            return "lost" if self.silent else self.status
         return self.status if self.holder_alive else "lost"
+
+    @property
+    def silent(self) -> bool:
+        """A running row whose runner has shown no sign of life for ``STALE_SECONDS``.
+        Rows of versions that gave none never fall silent."""
+        return (
+            self.status == "running"
+            and self.seen is not None
+            and time.time() - self.seen > STALE_SECONDS
+        )
 
     @property
     def is_rerun(self) -> bool:

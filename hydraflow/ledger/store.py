@@ -30,7 +30,7 @@ LEDGER = Path(".hydraflow") / "ledger.db"
 # A short wait per try: the recorder tries again, for minutes, when it must.
 BUSY_SECONDS = 5.0
 # The version of the table's columns; a ledger with another is brought up to date.
-SCHEMA = 2
+SCHEMA = 3
 
 
 class LedgerError(UsageError):
@@ -212,10 +212,15 @@ class Ledger:
         # This runner's own live row of the key is a batch alike earlier in its run
         # (``each: i=1,1`` runs both): not someone else's, and still running.
         if previous is not None and not previous.held_by(runner):
-            if previous.scheduler_id or previous.host != runner.host or previous.runner_alive:
+            here = previous.host == runner.host
+            if (
+                previous.scheduler_id
+                or (not here and not previous.silent)
+                or (here and previous.runner_alive)
+            ):
                 # Queued or running on the cluster, on another machine, or by a live runner.
                 return "elsewhere"
-            if previous.guard_alive:
+            if here and previous.guard_alive:
                 return previous
             db.execute("UPDATE attempts SET status = 'lost' WHERE id = ?", (previous.id,))
         row_id = self._insert(db, job, item.key, item.fields, runner)
@@ -238,6 +243,7 @@ class Ledger:
             "runner_token": "",
             "guard_pid": runner.guard_pid,
             "start": time.time(),
+            "seen": time.time(),
             **{k: sql_value(v) for k, v in fields.items()},
         }
         names = ", ".join(values)
@@ -258,6 +264,15 @@ class Ledger:
             db.execute(
                 f"UPDATE attempts SET {assignments} WHERE id = ?",
                 (*(sql_value(v) for v in fields.values()), row),
+            )
+
+    def beat(self, runner: Runner) -> None:
+        """A sign of life on the rows ``runner`` is running, for runners on other hosts."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE attempts SET seen = ?"
+                " WHERE host = ? AND runner_pid = ? AND status = 'running'",
+                (time.time(), runner.host, runner.pid),
             )
 
     def release(self, rows: Sequence[int], *, untaken: bool = False) -> None:
