@@ -22,6 +22,7 @@ from hydraflow.cluster import refresh
 from hydraflow.config import Job
 from hydraflow.events import BatchFinished, BatchStarted, Event, RunFinished
 from hydraflow.ledger import (
+    BUSY_SECONDS,
     HEARTBEAT_SECONDS,
     LIVE,
     Attempt,
@@ -82,6 +83,7 @@ class Recorder:
         self.part_failed: set[str] = set()
         self._stopped = threading.Event()
         self._heartbeat: threading.Thread | None = None
+        self._open: set[int] = set()  # rows claimed and not yet ended: the heartbeat's
 
     def _keep_alive(self) -> None:
         """From the first claim on, a sign of life on this runner's rows every
@@ -93,8 +95,10 @@ class Recorder:
 
     def _beat(self) -> None:
         while not self._stopped.wait(HEARTBEAT_SECONDS):
+            with self.lock:
+                rows = sorted(self._open)
             with contextlib.suppress(LedgerError):  # a beat missed, the next one makes up
-                self.ledger.beat(self.runner)
+                self.ledger.beat(rows)
 
     def guard(self, pid: int) -> None:
         """Rows claimed from now on name the watchdog that outlives this runner."""
@@ -160,6 +164,8 @@ class Recorder:
             assert not isinstance(result, Attempt)
             if isinstance(result, Claimed):
                 self.rows[batch.place] = result.row
+                with self.lock:
+                    self._open.add(result.row)
             claimed.append(result)
         return claimed
 
@@ -179,6 +185,8 @@ class Recorder:
 
     def release(self, claims: Sequence[Claimed]) -> None:
         """Claims of batches that will not start after all (the run stopped first)."""
+        with self.lock:
+            self._open.difference_update(c.row for c in claims)
         self._patiently(lambda: self.ledger.release([c.row for c in claims]))
 
     def release_untaken(self, rows: Sequence[int]) -> None:
@@ -203,6 +211,8 @@ class Recorder:
                 self.rows[event.batch.place] = self._patiently(
                     lambda: self.ledger.insert(self.job.key, event.batch.key, fields, self.runner)
                 )
+                with self.lock:
+                    self._open.add(self.rows[event.batch.place])
             self.pids[event.batch.place] = event.pid
         elif isinstance(event, BatchFinished):
             if event.batch.base and not event.retrying:
@@ -223,6 +233,7 @@ class Recorder:
             )
             with self.lock:
                 self.pending.append(update)
+                self._open.discard(row)
             if event.duration >= DEFER_SECONDS:
                 self.flush()
         elif isinstance(event, RunFinished):
@@ -266,10 +277,10 @@ class Recorder:
                 time.sleep(1.0)
 
     def close(self) -> None:
-        self._stopped.set()
-        if self._heartbeat is not None:
-            self._heartbeat.join()
         try:
+            self._stopped.set()
+            if self._heartbeat is not None:  # a beat waits at most for the ledger's lock
+                self._heartbeat.join(timeout=BUSY_SECONDS + 1.0)
             self.flush()
         finally:
             self.ledger.close()

@@ -77,8 +77,10 @@ def _suggest_task_names(program: Any) -> None:
                 parse()
             except ParseError as error:
                 unknown = _UNKNOWN_TASK.fullmatch(str(error))
+                word = unknown.group(1) if unknown else "-"
                 names = list(program.collection.task_names) if program.collection else []
-                hint = did_you_mean(unknown.group(1), names) if unknown else ""
+                # A word like a flag is some task's flag, never a misspelled task.
+                hint = "" if word.startswith("-") else did_you_mean(word, names)
                 if not hint:
                     raise
                 raise Exit(f"{error}{hint}", code=2) from None

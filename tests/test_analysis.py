@@ -261,3 +261,15 @@ def test_a_long_dir_folds_on_a_narrow_terminal_and_stays_whole(
     cells = [line.split("│") for line in table[3:-1]]
     first = cells[: [c[1].strip() for c in cells].index("failed")]  # the lines of row one
     assert len(first) > 1 and "".join(c[-2].strip() for c in first) == folder
+
+
+def test_values_from_the_plan_are_written_as_hydra_recorded_them_job_wide() -> None:
+    from hydraflow.analysis.collect import _as_recorded
+
+    recorded = Run("j", "ok", "m/j/A/0", {"x": "1", "flag": "True"})
+    cut_short = Run("j", "interrupted", "m/j/A/1", {"x": "1", "flag": "true"})  # by number
+    other_batch = Run("j", "not run", None, {"x": "2", "flag": "true", "lr": "1e-3"})
+    runs = _as_recorded([(cut_short, True), (recorded, False), (other_batch, True)])
+    assert [r.params["flag"] for r in runs] == ["True", "True", "True"]
+    assert runs[2].params["lr"] == "1e-3"  # no run recorded it: left as planned
+    assert runs[1] is recorded

@@ -48,6 +48,8 @@ def test_a_misspelled_job_for_invoke_names_the_nearest_task(
     assert result.stderr == "No idea what 'trian' is! (did you mean 'train'?)\n"
     far = project.invoke("zzzz")  # nothing close: Invoke's own words and status
     assert (far.returncode, far.stderr) == (1, "No idea what 'zzzz' is!\n")
+    flag = project.invoke("results", "--trian")  # a flag is never taken for a task
+    assert (flag.returncode, flag.stderr) == (1, "No idea what '--trian' is!\n")
 
 
 @pytest.mark.parametrize("front", ["hydraflow", "invoke"])

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import resource
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Project, assert_linear, command
+from conftest import Project, assert_linear, capped
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,24 +19,6 @@ def laughs(levels: int = 9) -> str:
     for level in range(1, levels):
         lines.append(f"    x{level}: &a{level} [{', '.join([f'*a{level - 1}'] * 9)}]")
     return "\n".join(lines) + "\n"
-
-
-def capped(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run hydraflow in 1 GiB of address space: a file that made it expand what it reads
-    fails the test with a MemoryError, where without the cap it would take the machine."""
-
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-
-    return subprocess.run(
-        [*command("hydraflow"), *args],
-        cwd=project.root,
-        env={**os.environ, "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=cap,
-    )
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,7 @@ def test_runs_that_never_started_are_not_run(app: Project) -> None:
         f"jobs:\n  j:\n    run: {PY} app.py\n    add: hang_at=1 +flag=true\n"
         "    sets:\n      - each: x=1\n        all: seed=0:3\n"
     )
-    assert app.hydraflow("run", "j", "--timeout", "5").returncode == 1
+    assert app.hydraflow("run", "j", "--timeout", "12").returncode == 1
     rows = results(app, "j")
     status = {r["params"]["seed"]: r["status"] for r in rows}  # type: ignore[index]
     assert status == {"0": "ok", "1": "timeout", "2": "not run", "3": "not run"}
@@ -180,7 +180,7 @@ def test_without_records_a_stopped_batch_vouches_for_none_of_its_runs(app: Proje
         f"jobs:\n  j:\n    run: {PY} app.py\n    add: hang_at=1\n    record: false\n"
         "    sets:\n      - each: x=1\n        all: seed=0:3\n"
     )
-    assert app.hydraflow("run", "j", "--timeout", "5").returncode == 1
+    assert app.hydraflow("run", "j", "--timeout", "12").returncode == 1
     status = {r["params"]["seed"]: r["status"] for r in results(app, "j")}  # type: ignore[index]
     assert status == {"0": "unknown", "1": "unknown", "2": "not run", "3": "not run"}
 

@@ -183,15 +183,21 @@ def test_the_recorder_beats_for_its_running_rows_until_it_closes(
     path.write_text("jobs:\n  j:\n    run: app\n    sets:\n      - each: x=1,2\n")
     job = load(path).check().job("j")
     ledger = Ledger(tmp_path / "ledger.db")
+    # An earlier runner of this host that had the same pid (containers reuse them).
+    fields = {"label": "x=1", "argv": [], "sweep_dir": "old", "runs": 1, "status": "running"}
+    leftover = ledger.insert("j", "OLD", fields, Runner.this())
+    ledger.update([(leftover, {"seen": 1.0})])
     ours = Recorder(ledger, job, (), resume=False, root=tmp_path)
     one, two = batches(job)
     ours.claim([(one, "a", ["app"]), (two, "b", ["app"])])
     ledger.update([(ours.rows[two.place], {"status": "ok"})])
     first = {a.sweep_dir: a.seen for a in ledger.attempts("j")}
     deadline = time.time() + 30
-    while ledger.attempts("j")[0].seen == first["a"]:
+    while ledger.attempts("j")[1].seen == first["a"]:
         assert time.time() < deadline
         time.sleep(0.05)
-    assert ledger.attempts("j")[1].seen == first["b"]  # an ended row is left as it was
+    seen = {a.sweep_dir: a.seen for a in ledger.attempts("j")}
+    assert seen["b"] == first["b"]  # an ended row is left as it was
+    assert seen["old"] == 1.0  # and so is a row this recorder never claimed
     ours.close()
     assert ours._heartbeat is not None and not ours._heartbeat.is_alive()

@@ -57,8 +57,8 @@ def collect(config: Config, job_name: str | None = None) -> Results:
         sweeps = known.get(job.key, {})
         for path in [*_job_sweeps(config.root, job), *older.get(job.name, [])]:
             sweeps.setdefault(path, _Sweep(path))
-        for sweep in sweeps.values():
-            results.extend(_runs_of(config.root, job, sweep))
+        runs = [pair for sweep in sweeps.values() for pair in _runs_of(config.root, job, sweep)]
+        results.extend(_as_recorded(runs))
     return results
 
 
@@ -134,33 +134,47 @@ def _run_dirs(sweep: str) -> list[str]:
     return sorted(found, key=lambda n: (not n.isdigit(), int(n) if n.isdigit() else 0, n))
 
 
-def _runs_of(root: Path, job: Job, sweep: _Sweep) -> Iterator[Run]:
+def _runs_of(root: Path, job: Job, sweep: _Sweep) -> Iterator[tuple[Run, bool]]:
     """The runs in a sweep dir; then, for a batch that did not succeed, the planned runs
-    that have no folder (its process stopped before them), as ``not run``."""
+    that have no folder (its process stopped before them), as ``not run``. Each with
+    whether its parameters come from the plan rather than from what Hydra recorded."""
     found: set[frozenset[tuple[str, str]]] = set()
     numbers: set[int] = set()
-    spellings: dict[tuple[str, str], str] = {}  # how Hydra recorded each value it ran
     for name in _run_dirs(str(root / sweep.path)):
         run = _run(root, job, sweep, f"{sweep.path}/{name}")
-        if not run.params and name.isdigit() and int(name) < len(sweep.planned()):
+        from_plan = not run.params and name.isdigit() and int(name) < len(sweep.planned())
+        if from_plan:
             # Stopped after Hydra made the folder but before it wrote overrides.yaml:
             # Hydra numbers runs in plan order, so the number says which run it was.
             run = replace(run, params=params_of(sweep.planned()[int(name)]))
         found.add(same_values(run.params))
-        for key, value in run.params.items():
-            spellings.setdefault((key, canonical(value)), value)
         if name.isdigit():
             numbers.add(int(name))
-        yield run
+        yield run, from_plan
     if sweep.batch is None or sweep.batch_status in (None, "ok"):
         return
     for number, overrides in enumerate(sweep.planned()):
         params = params_of(overrides)
         if number not in numbers and same_values(params) not in found:
-            # Written as the runs that ran wrote it (Hydra records `true` as `True`), so
-            # that a value does not look like two in the table.
-            params = {k: spellings.get((k, canonical(v)), v) for k, v in params.items()}
-            yield Run(job.key, NOT_RUN, None, params)
+            yield Run(job.key, NOT_RUN, None, params), True
+
+
+def _as_recorded(runs: list[tuple[Run, bool]]) -> list[Run]:
+    """Values taken from the plan, written as Hydra recorded them in the job's other runs
+    (it keeps ``true`` as ``True``), so that one value never looks like two."""
+    if not any(from_plan for _, from_plan in runs):
+        return [run for run, _ in runs]
+    spellings: dict[tuple[str, str], str] = {}
+    for run, from_plan in runs:
+        if not from_plan:
+            for key, value in run.params.items():
+                spellings.setdefault((key, canonical(value)), value)
+    return [
+        replace(run, params={k: spellings.get((k, canonical(v)), v) for k, v in run.params.items()})
+        if from_plan
+        else run
+        for run, from_plan in runs
+    ]
 
 
 # A run without a record (made before runs kept them, or cut short before its end)

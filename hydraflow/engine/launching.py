@@ -54,11 +54,12 @@ def launches(run: Run, workers: int = 1) -> Generator[Launch | None, None, None]
     """Claim the planned batches as workers ask for them; None for one skipped at its claim.
 
     The first claim is one batch per worker, as all of them start at once. Then
-    short batches are claimed a few at a time (one transaction for several); a
-    batch that takes a while is claimed alone, so that no claim waits for a slot:
-    another runner on the same project can still take the batches this one has
-    not started, and a runner killed outright leaves no claim of a batch it never
-    started to hide how that batch ended before.
+    batches shorter than ``QUICK_SECONDS`` are claimed a few at a time (one
+    transaction for several, each claim waiting a moment for its slot); once
+    batches take longer, each is claimed alone when its slot frees. So another
+    runner on the same project can still take the batches this one has not
+    started, and a runner killed outright leaves claims of batches it never
+    started (``lost``, hiding how they ended before) only among quick batches.
     """
     batches = run.plan.batches()
     group = workers

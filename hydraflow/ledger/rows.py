@@ -89,10 +89,12 @@ class Attempt:
 
     @property
     def silent(self) -> bool:
-        """A running row whose runner has shown no sign of life for ``STALE_SECONDS``.
-        Rows of versions that gave none never fall silent."""
+        """A live row whose runner has shown no sign of life for ``STALE_SECONDS`` (a row
+        on the cluster is followed there instead). Rows of versions that gave none never
+        fall silent."""
         return (
-            self.status == "running"
+            self.status in LIVE
+            and not self.scheduler_id
             and self.seen is not None
             and time.time() - self.seen > STALE_SECONDS
         )

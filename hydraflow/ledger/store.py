@@ -79,7 +79,7 @@ class Ledger:
                     self._db.execute("PRAGMA synchronous=NORMAL")
                     # The schema's version is kept in the file: a ledger made by this
                     # version needs no write to open.
-                    if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA:
+                    if self._db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA:
                         self._make_table()
                 self._columns = self._existing_columns()
                 if create or self._columns:
@@ -266,14 +266,15 @@ class Ledger:
                 (*(sql_value(v) for v in fields.values()), row),
             )
 
-    def beat(self, runner: Runner) -> None:
-        """A sign of life on the rows ``runner`` is running, for runners on other hosts."""
-        with self._write() as db:
-            db.execute(
-                "UPDATE attempts SET seen = ?"
-                " WHERE host = ? AND runner_pid = ? AND status = 'running'",
-                (time.time(), runner.host, runner.pid),
-            )
+    def beat(self, rows: Sequence[int]) -> None:
+        """A sign of life on the live ``rows`` of a runner, for runners on other hosts."""
+        if rows:
+            now = time.time()
+            with self._write() as db:
+                db.executemany(
+                    "UPDATE attempts SET seen = ? WHERE id = ? AND status IN ('running', 'queued')",
+                    [(now, row) for row in rows],
+                )
 
     def release(self, rows: Sequence[int], *, untaken: bool = False) -> None:
         """Forget claims of batches that were never started (the run stopped first);
