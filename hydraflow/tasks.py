@@ -62,7 +62,9 @@ def collection(path: str | Path | None = None) -> Collection:
     return namespace
 
 
-_UNKNOWN_TASK = re.compile(r"No idea what '(.+)' is!")
+# Invoke's words for a task it does not know; a word like a flag is some task's flag,
+# never a misspelled task.
+_UNKNOWN_TASK = re.compile(r"No idea what '([^-].*)' is!")
 
 
 def _suggest_task_names(program: Any) -> None:
@@ -77,10 +79,8 @@ def _suggest_task_names(program: Any) -> None:
                 parse()
             except ParseError as error:
                 unknown = _UNKNOWN_TASK.fullmatch(str(error))
-                word = unknown.group(1) if unknown else "-"
                 names = list(program.collection.task_names) if program.collection else []
-                # A word like a flag is some task's flag, never a misspelled task.
-                hint = "" if word.startswith("-") else did_you_mean(word, names)
+                hint = did_you_mean(unknown.group(1), names) if unknown else ""
                 if not hint:
                     raise
                 raise Exit(f"{error}{hint}", code=2) from None

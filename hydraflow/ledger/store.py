@@ -234,6 +234,7 @@ class Ledger:
     def _insert(
         db: sqlite3.Connection, job: str, key: str, fields: dict[str, object], runner: Runner
     ) -> int:
+        now = time.time()
         values = {
             "job": job,
             "key": key,
@@ -242,8 +243,8 @@ class Ledger:
             "runner_pid": runner.pid,
             "runner_token": "",
             "guard_pid": runner.guard_pid,
-            "start": time.time(),
-            "seen": time.time(),
+            "start": now,
+            "seen": now,
             **{k: sql_value(v) for k, v in fields.items()},
         }
         names = ", ".join(values)
