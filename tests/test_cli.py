@@ -235,6 +235,11 @@ def test_list_show_expand_version(project: Project) -> None:
     assert project.hydraflow("expand", "--count", "a=1:10 b=1:10").stdout == "100\n"
     assert project.hydraflow("expand", "--all", "a=1:3").stdout == "a=1,2,3\n"
     assert project.hydraflow("--version").stdout.startswith("hydraflow ")
+    # In a pipe a row stays on one line however long its command (grep and awk read it).
+    long = f"{PY} {'very-long-script-name-' * 8}.py"
+    project.yaml(f"jobs:\n  long:\n    run: {long}\n    sets:\n      - each: a=1,2\n")
+    lines = project.hydraflow("list").stdout.splitlines()
+    assert len(lines) == 2 and lines[1].split() == ["long", "run", *long.split(), "1", "2", "2"]
 
 
 def test_expand_error_has_a_caret_and_no_traceback(project: Project) -> None:

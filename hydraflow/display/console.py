@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import errno
-from typing import IO
+from typing import IO, Any
 
 from rich.console import Console
+
+# A pipe's reader (grep, awk, a file) wants each row whole on one line, however long.
+_PIPE_WIDTH = 1_000_000
 
 
 class TableConsole(Console):
@@ -15,6 +18,18 @@ class TableConsole(Console):
 
     def __init__(self, out: IO[str]) -> None:
         super().__init__(file=out, highlight=False, markup=False, emoji=False)
+        if not self.is_terminal:
+            self.width = _PIPE_WIDTH
+
+    def show(self, renderable: Any) -> None:
+        """On a terminal, fitted to its width; in a pipe, one line per row, unpadded."""
+        if self.is_terminal:
+            self.print(renderable)
+            return
+        with self.capture() as captured:
+            self.print(renderable)
+        self.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+        self.file.flush()
 
     def on_broken_pipe(self) -> None:
         # Rich's own handler exits with 1; the front ends end a closed output as they do.

@@ -44,7 +44,7 @@ def print_runs(
         cells.append(Text("" if run.duration is None else f"{seconds(run.duration)}s"))
         cells.append(Text(run.dir or ""))
         table.add_row(*cells)
-    TableConsole(out).print(table)
+    TableConsole(out).show(table)
 
 
 def print_rows(rows: Sequence[Sequence[str]], out: IO[str]) -> None:
@@ -60,4 +60,4 @@ def print_rows(rows: Sequence[Sequence[str]], out: IO[str]) -> None:
         table.add_column(title)
     for row in body:
         table.add_row(*(Text(cell) for cell in row))
-    TableConsole(out).print(table)
+    TableConsole(out).show(table)

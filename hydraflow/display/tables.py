@@ -28,7 +28,7 @@ def print_table(
     from hydraflow.display.console import TableConsole
 
     table = _rich_table(headers, rows, right)
-    TableConsole(out).print(table)
+    TableConsole(out).show(table)
 
 
 def _rich_table(
