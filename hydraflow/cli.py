@@ -32,7 +32,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_sigterm_as_interrupt()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        # The last of the output, while a reader that has gone can still be told apart
+        # (the interpreter's own last flush would fail with status 120).
+        sys.stdout.flush()
+        return code
     except UsageError as error:
         from hydraflow.app import error_line
 

@@ -97,7 +97,6 @@ def _quiet_when_the_reader_goes(program: Any) -> None:
         def quiet(*args: Any, shown: Any = shown) -> None:
             with _endings_for_invoke():
                 shown(*args)
-                sys.stdout.flush()
 
         setattr(program, name, quiet)
 
@@ -108,6 +107,7 @@ def _endings_for_invoke() -> Iterator[None]:
     status; an output whose reader has gone, quietly (as the ``hydraflow`` command)."""
     try:
         yield
+        sys.stdout.flush()  # the last of the output, while a closed pipe can be told apart
     except UsageError as error:
         from hydraflow.app import error_line
 

@@ -28,6 +28,10 @@ from hydraflow.sweep import SweepError, expand
 settings.register_profile("hydraflow", deadline=None)
 settings.load_profile("hydraflow")
 
+# The programs under test run as on a user's machine, where Python buffers output into
+# a pipe: a PYTHONUNBUFFERED of the developer's own would hide what that changes.
+os.environ.pop("PYTHONUNBUFFERED", None)
+
 BIN = Path(sys.executable).parent
 ULID = re.compile(r"multirun/(?:[\w-]+/)?[0-9A-HJKMNP-TV-Z]{26}")
 

@@ -238,3 +238,40 @@ def test_interrupting_a_submit_stops_the_handler(project: Project) -> None:
     assert runner.wait(timeout=30) == 130
     assert not _alive(int(record.read_text()))
     assert not list((project.root / ".hydraflow" / "submit").glob("*.txt"))
+
+
+# Prints a line, then waits (at most a minute) for the test to say it has seen it.
+LIVE_APP = """\
+import os, time
+
+def main():
+    print("first line")
+    for _ in range(600):
+        if os.path.exists("seen"):
+            break
+        time.sleep(0.1)
+    print("the test saw it" if os.path.exists("seen") else "nobody saw it")
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.parametrize("warm", ["false", "true"])
+def test_a_python_batch_shows_each_line_when_it_prints_it(project: Project, warm: str) -> None:
+    # Into a pipe, Python holds its output back until it ends: a long batch would show
+    # nothing, in the view or the log, until then.
+    project.write("app.py", LIVE_APP)
+    project.yaml(f"jobs:\n  j:\n    run: {PY} app.py\n    warm: {warm}\n    record: false\n")
+    assert "PYTHONUNBUFFERED" not in os.environ  # as on a user's machine
+    runner = subprocess.Popen(
+        [*command("hydraflow"), "run", "j"], cwd=project.root, stdout=subprocess.PIPE, text=True
+    )
+    assert runner.stdout is not None
+    lines = []
+    for line in runner.stdout:
+        lines.append(line)
+        if "first line" in line:
+            (project.root / "seen").touch()
+    assert runner.wait() == 0
+    assert any(line.endswith("] the test saw it\n") for line in lines), lines

@@ -116,7 +116,7 @@ def run_pool(run: Run, starter: Callable[[Mapping[str, str]], Starter]) -> None:
     workers = max(1, min(workers, run.counts.to_run))
     # Batches start in the project's folder, wherever the user called from.
     with contextlib.chdir(run.request.config.root), Watchdog() as watchdog:
-        env = {**watchdog.env, **record_env(run.job, os.environ)}
+        env = {**watchdog.env, **record_env(run.job, os.environ), **_unbuffered(os.environ)}
         start = starter({**os.environ, **env})
         try:
             run.emit(
@@ -141,6 +141,13 @@ def run_pool(run: Run, starter: Callable[[Mapping[str, str]], Starter]) -> None:
                 run.summary.broken = run.summary.broken or str(error)
         finally:
             start.close()
+
+
+def _unbuffered(environ: Mapping[str, str]) -> dict[str, str]:
+    """Python batches write each line when they print it, as they do on a terminal: into
+    a pipe they would hold it back until they end, and the view and the log would show
+    nothing of a long batch until then. A ``PYTHONUNBUFFERED`` of the user's own is kept."""
+    return {} if "PYTHONUNBUFFERED" in environ else {"PYTHONUNBUFFERED": "1"}
 
 
 def execute_in_pool(run: Run) -> None:
