@@ -27,9 +27,11 @@ examples:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from hydraflow.engine.signals import install_sigterm_as_interrupt
+    from hydraflow.stdio import open_closed_streams
 
     # First of all: a SIGTERM from now on stops the run as Ctrl-C does.
     install_sigterm_as_interrupt()
+    open_closed_streams()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         code = _dispatch(args)
@@ -45,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `hydraflow list | head` is fine
-        from hydraflow.display import reader_went_away
+        from hydraflow.stdio import reader_went_away
 
         reader_went_away()
         return 0

@@ -37,6 +37,7 @@ from hydraflow.cluster import exit_name, ledger_of, log_name, read_exit, refresh
 from hydraflow.engine.signals import install_sigterm_as_interrupt
 from hydraflow.ledger import Ledger, LedgerError, Update
 from hydraflow.plan import CALLBACK_DIR
+from hydraflow.stdio import open_closed_streams
 
 POLL_SECONDS = 1.0
 
@@ -185,6 +186,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     # hydraflow stops a handler with SIGTERM: it must cancel the array as Ctrl-C does.
     install_sigterm_as_interrupt()
+    open_closed_streams()
     options = parser().parse_args(argv)
     words = options.words[1:] if options.words[:1] == ["--"] else options.words
     try:

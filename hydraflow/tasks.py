@@ -23,6 +23,7 @@ from hydraflow.config import Config, Job
 from hydraflow.config.cache import summaries
 from hydraflow.errors import UsageError, did_you_mean
 from hydraflow.options import FLAGS, parse_options
+from hydraflow.stdio import open_closed_streams
 
 _DEFAULTS: dict[str, Any] = {"switch": False, "negatable": True, "value": None, "repeated": []}
 _BY_NAME = {flag.name: flag for flag in FLAGS}
@@ -36,6 +37,7 @@ def collection(path: str | Path | None = None) -> Collection:
     the command line, stops Invoke with one error line and status 2, before
     any task is listed or run.
     """
+    open_closed_streams()
     frame = inspect.currentframe()
     program = _calling_program(frame)
     try:
@@ -113,7 +115,7 @@ def _endings_for_invoke() -> Iterator[None]:
 
         raise Exit(error_line(error), code=error.exit_code) from None
     except BrokenPipeError:
-        from hydraflow.display import reader_went_away
+        from hydraflow.stdio import reader_went_away
 
         reader_went_away()
         raise Exit(code=0) from None

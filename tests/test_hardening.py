@@ -98,6 +98,30 @@ def test_a_closed_pipe_downstream_ends_the_run_quietly(project: Project) -> None
     assert "running" not in statuses and statuses <= {"interrupted", "ok"}
 
 
+@pytest.mark.parametrize("closed", [">&-", ">&- 2>&-", "<&- >&- 2>&-"])
+@pytest.mark.parametrize("program", ["hydraflow run", "invoke"])
+def test_streams_closed_before_the_start_are_nobody_watching(
+    project: Project, program: str, closed: str
+) -> None:
+    # As from a daemon or `cron` without descriptors: no traceback, the work done, and the
+    # ledger (which would otherwise be opened as descriptor 1 or 2) left whole.
+    project.write("tasks.py", "import hydraflow\nns = hydraflow.collection()\n")
+    project.write("say.py", "print('x' * 100)\n")
+    project.yaml(
+        f"jobs:\n  j:\n    run: {PY} say.py\n    sets:\n      - each: i=1:3\n"
+        f"  bad:\n    run: {PY} -c 'import sys; sys.exit(3)'\n"
+    )
+    head = shlex.join([*command(program.split()[0]), *program.split()[1:]])
+    for job, code in (("j", 0), ("bad", 1)):
+        ended = subprocess.run(["sh", "-c", f"exec {head} {job} {closed}"], cwd=project.root)
+        assert ended.returncode == code
+    rows = ledger_rows(project)
+    assert [row["status"] for row in rows] == ["ok", "ok", "ok", "failed"]
+    assert [p.read_text() for p in project.root.glob("multirun/j/*/hydraflow.log")] == [
+        "x" * 100 + "\n"
+    ] * 3
+
+
 # -- 2. a batch ends when its process ends -------------------------------------------------------
 
 

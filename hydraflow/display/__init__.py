@@ -6,22 +6,11 @@ Program output is shown as data, never as Rich markup: ``[bold]`` or
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from typing import IO, Protocol
 
 from hydraflow.events import Observer
-
-
-def reader_went_away() -> None:
-    """Whoever read the output has gone (``… | head -1``): what is still buffered goes
-    nowhere, so that nothing later, the interpreter's last flush included, fails."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a stream without a descriptor
-            os.dup2(devnull, stream.fileno())
-    os.close(devnull)
 
 
 class Display(Observer, Protocol):
