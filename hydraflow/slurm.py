@@ -139,6 +139,8 @@ def script(options: argparse.Namespace, command: Sequence[str], batches: list[Ar
             "# Written by hydraflow-slurm: array task i runs its batches one after another.",
             "# The runs' record callback (hydraflow_record), wherever the runs' Python is.",
             f"export PYTHONPATH={shlex.quote(str(CALLBACK_DIR))}${{PYTHONPATH:+:$PYTHONPATH}}",
+            "# Python writes each line when it prints it, so the logs can be followed (tail -f).",
+            "export PYTHONUNBUFFERED=${PYTHONUNBUFFERED-1}",
             "status=0",
             'run() { dir=$1 log=$2 end=$3; shift 3; mkdir -p "$dir";',
             '  "$@" > "$dir/$log" 2>&1; code=$?; echo "$code" > "$dir/$end";',

@@ -100,6 +100,19 @@ def test_local_mode_runs_the_array_here(project: Project) -> None:
     assert logs == ["running 1\n", "running 2\n", "running 3\n"]
 
 
+@pytest.mark.parametrize(("own", "seen"), [(None, "'1'"), ("", "''")])
+def test_array_tasks_print_as_they_go_unless_the_user_chose(
+    project: Project, own: str | None, seen: str
+) -> None:
+    # A Slurm log is followed with tail -f: Python must not hold its lines back.
+    project.write("app.py", "import os\nprint(repr(os.environ.get('PYTHONUNBUFFERED')))\n")
+    project.yaml(f"jobs:\n  j:\n    submit: hydraflow-slurm --local {PY} app.py\n")
+    env = _env() if own is None else {**_env(), "PYTHONUNBUFFERED": own}
+    assert project.hydraflow("run", "j", env=env).returncode == 0
+    logs = [p.read_text() for p in project.root.glob("multirun/*/*/hydraflow.log")]
+    assert logs == [seen + "\n"]
+
+
 def test_dry_run_prints_a_valid_array_script(project: Project, tmp_path: Path) -> None:
     project.yaml(
         "jobs:\n  j:\n    submit: hydraflow-slurm --dry-run --partition gpu --max-running 2"
