@@ -58,6 +58,12 @@ TWO_EXPONENTS = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+){2,
         ("lr/m=(1e5,-2E+3)", ["1e2", "-2e0"]),
         ("x=(1,2)e5(e3)", ["1e8", "2e8"]),
         ("x=1e3:k", ["1000e3"]),  # as `1e3:1e3:k` writes it
+        ("x=2e(-1)k", ["2e2"]),  # `e-1` is written across two pieces, but whole
+        ("x=(2)e(1)e(3)", ["2e4"]),
+        # An `e` that meets the digits of a number in the next piece is not an exponent
+        # anyone wrote: summing `2e2e-3` would give `2e-1` twice.
+        ("x=2e(-1,2e-3)", ["2e-1", "2e2e-3"]),
+        ("x=(1,2)e(2e-3)", ["1e2e-3", "2e2e-3"]),
         # Nothing is attached: literals and lone groups stay as written.
         ("x=0e5", ["0e5"]),
         ("x=(0e5)", ["0e5"]),

@@ -8,6 +8,7 @@ one pass, not one pass per digit.
 from __future__ import annotations
 
 import decimal
+import itertools
 import math
 import re
 import sys
@@ -77,6 +78,26 @@ def one_number(value: str) -> str:
             return value
         total += value_of_power
     return f"{mantissa}e{total}"
+
+
+def joined_number(pieces: tuple[str, ...]) -> str:
+    """Pieces concatenated (a parenthesised product), made one number (``one_number``)
+    where every exponent was written as one: within a piece (``(1e3)k`` is ``1e6``) or
+    ending with one (``2e(-1)k``: ``e-1``, then ``e3``). In ``2e(2e-3)`` the ``e2`` takes
+    the ``e`` of one piece and the first digit of the next, so ``2e2e-3`` stays as
+    written: summing would make ``2e-1``, a value no one wrote."""
+    value = "".join(pieces)
+    match = _WITH_EXPONENTS.fullmatch(value)
+    if match is None:
+        return value
+    powers = list(_POWER.finditer(value, match.start(2)))
+    if len(powers) > 1:
+        ends = set(itertools.accumulate(map(len, pieces)))
+        for power in powers:
+            across = any(power.start() < end < power.end() for end in ends)
+            if across and power.end() not in ends:
+                return value
+    return one_number(value)
 
 
 def with_exponent(value: str, exponent: str) -> str:

@@ -18,7 +18,7 @@ from decimal import Context, Decimal
 from typing import Protocol, TypeVar
 
 from hydraflow.sweep.limits import MAX_SIZE
-from hydraflow.sweep.numbers import EXACT, format_decimal, one_number, with_exponent
+from hydraflow.sweep.numbers import EXACT, format_decimal, joined_number, with_exponent
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -234,7 +234,7 @@ class Concat:
     """Parenthesised parts: every combination of the parts, concatenated.
 
     A value that reads as a number with exponents attached is made one number
-    (``one_number``), as everywhere an exponent is attached: ``(0,1)k`` gives
+    (``joined_number``), as everywhere an exponent is attached: ``(0,1)k`` gives
     ``0`` and ``1e3``; ``0e(1,2)`` gives ``0``; ``(1e20:2e20:1e20)k`` gives
     ``1e23``. The check is on the whole value, so ``(1,0)(0,1)k`` keeps
     ``10e3`` and ``01e3`` but writes ``00e3`` as ``0``; text that is not a
@@ -260,7 +260,7 @@ class Concat:
         return self.widest
 
     def __iter__(self) -> Iterator[str]:
-        return map(one_number, map("".join, product(self.parts)))
+        return map(joined_number, product(self.parts))
 
 
 @dataclass(frozen=True, slots=True)
