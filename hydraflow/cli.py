@@ -27,18 +27,14 @@ examples:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from hydraflow.engine.signals import install_sigterm_as_interrupt
-    from hydraflow.stdio import open_closed_streams
+    from hydraflow.stdio import flush_output, open_closed_streams, reader_went_away
 
     # First of all: a SIGTERM from now on stops the run as Ctrl-C does.
     install_sigterm_as_interrupt()
     open_closed_streams()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        code = _dispatch(args)
-        # The last of the output, while a reader that has gone can still be told apart
-        # (the interpreter's own last flush would fail with status 120).
-        sys.stdout.flush()
-        return code
+        return _dispatch(args)
     except UsageError as error:
         from hydraflow.app import error_line
 
@@ -47,10 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `hydraflow list | head` is fine
-        from hydraflow.stdio import reader_went_away
-
         reader_went_away()
         return 0
+    finally:  # the status stays the command's own (141 for a run whose reader went away)
+        flush_output()
 
 
 def _dispatch(args: list[str]) -> int:

@@ -23,7 +23,7 @@ from hydraflow.config import Config, Job
 from hydraflow.config.cache import summaries
 from hydraflow.errors import UsageError, did_you_mean
 from hydraflow.options import FLAGS, parse_options
-from hydraflow.stdio import open_closed_streams
+from hydraflow.stdio import flush_output, open_closed_streams, reader_went_away
 
 _DEFAULTS: dict[str, Any] = {"switch": False, "negatable": True, "value": None, "repeated": []}
 _BY_NAME = {flag.name: flag for flag in FLAGS}
@@ -109,16 +109,15 @@ def _endings_for_invoke() -> Iterator[None]:
     status; an output whose reader has gone, quietly (as the ``hydraflow`` command)."""
     try:
         yield
-        sys.stdout.flush()  # the last of the output, while a closed pipe can be told apart
     except UsageError as error:
         from hydraflow.app import error_line
 
         raise Exit(error_line(error), code=error.exit_code) from None
     except BrokenPipeError:
-        from hydraflow.stdio import reader_went_away
-
         reader_went_away()
         raise Exit(code=0) from None
+    finally:  # the status stays the task's own (141 for a run whose reader went away)
+        flush_output()
 
 
 def _asks_for_help(program: Any) -> bool:

@@ -263,17 +263,6 @@ def test_a_long_dir_folds_on_a_narrow_terminal_and_stays_whole(
     assert len(first) > 1 and "".join(c[-2].strip() for c in first) == folder
 
 
-def test_a_pipe_gets_every_row_whole_on_one_line_unpadded() -> None:
-    folder = "multirun/" + "deep/" * 40 + "01M8JXB4HHAX8JR2BHNF3THKGR/12"
-    runs = [
-        Run("train", "ok", folder, {"model": "small", "note": "n" * 90}, {"loss": 0.25}, 1.5),
-        Run("train", "failed", "d/13", {"model": "big"}),
-    ]
-    lines = shown(runs).splitlines()
-    assert len(lines) == 3 and lines[1].endswith(folder)
-    assert all(line == line.rstrip() for line in lines)
-
-
 def test_values_from_the_plan_are_written_as_hydra_recorded_them_job_wide() -> None:
     from hydraflow.analysis.collect import _as_recorded
 

@@ -240,6 +240,10 @@ def test_list_show_expand_version(project: Project) -> None:
     project.yaml(f"jobs:\n  long:\n    run: {long}\n    sets:\n      - each: a=1,2\n")
     lines = project.hydraflow("list").stdout.splitlines()
     assert len(lines) == 2 and lines[1].split() == ["long", "run", *long.split(), "1", "2", "2"]
+    assert all(line == line.rstrip() for line in lines)
+    # FORCE_COLOR (common in CI) makes Rich take a pipe for a terminal: still whole rows.
+    forced = project.hydraflow("list", env={"FORCE_COLOR": "1"}).stdout.splitlines()
+    assert len(forced) == 2 and "very-long-script-name-" * 8 in forced[1]
 
 
 def test_expand_error_has_a_caret_and_no_traceback(project: Project) -> None:

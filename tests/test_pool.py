@@ -240,13 +240,13 @@ def test_interrupting_a_submit_stops_the_handler(project: Project) -> None:
     assert not list((project.root / ".hydraflow" / "submit").glob("*.txt"))
 
 
-# Prints a line, then waits (at most a minute) for the test to say it has seen it.
+# Prints a line, then waits (at most 30 s) for the test to say it has seen it.
 LIVE_APP = """\
 import os, time
 
 def main():
     print("first line")
-    for _ in range(600):
+    for _ in range(300):
         if os.path.exists("seen"):
             break
         time.sleep(0.1)
@@ -269,9 +269,12 @@ def test_a_python_batch_shows_each_line_when_it_prints_it(project: Project, warm
     )
     assert runner.stdout is not None
     lines = []
-    for line in runner.stdout:
-        lines.append(line)
-        if "first line" in line:
-            (project.root / "seen").touch()
-    assert runner.wait() == 0
+    try:
+        for line in runner.stdout:
+            lines.append(line)
+            if "first line" in line:
+                (project.root / "seen").touch()
+        assert runner.wait(timeout=60) == 0
+    finally:
+        runner.kill()
     assert any(line.endswith("] the test saw it\n") for line in lines), lines

@@ -64,6 +64,8 @@ TWO_EXPONENTS = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+){2,
         # anyone wrote: summing `2e2e-3` would give `2e-1` twice.
         ("x=2e(-1,2e-3)", ["2e-1", "2e2e-3"]),
         ("x=(1,2)e(2e-3)", ["1e2e-3", "2e2e-3"]),
+        ("x=0e(2e-3)", ["0"]),  # zero, however it is read
+        ("x=(0e1)(2e3)k", ["0"]),
         # Nothing is attached: literals and lone groups stay as written.
         ("x=0e5", ["0e5"]),
         ("x=(0e5)", ["0e5"]),

@@ -303,3 +303,15 @@ def test_a_forked_batch_holds_no_descriptor_of_another(project: Project) -> None
             child.close()
     finally:
         server.close()
+
+
+def test_what_preloading_printed_is_in_no_batch(project: Project) -> None:
+    # Held in the warm process's buffer (PYTHONUNBUFFERED set empty: buffered), it would
+    # be written again by every child it forks.
+    project.write("app.py", "print('imported')\nif __name__ == '__main__':\n    print('ran')\n")
+    project.yaml(f"jobs:\n  j:\n    run: {PY} app.py\n    warm: true\n    record: false\n"
+                 "    sets:\n      - each: i=1,2\n")  # fmt: skip
+    result = project.hydraflow("run", "j", env={"PYTHONUNBUFFERED": ""})
+    assert result.returncode == 0, result.stdout + result.stderr
+    logs = [p.read_text() for p in sorted(project.root.glob("multirun/j/*/hydraflow.log"))]
+    assert logs == ["imported\nran\n"] * 2

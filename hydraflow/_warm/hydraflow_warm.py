@@ -206,6 +206,9 @@ def serve(spec: dict[str, Any], control: socket.socket) -> None:
             request, fds = received
             for fd in fds:  # never into what a batch starts
                 os.set_inheritable(fd, False)
+            for stream in (sys.stdout, sys.stderr):  # nothing of ours repeated in a child
+                with contextlib.suppress(Exception):
+                    stream.flush()
             pid = os.fork()
             if pid == 0:
                 _child(spec, function, request, fds, list(statuses.values()))

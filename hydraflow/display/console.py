@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import errno
-from typing import IO, Any
+from typing import IO
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 
 # A pipe's reader (grep, awk, a file) wants each row whole on one line, however long.
 _PIPE_WIDTH = 1_000_000
@@ -18,20 +18,30 @@ class TableConsole(Console):
 
     def __init__(self, out: IO[str]) -> None:
         super().__init__(file=out, highlight=False, markup=False, emoji=False)
-        if not self.is_terminal:
+        # The stream itself decides: FORCE_COLOR makes Rich take a pipe for a terminal.
+        self.piped = not _isatty(out)
+        if self.piped:
             self.width = _PIPE_WIDTH
 
-    def show(self, renderable: Any) -> None:
+    def show(self, renderable: RenderableType) -> None:
         """On a terminal, fitted to its width; in a pipe, one line per row, unpadded."""
-        if self.is_terminal:
+        if not self.piped:
             self.print(renderable)
             return
         with self.capture() as captured:
             self.print(renderable)
-        self.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+        lines = captured.get().split("\n")
+        self.file.write("".join(line.rstrip(" ") + "\n" for line in lines[:-1]))
         self.file.flush()
 
     def on_broken_pipe(self) -> None:
         # Rich's own handler exits with 1; the front ends end a closed output as they do.
         self.quiet = True
         raise BrokenPipeError(errno.EPIPE, "the reader of the output has gone")
+
+
+def _isatty(out: IO[str]) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):  # no such method, or a closed stream
+        return False

@@ -91,7 +91,7 @@ def joined_number(pieces: tuple[str, ...]) -> str:
     if match is None:
         return value
     powers = list(_POWER.finditer(value, match.start(2)))
-    if len(powers) > 1:
+    if len(powers) > 1 and not _ZERO.fullmatch(match[1]):  # zero is 0 however read
         ends = set(itertools.accumulate(map(len, pieces)))
         for power in powers:
             across = any(power.start() < end < power.end() for end in ends)

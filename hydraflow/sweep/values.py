@@ -238,7 +238,8 @@ class Concat:
     ``0`` and ``1e3``; ``0e(1,2)`` gives ``0``; ``(1e20:2e20:1e20)k`` gives
     ``1e23``. The check is on the whole value, so ``(1,0)(0,1)k`` keeps
     ``10e3`` and ``01e3`` but writes ``00e3`` as ``0``; text that is not a
-    number (``a0e3``) stays as it is.
+    number (``a0e3``) stays as it is, and so does one whose exponents no one wrote
+    as exponents (``2e(2e-3)`` is ``2e2e-3``, not ``2e-1``).
     """
 
     parts: tuple[Node, ...]
