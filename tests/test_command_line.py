@@ -17,6 +17,8 @@ TASKS = "from hydraflow import collection\nns = collection()\n"
 
 
 def job(project: Project, extra: str = "", each: str = "model=small,large") -> None:
+    """The train job, for both front ends: `hydraflow` reads the file, Invoke the tasks.py."""
+    project.write("tasks.py", TASKS)
     project.yaml(
         f"jobs:\n  train:\n    run: {PY} record.py\n    add: epochs=50\n{extra}"
         f"    sets:\n      - each: {each}\n        all: seed=0:1\n"
@@ -27,7 +29,6 @@ def job(project: Project, extra: str = "", each: str = "model=small,large") -> N
 @pytest.mark.parametrize("word", ["--dry-rn", "--dry", "-x", "--jbos=2"])
 def test_a_misspelled_flag_starts_nothing(project: Project, front: str, word: str) -> None:
     job(project)
-    project.write("tasks.py", TASKS)
     call = project.hydraflow if front == "hydraflow" else project.invoke
     result = call(*(["run"] if front == "hydraflow" else []), "train", word)
     assert result.returncode == 2, result.stdout + result.stderr
@@ -42,7 +43,6 @@ def test_a_misspelled_job_for_invoke_names_the_nearest_task(
     project: Project, words: list[str]
 ) -> None:
     job(project)
-    project.write("tasks.py", TASKS)
     result = project.invoke(*words)
     assert result.returncode == 2
     assert result.stderr == "No idea what 'trian' is! (did you mean 'train'?)\n"
@@ -57,7 +57,6 @@ def test_overrides_after_double_dash_win_and_other_words_stay_in_front(
     project: Project, front: str
 ) -> None:
     job(project)
-    project.write("tasks.py", TASKS)
     call = project.hydraflow if front == "hydraflow" else project.invoke
     prefix = ["run"] if front == "hydraflow" else []
     result = call(*prefix, "train", "--", "epochs=7", "--cfg=job", "+tag=smoke", "seed=3")
@@ -117,7 +116,6 @@ def test_a_repeatable_flag_without_its_value_starts_nothing(
     project: Project, args: list[str]
 ) -> None:
     job(project)
-    project.write("tasks.py", TASKS)
     result = project.invoke(*args)
     assert result.returncode != 0 and "needed value" in result.stderr
     assert project.records() == [] and result.stdout == ""
@@ -191,7 +189,6 @@ def test_help_shows_placeholders_defaults_examples_and_the_same_short_flags(
     project: Project,
 ) -> None:
     job(project)
-    project.write("tasks.py", TASKS)
     cli = project.hydraflow("run", "--help", env={"COLUMNS": "200"}).stdout
     invoke = project.invoke("--help", "train", env={"COLUMNS": "200"}).stdout
     for flag, placeholder in (("only", "KEY=PAT"), ("jobs", "N"), ("timeout", "TIME")):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -38,13 +39,11 @@ class _Sweep:
     batch_status: str | None = None
     runs: list[str] = field(default_factory=list)
     recorded: bool = False  # its runs were made with the record callback
-    _planned: list[list[str]] | None = field(default=None, repr=False)
 
+    @cached_property
     def planned(self) -> list[list[str]]:
-        """The task overrides of the batch's runs, by Hydra's number; made when first asked."""
-        if self._planned is None:
-            self._planned = (planned_runs(self.batch) if self.batch else None) or []
-        return self._planned
+        """The task overrides of the batch's runs, by Hydra's number (once ``batch`` is known)."""
+        return (planned_runs(self.batch) if self.batch else None) or []
 
 
 def collect(config: Config, job_name: str | None = None) -> Results:
@@ -142,18 +141,18 @@ def _runs_of(root: Path, job: Job, sweep: _Sweep) -> Iterator[tuple[Run, bool]]:
     numbers: set[int] = set()
     for name in _run_dirs(str(root / sweep.path)):
         run = _run(root, job, sweep, f"{sweep.path}/{name}")
-        from_plan = not run.params and name.isdigit() and int(name) < len(sweep.planned())
+        from_plan = not run.params and name.isdigit() and int(name) < len(sweep.planned)
         if from_plan:
             # Stopped after Hydra made the folder but before it wrote overrides.yaml:
             # Hydra numbers runs in plan order, so the number says which run it was.
-            run = replace(run, params=params_of(sweep.planned()[int(name)]))
+            run = replace(run, params=params_of(sweep.planned[int(name)]))
         found.add(same_values(run.params))
         if name.isdigit():
             numbers.add(int(name))
         yield run, from_plan
     if sweep.batch is None or sweep.batch_status in (None, "ok"):
         return
-    for number, overrides in enumerate(sweep.planned()):
+    for number, overrides in enumerate(sweep.planned):
         params = params_of(overrides)
         if number not in numbers and same_values(params) not in found:
             yield Run(job.key, NOT_RUN, None, params), True

@@ -27,9 +27,15 @@ def wants_live(stream: IO[str]) -> bool:
     ci = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
     if os.environ.get("TERM") == "dumb" or ci:
         return False
+    return is_terminal(stream)
+
+
+def is_terminal(stream: IO[str]) -> bool:
+    """Whether ``stream`` is a terminal, asked of the stream itself (Rich would take a
+    pipe for one under ``FORCE_COLOR``)."""
     try:
         return stream.isatty()
-    except ValueError:
+    except (AttributeError, ValueError):  # no such method, or a closed stream
         return False
 
 

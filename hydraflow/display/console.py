@@ -7,6 +7,8 @@ from typing import IO
 
 from rich.console import Console, RenderableType
 
+from hydraflow.display import is_terminal
+
 # A pipe's reader (grep, awk, a file) wants each row whole on one line, however long.
 _PIPE_WIDTH = 1_000_000
 
@@ -18,8 +20,7 @@ class TableConsole(Console):
 
     def __init__(self, out: IO[str]) -> None:
         super().__init__(file=out, highlight=False, markup=False, emoji=False)
-        # The stream itself decides: FORCE_COLOR makes Rich take a pipe for a terminal.
-        self.piped = not _isatty(out)
+        self.piped = not is_terminal(out)
         if self.piped:
             self.width = _PIPE_WIDTH
 
@@ -38,10 +39,3 @@ class TableConsole(Console):
         # Rich's own handler exits with 1; the front ends end a closed output as they do.
         self.quiet = True
         raise BrokenPipeError(errno.EPIPE, "the reader of the output has gone")
-
-
-def _isatty(out: IO[str]) -> bool:
-    try:
-        return out.isatty()
-    except (AttributeError, ValueError):  # no such method, or a closed stream
-        return False

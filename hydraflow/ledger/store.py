@@ -273,7 +273,7 @@ class Ledger:
             now = time.time()
             with self._write() as db:
                 db.executemany(
-                    "UPDATE attempts SET seen = ? WHERE id = ? AND status IN ('running', 'queued')",
+                    f"UPDATE attempts SET seen = ? WHERE id = ? AND status IN {LIVE}",
                     [(now, row) for row in rows],
                 )
 
