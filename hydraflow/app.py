@@ -10,19 +10,18 @@ from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING
 
 from hydraflow.config import Config, Job
-from hydraflow.options import RunOptions
+from hydraflow.flags import RunOptions
 
 if TYPE_CHECKING:
     from hydraflow.analysis.model import Run
     from hydraflow.analysis.table import Query
-    from hydraflow.recorder import Recorder
 
 
 def error_line(error: BaseException) -> str:
     return f"error: {error}"
 
 
-def run(
+def execute(
     config: Config,
     job: Job,
     options: RunOptions,
@@ -31,67 +30,38 @@ def run(
     rerun: str,
     out: IO[str] | None = None,
 ) -> int:
-    """Run (or preview) ``job`` with a display on ``out`` and, unless ``--no-ledger``, the
-    ledger; ``rerun`` is the front end's command to resume it, for the failure report."""
+    """Run (or preview) ``job`` with a view on ``out``; ``rerun`` is the front end's
+    command to resume it, for the failure report."""
     from hydraflow.display import make_display
     from hydraflow.display.plain import PlainDisplay
-    from hydraflow.engine.workflow import Request, run_job
+    from hydraflow.engine.execution import Request
+    from hydraflow.engine.workflow import run_job
 
     out = out or sys.stdout
     if extra:  # resuming means the same extras: they are part of what a batch is
         rerun = f"{rerun} -- {shlex.join(extra)}"
     request = Request(config, job, options, tuple(extra))
-    records = _records(config, job, options, tuple(extra))
+    if options.dry_run:
+        code = run_job(request, [PlainDisplay(out)])
+        _paste_hint(job)
+        return code
+    display = make_display(options.quiet, out, rerun if options.ledger else None)
     try:
-        if options.dry_run:
-            code = run_job(request, [PlainDisplay(out)], records)
-            _paste_hint(job)
-            return code
-        display = make_display(options.quiet, out, rerun if options.ledger else None)
-        try:
-            return run_job(request, [display], records)
-        finally:
-            display.close()
+        return run_job(request, [display])
     finally:
-        if records is not None:
-            records.close()
+        display.close()
 
 
 def _paste_hint(job: Job) -> None:
     """The commands of a dry run name hydraflow's record callback, which their Python finds
     only on the PYTHONPATH hydraflow gives it: said on stderr, so stdout stays commands."""
-    from hydraflow.plan import CALLBACK_DIR, record_words
+    from hydraflow.plan import CALLBACK_DIR
 
-    if record_words(job) and job.mode == "run":
+    if job.mode.pasted_needs_callback(job):
         sys.stderr.write(
             f"hydraflow: to run these by hand, put {CALLBACK_DIR} on PYTHONPATH"
             " (or set `record: false` on the job)\n"
         )
-
-
-def _records(
-    config: Config, job: Job, options: RunOptions, extra: tuple[str, ...]
-) -> Recorder | None:
-    """The ledger's recorder; only reading it for a dry run (which never creates it)."""
-    from hydraflow.ledger import LEDGER, Ledger
-    from hydraflow.plan import Extras
-
-    if job.mode == "submit":  # its other words are the handler's, not what a batch is
-        extra = Extras.parse(extra).overrides
-
-    if not options.ledger:
-        return None
-    from hydraflow.recorder import Recorder
-
-    if options.dry_run:
-        if not options.resume:
-            return None
-        ledger = Ledger.existing(config.root)
-        if ledger is None:
-            return None
-        return Recorder(ledger, job, extra, resume=True, root=config.root, writes=False)
-    ledger = Ledger(config.root / LEDGER)
-    return Recorder(ledger, job, extra, resume=options.resume, root=config.root)
 
 
 def show_results(config: Config, query: Query, out: IO[str] | None = None) -> int:

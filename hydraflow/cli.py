@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from hydraflow.errors import UsageError
-from hydraflow.options import FLAGS, parse_options
+from hydraflow.errors import HydraflowError, UsageError
+from hydraflow.flags import COMMANDS, RESULTS, RUN, Command, RunOptions
 
 EXAMPLES = """\
 examples:
@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         return _dispatch(args)
-    except UsageError as error:
+    except HydraflowError as error:
         from hydraflow.app import error_line
 
         sys.stderr.write(error_line(error) + "\n")
@@ -71,24 +71,22 @@ def _dispatch(args: list[str]) -> int:
     return _HANDLERS[namespace.command](namespace, [*unknown, *extra_after])
 
 
+# The flags of the commands only this front end has (the others come from flags.COMMANDS).
 _OTHER_FLAGS = {
     None: ["--file", "--help", "--version"],
-    "run": ["--file", "--help", "--no-ledger"],
     "status": ["--file", "--help", "--failed", "--json", "--watch"],
     "expand": ["--help", "--all", "--count"],
     "show": ["--file", "--help"],
     "list": ["--file", "--help"],
-    "results": [
-        *("--file", "--help", "--where", "--sort", "--reverse", "--top", "--group-by"),
-        *("--json", "--csv", "--md", "--all-columns"),
-    ],
 }
 
 
 def _unknown_flag(word: str, command: str | None) -> str:
     import difflib
 
-    known = _OTHER_FLAGS.get(command, []) + ([f.long for f in FLAGS] if command == "run" else [])
+    known = _OTHER_FLAGS.get(command, []) + (
+        ["--file", "--help", *long_names(COMMANDS[command])] if command in COMMANDS else []
+    )
     close = difflib.get_close_matches(word.partition("=")[0], known, n=1, cutoff=0.5)
     hint = f" (did you mean {close[0]}?)" if close else ""
     after = "; words for the job's command go after --" if command == "run" else ""
@@ -129,17 +127,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    run = commands.add_parser(
-        "run",
-        parents=[file_option],
-        allow_abbrev=False,
-        help="run a job",
-        description="Run a job. Words after -- (and other words that are not flags) go to "
-        "its command; KEY=VALUE overrides replace the job's own.",
-        usage="hydraflow run JOB [flags] [-- extra words]",
-    )
+    run = _command_parser(commands, RUN, file_option)
+    run.usage = "hydraflow run JOB [flags] [-- extra words]"
     run.add_argument("job", help="the job's name")
-    _add_run_flags(run)
+    add_flags(run, RUN)
 
     show = commands.add_parser("show", parents=[file_option], help="show a job (or all) as YAML")
     show.add_argument("job", nargs="?", help="the job's name")
@@ -168,15 +159,7 @@ def _parser() -> argparse.ArgumentParser:
         "in another terminal)",
     )
 
-    results = commands.add_parser(
-        "results",
-        parents=[file_option],
-        help="every run of a job side by side",
-        description="Every run of a job (or of all jobs): its status, the parameters that "
-        "vary, its metrics (the numbers it returned and those in its metrics files), its "
-        "duration and its folder.",
-    )
-    _add_results_flags(results)
+    add_flags(_command_parser(commands, RESULTS, file_option), RESULTS)
 
     expand = commands.add_parser("expand", help="expand a sweep expression")
     expand.add_argument(
@@ -191,50 +174,54 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_run_flags(run: argparse.ArgumentParser) -> None:
-    for flag in FLAGS:
+def _command_parser(
+    commands: argparse._SubParsersAction[_Parser],
+    command: Command,
+    file_option: _Parser,
+) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        command.name,
+        parents=[file_option],
+        allow_abbrev=False,
+        help=command.help,
+        description=command.description,
+    )
+
+
+def add_flags(parser: argparse.ArgumentParser, command: Command) -> None:
+    """The command's flags from its table; what they parse to goes through
+    ``command.parse``, as the Invoke task's do."""
+    for flag in command.flags:
+        if flag.kind == "subject":
+            parser.add_argument(flag.name, nargs="?", metavar=flag.metavar, help=flag.help)
+            continue
         names = [f"-{flag.short}"] if flag.short else []
         names.append(flag.long)
         if flag.kind == "switch":
-            run.add_argument(*names, dest=flag.name, action="store_true", help=flag.help)
+            parser.add_argument(*names, dest=flag.name, action="store_true", help=flag.help)
         elif flag.kind == "negatable":
             no = "--no-" + flag.long[2:]
-            run.add_argument(no, dest=flag.name, action="store_false", help=f"do not {flag.help}")
-        elif flag.kind == "repeated":
-            run.add_argument(
-                *names,
-                dest=flag.name,
-                action="append",
-                default=[],
-                metavar=flag.metavar,
-                help=flag.help,
+            parser.add_argument(
+                no, dest=flag.name, action="store_false", default=True, help=f"do not {flag.help}"
             )
+        elif flag.kind == "repeated":
+            parser.add_argument(
+                *names, dest=flag.name, action="append", default=[], metavar=flag.metavar,
+                help=flag.help,
+            )  # fmt: skip
         else:
-            run.add_argument(*names, dest=flag.name, metavar=flag.metavar, help=flag.help)
+            parser.add_argument(*names, dest=flag.name, metavar=flag.metavar, help=flag.help)
 
 
-def _add_results_flags(results: argparse.ArgumentParser) -> None:
-    results.add_argument("job", nargs="?", help="the job's name (default: every job)")
-    results.add_argument(
-        "-w", "--where", action="append", default=[], metavar="KEY=PAT",
-        help="only runs whose KEY matches PAT[,PAT] (globs, as --only; KEY= for none; repeatable)",
-    )  # fmt: skip
-    results.add_argument(
-        "-s", "--sort", metavar="KEY", help="order by a parameter or metric (groups: by its mean)"
-    )
-    results.add_argument("--reverse", action="store_true", help="largest first")
-    results.add_argument("--top", metavar="N", help="only the first N rows (or groups)")
-    results.add_argument(
-        "-g", "--group-by", metavar="KEY[,KEY]",
-        help="one row per value: count, ok count, and mean ± std of each metric over the ok runs",
-    )  # fmt: skip
-    shape = results.add_mutually_exclusive_group()
-    shape.add_argument("--json", action="store_true", help="a JSON list, for programs")
-    shape.add_argument("--csv", action="store_true", help="CSV: a header row, a row per run")
-    shape.add_argument("--md", action="store_true", help="a Markdown table")
-    results.add_argument(
-        "--all-columns", action="store_true", help="every parameter, not only those that vary"
-    )
+def long_names(command: Command) -> list[str]:
+    """Every long flag the command takes, as the hydraflow command spells them."""
+    names = []
+    for flag in command.flags:
+        if flag.kind == "negatable":
+            names.append("--no-" + flag.long[2:])
+        elif flag.kind != "subject":
+            names.append(flag.long)
+    return names
 
 
 def _config(namespace: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -250,11 +237,11 @@ def _config(namespace: argparse.Namespace):  # type: ignore[no-untyped-def]
 def _run(namespace: argparse.Namespace, extra: list[str]) -> int:
     from hydraflow import app
 
-    options = parse_options({flag.name: getattr(namespace, flag.name) for flag in FLAGS})
+    options = RunOptions.parse(vars(namespace))
     loaded = _config(namespace)
     job = loaded.job(namespace.job)
     file = f" -f {shlex.quote(str(namespace.file))}" if getattr(namespace, "file", None) else ""
-    return app.run(loaded, job, options, extra, rerun=f"hydraflow{file} run {job.key} --resume")
+    return app.execute(loaded, job, options, extra, rerun=f"hydraflow{file} run {job.key} --resume")
 
 
 def _show(namespace: argparse.Namespace, extra: list[str]) -> int:
@@ -278,7 +265,7 @@ def _list(namespace: argparse.Namespace, extra: list[str]) -> int:
     rows = [
         [
             job.key,
-            job.mode,
+            str(job.mode),
             job.help or job.command_text,  # mode, sets and batches have columns here
             str(len(job.sets)),
             str(job.batches),
@@ -338,18 +325,7 @@ def _results(namespace: argparse.Namespace, extra: list[str]) -> int:
     from hydraflow import app
     from hydraflow.analysis.table import Query
 
-    query = Query.parse(
-        job=namespace.job,
-        where=namespace.where,
-        sort=namespace.sort,
-        reverse=namespace.reverse,
-        top=namespace.top,
-        group_by=namespace.group_by,
-        json=namespace.json,
-        csv=namespace.csv,
-        md=namespace.md,
-        all_columns=namespace.all_columns,
-    )
+    query = Query.of(RESULTS.parse(vars(namespace)))
     loaded = _config(namespace)
     if query.job:
         query = replace(query, job=loaded.job(query.job).key)

@@ -21,19 +21,10 @@ from pathlib import Path
 
 from hydraflow.ledger import Attempt, Ledger, LedgerError, Runner, Update, completion
 from hydraflow.run_record import read_record
+from hydraflow.statuses import BatchStatus, SlurmState
 
-WAITING = ("PENDING", "REQUEUED", "CONFIGURING", "RESV_DEL_HOLD", "REQUEUE_HOLD", "SUSPENDED")
-RUNNING = ("RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING")
-ENDED = {
-    "CANCELLED": "cancelled",
-    "TIMEOUT": "timeout",
-    "DEADLINE": "timeout",
-    "PREEMPTED": "cancelled",
-    "FAILED": "failed",
-    "NODE_FAIL": "failed",
-    "OUT_OF_MEMORY": "failed",
-    "BOOT_FAIL": "failed",
-}
+# Rows whose fate may have changed since they were last read.
+WATCHED = (BatchStatus.QUEUED, BatchStatus.RUNNING, BatchStatus.LOST)
 
 
 def exit_name(part: Sequence[int] | None) -> str:
@@ -65,7 +56,7 @@ def refresh(ledger: Ledger, root: Path, job: str | None = None) -> list[Attempt]
         for a in attempts
         if a.scheduler_id
         and a.status in WATCHED
-        and (a.status != "lost" or newest[(a.sweep_dir, exit_name(a.part))] == a.id)
+        and (a.status != BatchStatus.LOST or newest[(a.sweep_dir, exit_name(a.part))] == a.id)
     ]
     updates: list[Update] = []
     unknown = []
@@ -73,16 +64,17 @@ def refresh(ledger: Ledger, root: Path, job: str | None = None) -> list[Attempt]
         ended = _ended(root, attempt)
         if ended is not None:
             updates.append((attempt.id, ended))
-        elif attempt.status != "lost":
+        elif attempt.status != BatchStatus.LOST:
             unknown.append(attempt)
     still = []
     states = scheduler_states(a.scheduler_id or "" for a in unknown) if unknown else {}
     for attempt in unknown:
-        state = states.get(attempt.scheduler_id or "")
-        if states.get("") == "unreachable":
+        if states is None:
             still.append(attempt)  # no scheduler to ask here: leave the row as it is
-        elif state in WAITING or state in RUNNING:
-            status = "queued" if state in WAITING else "running"
+            continue
+        state = states.get(attempt.scheduler_id or "")
+        status = state.batch_status if state is not None else BatchStatus.LOST
+        if status.live:
             still.append(attempt)
             if status != attempt.status:
                 updates.append((attempt.id, {"status": status}))
@@ -90,14 +82,11 @@ def refresh(ledger: Ledger, root: Path, job: str | None = None) -> list[Attempt]
             # It left the queue: its exit file may have been written since it was read;
             # without one the scheduler says why, or it is lost.
             late = _ended(root, attempt)
-            updates.append((attempt.id, late or {"status": ENDED.get(state or "", "lost")}))
+            updates.append((attempt.id, late or {"status": status}))
     if updates:
         ledger.update(updates)
         _complete_reruns(ledger, root, {a.job for a in watched})
     return still
-
-
-WATCHED = ("queued", "running", "lost")
 
 
 def _ended(root: Path, attempt: Attempt) -> dict[str, object] | None:
@@ -105,7 +94,8 @@ def _ended(root: Path, attempt: Attempt) -> dict[str, object] | None:
     code = read_exit(path)
     if code is None:
         return None
-    return {"status": "ok" if code == 0 else "failed", "exit_code": code, "end": _mtime(path)}
+    status = BatchStatus.OK if code == 0 else BatchStatus.FAILED
+    return {"status": status, "exit_code": code, "end": _mtime(path)}
 
 
 def _complete_reruns(ledger: Ledger, root: Path, jobs: Iterable[str]) -> None:
@@ -119,10 +109,11 @@ def _complete_reruns(ledger: Ledger, root: Path, jobs: Iterable[str]) -> None:
                 reruns.setdefault(attempt.key.partition(":")[0], []).append(attempt)
         for base, parts in reruns.items():
             batch = latest.get(base)
-            if batch is None or batch.status == "ok":
+            if batch is None or batch.status == BatchStatus.OK:
                 continue
             mine = [p for p in parts if p.sweep_dir == batch.sweep_dir]
-            if mine and all(p.status == "ok" for p in mine) and _every_run_ok(root, batch):
+            ok = all(p.status == BatchStatus.OK for p in mine)
+            if mine and ok and _every_run_ok(root, batch):
                 rerun = [n for p in mine for n in p.part or ()]
                 end = max(p.end or 0 for p in mine) or time.time()
                 ledger.insert(job, base, completion(batch, rerun, end), Runner.this())
@@ -134,7 +125,7 @@ def _every_run_ok(root: Path, batch: Attempt) -> bool:
     folder = root / batch.sweep_dir
     runs = range(batch.runs or 0)
     return bool(runs) and all(
-        (read_record(str(folder / str(n))) or {}).get("status") == "ok" for n in runs
+        (read_record(str(folder / str(n))) or {}).get("status") == BatchStatus.OK for n in runs
     )
 
 
@@ -145,28 +136,29 @@ def _mtime(path: Path) -> float:
         return time.time()
 
 
-def scheduler_states(ids: Iterable[str]) -> dict[str, str]:
+def scheduler_states(ids: Iterable[str]) -> dict[str, SlurmState | None] | None:
     """Slurm's state of each ``<job>_<task>``: one ``squeue`` for all, then ``sacct`` for
-    the ones no longer queued. ``{"": "unreachable"}`` when there is no Slurm to ask."""
+    the ones no longer queued (None for a state hydraflow does not know). None when there
+    is no Slurm to ask."""
     wanted = {i for i in ids if i}
     jobs = sorted({i.split("_")[0] for i in wanted})
     if not jobs:
         return {}
     if shutil.which("squeue") is None:
-        return {"": "unreachable"}
+        return None
     states = _ask(["squeue", "-h", "-r", "--states=all", "-j", ",".join(jobs), "-o", "%i %T"])
     if states is None:
-        return {"": "unreachable"}
+        return None
     missing = wanted - set(states)
     if missing and shutil.which("sacct") is not None:
         accounted = _ask(
             ["sacct", "-n", "-X", "-P", "-j", ",".join(jobs), "-o", "JobID,State"], "|"
         )
-        states.update({k: v.split()[0] for k, v in (accounted or {}).items() if k in missing})
+        states.update({k: v for k, v in (accounted or {}).items() if k in missing})
     return states
 
 
-def _ask(argv: list[str], separator: str | None = None) -> dict[str, str] | None:
+def _ask(argv: list[str], separator: str | None = None) -> dict[str, SlurmState | None] | None:
     try:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired):
@@ -177,7 +169,7 @@ def _ask(argv: list[str], separator: str | None = None) -> dict[str, str] | None
     for line in result.stdout.splitlines():
         fields = line.strip().split(separator)
         if len(fields) >= 2:
-            states[fields[0].strip()] = fields[1].strip().upper()
+            states[fields[0].strip()] = SlurmState.read(fields[1])
     return states
 
 

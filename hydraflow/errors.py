@@ -1,14 +1,22 @@
-"""Errors that front ends render once, at the edge, as ``error: …`` with exit status 2."""
+"""Errors that front ends render once, at the edge, as one ``error: …`` line."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from hydraflow.statuses import ExitStatus
 
-class UsageError(Exception):
-    """A mistake in how hydraflow was called: a bad flag value, an unknown job."""
 
-    exit_code = 2
+class HydraflowError(Exception):
+    """hydraflow itself cannot go on (a ledger it cannot write, a full disk): status 1."""
+
+    exit_code: int = ExitStatus.FAILED
+
+
+class UsageError(HydraflowError):
+    """A mistake in how hydraflow was called: a bad flag value, an unknown job; status 2."""
+
+    exit_code = ExitStatus.USAGE
 
 
 class ConfigError(UsageError):

@@ -1,26 +1,27 @@
-"""What a run reports as it goes: plain data at the bottom of the house.
+"""What an execution reports as it goes: plain data at the bottom of the house.
 
-The engine emits these and prints nothing; displays, the ledger's recorder
-and any other observer (a JSON stream, a test) receive the same events.
+The engine emits these and prints nothing; displays, the ledger's attempt log,
+the tally that becomes the summary, and any other observer (a test) receive the
+same events.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal, Protocol
 
 from hydraflow.plan import Batch
+from hydraflow.statuses import BatchStatus, ExitStatus, Skip
 
-EXIT_INTERRUPTED = 130
-EXIT_OUTPUT_CLOSED = 141  # as a shell reports a program ended by SIGPIPE
-
-Status = Literal["ok", "failed", "timeout", "interrupted"]
 Stream = Literal["stdout", "stderr"]
 
 
 @dataclass(frozen=True)
-class RunStarted:
+class ExecutionStarted:
+    """The pool is about to start batches (a submit job's handler reports for itself)."""
+
     job: str
     batches: int
     runs: int
@@ -40,6 +41,14 @@ class Preview:
     """One line of ``--dry-run``: a command, a call, or a comment such as a skipped batch."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class BatchSkipped:
+    """A planned batch that its claim did not start: done before, or running elsewhere."""
+
+    batch: Batch
+    reason: Skip
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,7 @@ class RunsLaunched:
 class BatchFinished:
     batch: Batch
     sweep_dir: str
-    status: Status
+    status: BatchStatus
     returncode: int | None
     started: float
     ended: float
@@ -88,25 +97,54 @@ class BatchFinished:
         return self.ended - self.started
 
 
-@dataclass
+class StopReason(StrEnum):
+    INTERRUPT = "interrupt"  # Ctrl-C or SIGTERM
+    OUTPUT_CLOSED = "output closed"  # whoever read the output went away
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """The execution stops early: nothing more starts, running batches are stopped."""
+
+    reason: StopReason
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A failure of hydraflow itself (a ledger or log it cannot write), in one line."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class HandlerFinished:
+    """A submit job's handler ended; it reports its batches itself."""
+
+    name: str
+    code: int
+
+
+@dataclass(frozen=True)
 class Summary:
+    """How an execution ended, as the tally of its events makes it."""
+
     job: str
     batches: int
-    runs: int = 0
+    runs: int
     ok: int = 0
     skipped: int = 0  # done before (--resume)
     elsewhere: int = 0  # another runner has them
-    failures: list[BatchFinished] = field(default_factory=list)
-    runs_ok: int = 0
+    failures: tuple[BatchFinished, ...] = ()
+    runs_done: int = 0
     interrupted: bool = False
     output_closed: bool = False
     broken: str = ""  # a failure inside hydraflow itself, in one line
     started: float = 0.0
     ended: float = 0.0
-    outputs: list[str] = field(default_factory=list)  # sweep dirs, in the order they started
+    outputs: tuple[str, ...] = field(default=())  # sweep dirs, in the order they started
     handler: tuple[str, int] | None = None  # submit jobs: the handler and its exit status
 
-    def count(self, status: Status) -> int:
+    def count(self, status: BatchStatus) -> int:
         return sum(f.status == status for f in self.failures)
 
     @property
@@ -116,26 +154,30 @@ class Summary:
     @property
     def exit_code(self) -> int:
         if self.output_closed:
-            return EXIT_OUTPUT_CLOSED
+            return ExitStatus.OUTPUT_CLOSED
         if self.interrupted:
-            return EXIT_INTERRUPTED
-        return 1 if self.failures or self.broken else 0
+            return ExitStatus.INTERRUPTED
+        return ExitStatus.FAILED if self.failures or self.broken else ExitStatus.OK
 
 
 @dataclass(frozen=True)
-class RunFinished:
+class ExecutionFinished:
     summary: Summary
 
 
 Event = (
-    RunStarted
+    ExecutionStarted
     | Notice
     | Preview
+    | BatchSkipped
     | BatchStarted
     | BatchOutput
     | RunsLaunched
     | BatchFinished
-    | RunFinished
+    | Stopped
+    | Problem
+    | HandlerFinished
+    | ExecutionFinished
 )
 
 

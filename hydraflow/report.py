@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hydraflow.errors import display_path
 from hydraflow.events import BatchFinished, Summary
+from hydraflow.statuses import BatchStatus
 
 # Lines that say something went wrong, most telling first.
 _EXCEPTION = re.compile(r"^\s*(?:[\w.]+\.)?\w*(?:Error|Exception|Exit|Interrupt)\b:?")
@@ -20,13 +21,11 @@ _BOILERPLATE = ("HYDRA_FULL_ERROR", "Traceback (most recent call last)")
 
 def status_text(finished: BatchFinished) -> str:
     """``ok``, ``failed (exit 2)``, ``killed by SIGKILL``, ``timed out after 1m30s``, …"""
-    if finished.status == "ok":
-        text = "ok"
-    elif finished.status == "timeout":
+    if finished.status in (BatchStatus.OK, BatchStatus.INTERRUPTED):
+        text = str(finished.status)
+    elif finished.status == BatchStatus.TIMEOUT:
         # The limit the user set; the time the batch took to stop is shown beside it.
         text = f"timed out after {duration(finished.timeout or finished.duration)}"
-    elif finished.status == "interrupted":
-        text = "interrupted"
     elif finished.returncode is None:
         text = "failed to start" if finished.started == finished.ended else "failed"
     elif finished.returncode < 0:
@@ -36,11 +35,11 @@ def status_text(finished: BatchFinished) -> str:
     return text + (", retrying" if finished.retrying else "")
 
 
-def recorded_text(status: str, exit_code: int | None) -> str:
+def recorded_text(status: BatchStatus, exit_code: int | None) -> str:
     """A ledger row's end in words: ``failed (exit 2)``, ``killed by SIGKILL``, ``lost``;
     a batch stopped on purpose (timeout, Ctrl-C, scancel) is named by that alone."""
-    if status != "failed" or exit_code is None:
-        return status
+    if status != BatchStatus.FAILED or exit_code is None:
+        return str(status)
     if exit_code < 0:
         return f"killed by {_signal_name(-exit_code)}"
     return f"failed (exit {exit_code})"
@@ -77,11 +76,13 @@ def summary_line(summary: Summary) -> str:
         # The handler reports its batches itself; only its failure needs saying.
         return ""
     parts = [f"{summary.ok} ok"]
-    for status, word in (("failed", "failed"), ("timeout", "timed out")):
-        if count := summary.count(status):  # type: ignore[arg-type]
+    for status, word in (
+        (BatchStatus.FAILED, "failed"),
+        (BatchStatus.TIMEOUT, "timed out"),
+        (BatchStatus.INTERRUPTED, "interrupted"),
+    ):
+        if count := summary.count(status):
             parts.append(f"{count} {word}")
-    if count := summary.count("interrupted"):
-        parts.append(f"{count} interrupted")
     if summary.skipped:
         parts.append(f"{summary.skipped} skipped (done before)")
     if summary.elsewhere:
@@ -89,11 +90,13 @@ def summary_line(summary: Summary) -> str:
     if summary.not_started:
         parts.append(f"{summary.not_started} not started")
     size = f"{plural(summary.batches, 'batch')}, {plural(summary.runs, 'run')}"
-    # Say the run was interrupted once: a batch stopped by it already says so.
+    # Say the execution was interrupted once: a batch stopped by it already says so.
     stopped = summary.interrupted and not summary.output_closed
-    state = " (interrupted)" if stopped and not summary.count("interrupted") else ""
+    state = " (interrupted)" if stopped and not summary.count(BatchStatus.INTERRUPTED) else ""
+    # After a stop the bar counted runs: the summary says how many, as the bar last did.
+    done = f"; {summary.runs_done}/{summary.runs} runs done" if stopped else ""
     return f"{summary.job}: {size} in {duration(summary.ended - summary.started)}: " + (
-        ", ".join(parts) + state
+        ", ".join(parts) + state + done
     )
 
 
@@ -122,10 +125,10 @@ def failure_block(finished: BatchFinished, rerun: str | None) -> list[str]:
     ``rerun`` is how to run what failed again (``… --resume``); None shows the
     batch's own command instead (there is no ledger to resume from).
     """
-    took = "" if finished.status == "timeout" else f" after {duration(finished.duration)}"
+    took = "" if finished.status == BatchStatus.TIMEOUT else f" after {duration(finished.duration)}"
     lines = [f"✗ {finished.batch.label}: {status_text(finished)}{took}"]
     # A batch that was stopped ended for that reason, whatever its last lines say.
-    cause = cause_of(finished.tail) if finished.status == "failed" else ""
+    cause = cause_of(finished.tail) if finished.status == BatchStatus.FAILED else ""
     if cause:
         lines.append(f"  cause: {cause}")
     lines.append(f"  log:   {log_text(finished.log_path)}")

@@ -36,7 +36,9 @@ from pathlib import Path
 from hydraflow.cluster import exit_name, ledger_of, log_name, read_exit, refresh
 from hydraflow.engine.signals import install_sigterm_as_interrupt
 from hydraflow.ledger import Ledger, LedgerError, Update
+from hydraflow.modes.submit import BUILT_IN
 from hydraflow.plan import CALLBACK_DIR
+from hydraflow.statuses import BatchStatus, ExitStatus
 from hydraflow.stdio import open_closed_streams
 
 POLL_SECONDS = 1.0
@@ -157,7 +159,7 @@ def script(options: argparse.Namespace, command: Sequence[str], batches: list[Ar
 
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="hydraflow-slurm",
+        prog=BUILT_IN,
         description="Run hydraflow batches as one Slurm job array (a submit handler).",
     )
     parser.add_argument("--partition", help="Slurm partition")
@@ -197,9 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if options.per_task < 1:
             raise HandlerError(f"--per-task must be at least 1, got {options.per_task}")
         return handle(options, words[:-1], Path(words[-1]))
-    except (HandlerError, LedgerError) as error:
+    except HandlerError as error:
         sys.stderr.write(f"error: {error}\n")
-        return 2
+        return ExitStatus.USAGE
+    except LedgerError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return ExitStatus.FAILED
     except KeyboardInterrupt:
         return 130
 
@@ -261,7 +266,7 @@ def _record_queued(ledger: Ledger | None, tasks: list[list[ArrayBatch]], job: st
     if ledger is not None:
         ledger.update(
             [
-                (b.row, {"status": "queued", "scheduler_id": f"{job}_{number}"})
+                (b.row, {"status": BatchStatus.QUEUED, "scheduler_id": f"{job}_{number}"})
                 for number, task in enumerate(tasks)
                 for b in task
                 if b.row is not None
@@ -276,7 +281,13 @@ def _record_ends(ledger: Ledger | None, batches: Sequence[ArrayBatch]) -> None:
     for batch in batches:
         code = read_exit(batch.exit_file)
         if batch.row is not None:
-            status = "lost" if code is None else "ok" if code == 0 else "failed"
+            status = (
+                BatchStatus.LOST
+                if code is None
+                else BatchStatus.OK
+                if code == 0
+                else BatchStatus.FAILED
+            )
             updates.append((batch.row, {"status": status, "exit_code": code, "end": time.time()}))
     ledger.update(updates)
 

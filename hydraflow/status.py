@@ -13,40 +13,31 @@ from typing import TYPE_CHECKING
 
 from hydraflow.config import Config, Job
 from hydraflow.plan import Extras, batches
+from hydraflow.statuses import BatchStatus
 
 if TYPE_CHECKING:
     from hydraflow.ledger import Attempt, Ledger
 
-STATES = (
-    "ok",
-    "failed",
-    "timeout",
-    "interrupted",
-    "lost",
-    "running",
-    "queued",
-    "cancelled",
-    "never run",
-    "stale",
-)
+# The status report's columns, in order, each with what it means.
 STATE_HELP = {
-    "ok": "the latest attempt succeeded",
-    "failed": "the latest attempt failed",
-    "timeout": "the latest attempt ran out of time (--timeout)",
-    "interrupted": "the latest attempt was stopped by Ctrl-C or SIGTERM",
-    "lost": "its runner died without recording the end",
-    "running": "a live runner is running it now",
-    "queued": "handed to a scheduler (Slurm), not started yet",
-    "cancelled": "the scheduler cancelled it (scancel, preemption)",
-    "never run": "the file makes this batch, the ledger has no attempt",
-    "stale": "the ledger has attempts of a batch the file no longer makes (edited since)",
+    BatchStatus.OK: "the latest attempt succeeded",
+    BatchStatus.FAILED: "the latest attempt failed",
+    BatchStatus.TIMEOUT: "the latest attempt ran out of time (--timeout)",
+    BatchStatus.INTERRUPTED: "the latest attempt was stopped by Ctrl-C or SIGTERM",
+    BatchStatus.LOST: "its runner died without recording the end",
+    BatchStatus.RUNNING: "a live runner is running it now",
+    BatchStatus.QUEUED: "handed to a scheduler (Slurm), not started yet",
+    BatchStatus.CANCELLED: "the scheduler cancelled it (scancel, preemption)",
+    BatchStatus.NEVER_RUN: "the file makes this batch, the ledger has no attempt",
+    BatchStatus.STALE: "the ledger has attempts of a batch the file no longer makes (edited since)",
 }
+STATES = tuple(STATE_HELP)
 
 
 @dataclass(frozen=True)
 class FailedBatch:
     batch: str
-    status: str
+    status: BatchStatus
     exit_code: int | None
     log: str | None
     sweep_dir: str
@@ -57,7 +48,7 @@ class JobStatus:
     job: str
     extra: tuple[str, ...]
     batches: int
-    counts: dict[str, int]
+    counts: dict[BatchStatus, int]
     failed: list[FailedBatch] = field(default_factory=list)
 
     @property
@@ -78,7 +69,7 @@ def job_status(job: Job, ledger: Ledger | None, root: Path | None = None) -> lis
 
 
 def _variant(job: Job, extra: tuple[str, ...], latest: dict[str, Attempt], root: Path) -> JobStatus:
-    counts: Counter[str] = Counter()
+    counts: Counter[BatchStatus] = Counter()
     failed = []
     keys = set()
     for batch in batches(job, Extras.parse(extra)):
@@ -86,18 +77,15 @@ def _variant(job: Job, extra: tuple[str, ...], latest: dict[str, Attempt], root:
             continue
         keys.add(batch.key)
         attempt = latest.get(batch.key)
-        state = attempt.state if attempt is not None else "never run"
+        state = attempt.state if attempt is not None else BatchStatus.NEVER_RUN
         counts[state] += 1
-        if state in FAILED and attempt is not None:
+        if state.unsuccessful and attempt is not None:
             log = attempt.log_path or _cluster_log(root, attempt)
             failed.append(
                 FailedBatch(attempt.label, state, attempt.exit_code, log, attempt.sweep_dir)
             )
-    counts["stale"] = len(set(latest) - keys)
+    counts[BatchStatus.STALE] = len(set(latest) - keys)
     return JobStatus(job.key, extra, len(keys), {s: counts[s] for s in STATES}, failed)
-
-
-FAILED = ("failed", "timeout", "interrupted", "lost", "cancelled")
 
 
 def _cluster_log(root: Path, attempt: Attempt) -> str | None:
@@ -109,14 +97,13 @@ def _cluster_log(root: Path, attempt: Attempt) -> str | None:
 
 
 def project_status(config: Config, job_name: str | None = None) -> list[JobStatus]:
-    """Every job's batches (submit jobs of the built-in Slurm handler too), after bringing
-    what Slurm ran up to date from the batches' exit files."""
+    """Every job whose batches hydraflow records (submit jobs of the built-in Slurm handler
+    too), after bringing what Slurm ran up to date from the batches' exit files."""
     from hydraflow.cluster import refresh
     from hydraflow.ledger import Ledger, LedgerError
 
     jobs = [config.job(job_name)] if job_name else list(config.jobs.values())
-    # A submit job hands its batches to another program, which records nothing here.
-    jobs = [job for job in jobs if job.mode != "submit" or job.command[0] == "hydraflow-slurm"]
+    jobs = [job for job in jobs if job.mode.in_ledger(job)]
     ledger = Ledger.existing(config.root)
     if ledger is not None:
         with contextlib.suppress(LedgerError):  # a ledger that cannot be written is still read

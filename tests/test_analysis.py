@@ -20,6 +20,7 @@ from hydraflow.analysis import formats
 from hydraflow.analysis.model import Run
 from hydraflow.analysis.reading import numbers, read_metrics
 from hydraflow.analysis.table import Query, group
+from hydraflow.flags import RESULTS
 
 NAN, INF = math.nan, math.inf
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -66,7 +67,7 @@ def test_json_writes_non_finite_numbers_as_null() -> None:
 def shown(runs: list[Run], **flags: Any) -> str:
     """What ``hydraflow results`` prints to a pipe for ``runs`` found."""
     out = io.StringIO()
-    assert app.print_results(runs, Query.parse(**flags), out) == 0
+    assert app.print_results(runs, Query.of(RESULTS.parse(flags)), out) == 0
     return out.getvalue()
 
 
@@ -85,7 +86,7 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[str]]:
     def show(runs: list[Run], width: int = 120, **flags: Any) -> list[str]:
         monkeypatch.setenv("COLUMNS", str(width))
         out = Terminal()
-        assert app.print_results(runs, Query.parse(**flags), out) == 0
+        assert app.print_results(runs, Query.of(RESULTS.parse(flags)), out) == 0
         return ANSI.sub("", out.getvalue()).splitlines()
 
     return show

@@ -103,13 +103,33 @@ def test_either_separator_names_a_job(project: Project) -> None:
     )
 
 
-def test_broken_yaml_is_one_clear_error(project: Project) -> None:
-    project.write("tasks.py", TASKS)
-    project.yaml("jobs:\n  train:\n    run: x\n    sets:\n      - each: a=1:2:0\n")
-    result = project.invoke("--list")
-    assert result.returncode == 2
-    assert result.stderr.startswith("error: hydraflow.yaml:5: step cannot be zero")
-    assert "Traceback" not in result.stderr
+TASKS_WITH_LINT = TASKS + "from invoke import task\n@task\ndef lint(c):\n    print('linted')\n"
+TASKS_WITH_LINT += "ns.add_task(lint)\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        (
+            "jobs:\n  train:\n    run: x\n    sets:\n      - each: a=1:2:0\n",
+            ":5: step cannot be zero",
+        ),
+        ("jobs:\n  train:\n    run: x\n   bad: [\n", ":4: "),
+        ("jobs:\n  train:\n    runn: x\n", ":3: unknown key 'runn'"),
+    ],
+)
+def test_a_broken_file_hides_no_other_task(project: Project, text: str, error: str) -> None:
+    project.write("tasks.py", TASKS_WITH_LINT)
+    project.yaml(text)
+    listed = project.invoke("--list")
+    assert listed.returncode == 0, listed.stderr
+    assert "lint" in listed.stdout
+    assert listed.stderr.count("hydraflow.yaml") == 1 and error in listed.stderr
+    assert "Traceback" not in listed.stderr
+    linted = project.invoke("lint")
+    assert linted.returncode == 0 and "linted" in linted.stdout
+    train = project.invoke("train")
+    assert train.returncode == 2 and error in train.stderr, train.stderr
 
 
 def test_tasks_py_in_a_parent_folder(project: Project) -> None:

@@ -12,8 +12,8 @@ from hydraflow.config import Config, Job, load
 from hydraflow.display.plain import closing_lines
 from hydraflow.engine.output import LineSplitter, hydra_run_number
 from hydraflow.errors import UsageError
-from hydraflow.events import BatchFinished, RunFinished, Status, Summary
-from hydraflow.options import RunOptions, parse_duration, parse_options
+from hydraflow.events import BatchFinished, ExecutionFinished, Summary
+from hydraflow.flags import RunOptions, parse_duration
 from hydraflow.plan import (
     RECORD_OVERRIDE,
     Batch,
@@ -33,6 +33,7 @@ from hydraflow.report import (
     summary_line,
 )
 from hydraflow.selection import Selection
+from hydraflow.statuses import BatchStatus
 
 Lines = tuple[str, ...]
 
@@ -231,7 +232,7 @@ def test_bad_durations(text: str) -> None:
 
 
 def test_options_parse_and_reject() -> None:
-    options = parse_options(
+    options = RunOptions.parse(
         {"jobs": "3", "timeout": "1h30m", "devices": "0,0,1", "only": ["a=1", "b=2"], "quiet": True}
     )
     assert options == RunOptions(
@@ -246,7 +247,7 @@ def test_options_parse_and_reject() -> None:
         ({"dry_run": "yes"}, "--dry-run takes no value"),
     ]:
         with pytest.raises(UsageError, match=message):
-            parse_options(raw)
+            RunOptions.parse(raw)
 
 
 @pytest.mark.parametrize(
@@ -295,7 +296,9 @@ def finished(
     status: str = "failed", code: int | None = 1, tail: tuple[str, ...] = ()
 ) -> BatchFinished:
     batch = Batch(0, ("model=large",), ("app",), ("model=large",), ())
-    return BatchFinished(batch, "D", status, code, 10.0, 12.5, 1, Path("D/hydraflow.log"), tail)  # type: ignore[arg-type]
+    return BatchFinished(
+        batch, "D", BatchStatus(status), code, 10.0, 12.5, 1, Path("D/hydraflow.log"), tail
+    )
 
 
 HYDRA_CONFIG_ERROR = (
@@ -342,7 +345,7 @@ def test_the_cause_is_the_telling_line_not_hydras_boilerplate(
         ("interrupted", -15, "interrupted"),
     ],
 )
-def test_status_words_never_show_a_raw_signal(status: Status, code: int, text: str) -> None:
+def test_status_words_never_show_a_raw_signal(status: str, code: int, text: str) -> None:
     assert status_text(finished(status, code)) == text
 
 
@@ -369,7 +372,7 @@ def test_failure_block_fits_narrow_terminals_and_names_the_cause() -> None:
     ],
 )
 def test_recorded_ends_never_show_a_raw_signal(status: str, code: int | None, text: str) -> None:
-    assert recorded_text(status, code) == text
+    assert recorded_text(BatchStatus(status), code) == text
 
 
 def test_a_stopped_batch_says_why_once_and_without_a_cause() -> None:
@@ -385,23 +388,36 @@ def test_a_timeout_names_the_limit_not_the_time_the_batch_took_to_stop() -> None
 
 
 def test_an_interrupted_run_says_so_once_and_how_to_go_on() -> None:
-    summary = Summary("train", batches=3, runs=3, ok=1, started=0.0, ended=1.0)
-    summary.failures = [finished("interrupted", -15)]
-    summary.interrupted = True
-    lines = closing_lines(RunFinished(summary), "hydraflow run train --resume")
-    assert lines[0] == "train: 3 batches, 3 runs in 1.0s: 1 ok, 1 interrupted, 1 not started"
+    summary = Summary(
+        "train",
+        batches=3,
+        runs=3,
+        ok=1,
+        started=0.0,
+        ended=1.0,
+        failures=(finished("interrupted", -15),),
+        runs_done=1,
+        interrupted=True,
+    )
+    lines = closing_lines(ExecutionFinished(summary), "hydraflow run train --resume")
+    assert lines[0] == (
+        "train: 3 batches, 3 runs in 1.0s: 1 ok, 1 interrupted, 1 not started; 1/3 runs done"
+    )
     assert lines[-1] == "to go on: hydraflow run train --resume"
-    summary.failures = []
-    assert summary_line(summary).endswith("1 ok, 2 not started (interrupted)")
+    stopped_between = dataclasses.replace(summary, failures=())
+    assert summary_line(stopped_between).endswith(
+        "1 ok, 2 not started (interrupted); 1/3 runs done"
+    )
 
 
 def test_summary_counts_each_kind_apart() -> None:
-    summary = Summary("train", batches=6, runs=18, ok=3, skipped=2, started=0.0, ended=3.2)
-    summary.failures = [finished("failed"), finished("timeout", -15), finished("interrupted")]
+    failures = (finished("failed"), finished("timeout", -15), finished("interrupted"))
+    summary = Summary(
+        "train", batches=6, runs=18, ok=3, skipped=2, started=0.0, ended=3.2, failures=failures
+    )
     assert summary_line(summary) == (
         "train: 6 batches, 18 runs in 3.2s: 3 ok, 1 failed, 1 timed out, 1 interrupted,"
         " 2 skipped (done before)"
     )
     assert summary.exit_code == 1
-    summary.interrupted = True
-    assert summary.exit_code == 130
+    assert dataclasses.replace(summary, interrupted=True).exit_code == 130

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from conftest import Project
 
-from hydraflow import recorder
+from hydraflow.attempts import attempt_fields
 from hydraflow.config import load
-from hydraflow.ledger import STALE_SECONDS, Claimed, Ledger, Runner, Wanted
+from hydraflow.ledger import STALE_SECONDS, Claimed, Claims, Ledger, Runner, Wanted, claims
 from hydraflow.plan import Plan, batches, planned_runs
 from hydraflow.plan.runs import rerun_of
-from hydraflow.recorder import Recorder
+from hydraflow.resume import Resume
 
 PY = shlex.quote(sys.executable)
 
@@ -129,13 +129,13 @@ def test_no_run_of_a_batch_is_rerun_while_the_batch_runs(tmp_path: Path) -> None
     ledger = Ledger(tmp_path / "ledger.db")
     fields = {"label": batch.label, "argv": [], "sweep_dir": "sweep", "runs": 2}
     row = ledger.insert("j", batch.key, {**fields, "status": "running"}, Runner.this())
-    assert Recorder(ledger, job, (), resume=True, root=tmp_path).reruns(batch) is None
+    assert Resume(ledger, job, tmp_path, None).reruns(batch) is None
     ledger.update([(row, {"status": "failed"})])
     elsewhere = Runner("another-machine", 999_999, None)  # a pid that means nothing here
     other = ledger.insert("j", batch.key, {**fields, "status": "running"}, elsewhere)
-    assert Recorder(ledger, job, (), resume=True, root=tmp_path).reruns(batch) is None
+    assert Resume(ledger, job, tmp_path, None).reruns(batch) is None
     ledger.update([(other, {"status": "failed"})])
-    assert Recorder(ledger, job, (), resume=True, root=tmp_path).reruns(batch) == (1,)
+    assert Resume(ledger, job, tmp_path, None).reruns(batch) == (1,)
 
 
 # -- runners on other hosts: a sign of life, or lost --------------------------------------------
@@ -175,10 +175,10 @@ def test_rows_of_versions_without_signs_of_life_never_fall_silent(tmp_path: Path
     assert _claim(ledger) == "elsewhere"
 
 
-def test_the_recorder_beats_for_its_running_rows_until_it_closes(
+def test_claims_beat_for_their_running_rows_until_they_close(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(recorder, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(claims, "HEARTBEAT_SECONDS", 0.05)
     path = tmp_path / "hydraflow.yaml"
     path.write_text("jobs:\n  j:\n    run: app\n    sets:\n      - each: x=1,2\n")
     job = load(path).check().job("j")
@@ -187,10 +187,12 @@ def test_the_recorder_beats_for_its_running_rows_until_it_closes(
     fields = {"label": "x=1", "argv": [], "sweep_dir": "old", "runs": 1, "status": "running"}
     leftover = ledger.insert("j", "OLD", fields, Runner.this())
     ledger.update([(leftover, {"seen": 1.0})])
-    ours = Recorder(ledger, job, (), resume=False, root=tmp_path)
+    ours = Claims(ledger, "j", resume=False)
     one, two = batches(job)
-    ours.claim([(one, "a", ["app"]), (two, "b", ["app"])])
-    ledger.update([(ours.rows[two.place], {"status": "ok"})])
+    wanted = [Wanted(b.key, attempt_fields(b, d, ["app"], ())) for b, d in ((one, "a"), (two, "b"))]
+    _, second = ours.claim(wanted)
+    assert isinstance(second, Claimed)
+    ours.end(second.row, {"status": "ok"}, now=True)
     first = {a.sweep_dir: a.seen for a in ledger.attempts("j")}
     deadline = time.time() + 30
     while ledger.attempts("j")[1].seen == first["a"]:

@@ -18,6 +18,16 @@ from pathlib import Path
 import pytest
 from conftest import Project, command
 
+from hydraflow.events import (
+    BatchFinished,
+    BatchStarted,
+    ExecutionStarted,
+    Stopped,
+    StopReason,
+)
+from hydraflow.plan import Batch
+from hydraflow.statuses import BatchStatus
+
 PY = shlex.quote(sys.executable)
 COLOUR = re.compile(rb"\x1b\[(?:[0-9;]*;)?(?:3[0-7]|9[0-7]|38;[25])[;m]")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
@@ -196,9 +206,12 @@ def test_the_bar_is_green_unless_something_failed(failed: int, colour: str) -> N
     from hydraflow.display.live import LiveDisplay
 
     view = LiveDisplay(io.StringIO())
-    view.progress.batches, view.progress.runs = 4, 4
-    view.progress.batches_done = view.progress.runs_done = 2
-    view.progress.failed = failed
+    view.handle(ExecutionStarted("train", 4, 4, 2, 0))
+    view.live.stop()  # drawn here on demand, not by Rich's timer
+    for index, status in enumerate(["ok"] * (2 - failed) + ["failed"] * failed):
+        batch = Batch(index, (f"x={index}",), ("app",), (), ())
+        view.handle(BatchStarted(batch, "D", ("app",), 0, 1, 100, 0.0))
+        view.handle(BatchFinished(batch, "D", BatchStatus(status), 0, 0.0, 1.0, 1, None))
     out = io.StringIO()
     Console(file=out, force_terminal=True, color_system="standard", width=80).print(view)
     bar = out.getvalue().splitlines()[0]
@@ -211,16 +224,14 @@ def test_after_ctrl_c_the_bar_says_stopping_and_stopped_batches_are_not_done() -
     from rich.console import Console
 
     from hydraflow.display.live import LiveDisplay
-    from hydraflow.events import BatchFinished, BatchStarted, RunStarted
-    from hydraflow.plan import Batch
 
     view = LiveDisplay(io.StringIO())
-    view.handle(RunStarted("train", 4, 4, 2, 0))
+    view.handle(ExecutionStarted("train", 4, 4, 2, 0))
     view.live.stop()  # drawn here on demand, not by Rich's timer
     batches = [Batch(i, (f"x={i}",), ("app",), (), ()) for i in range(2)]
     for batch in batches:
         view.handle(BatchStarted(batch, "D", ("app",), batch.index, 1, 100 + batch.index, 0.0))
-    view.handle(BatchFinished(batches[0], "D", "ok", 0, 0.0, 1.0, 1, None))
+    view.handle(BatchFinished(batches[0], "D", BatchStatus.OK, 0, 0.0, 1.0, 1, None))
 
     def bar() -> str:
         out = io.StringIO()
@@ -228,6 +239,7 @@ def test_after_ctrl_c_the_bar_says_stopping_and_stopped_batches_are_not_done() -
         return out.getvalue().splitlines()[0]
 
     assert "1/4 batches" in bar() and "ETA" in bar()
-    view.handle(BatchFinished(batches[1], "D", "interrupted", -2, 0.0, 1.5, 1, None))
+    view.handle(Stopped(StopReason.INTERRUPT))
+    view.handle(BatchFinished(batches[1], "D", BatchStatus.INTERRUPTED, -2, 0.0, 1.5, 1, None))
     assert "1/4 batches" in bar() and "1/4 runs" in bar()
     assert "stopping…" in bar() and "ETA" not in bar()

@@ -17,9 +17,10 @@ import pytest
 import yaml
 from conftest import Project, run_demo
 
-from hydraflow.config import load
+from hydraflow.config import Config, load
 from hydraflow.engine.starters import Spawner
-from hydraflow.engine.warm import ColdCalls, WarmServer, spec_of, starter_for
+from hydraflow.engine.warm import ColdCalls, WarmServer, starter_for
+from hydraflow.modes import AppSpec
 
 PY = shlex.quote(sys.executable)
 
@@ -233,14 +234,19 @@ def test_without_fork_a_process_per_batch_and_one_line(
 ) -> None:
     job(app)
     config = load(app.root / "hydraflow.yaml")
-    spec = spec_of(config.job("j"), config, os.environ)
+    spec = app_of(config, "j")
     said: list[str] = []
     monkeypatch.delattr(os, "fork")
     starter = starter_for(spec, os.environ, app.root, said.append)
     assert type(starter) is Spawner and len(said) == 1 and "fork" in said[0]
     calls = load(_call_yaml(app))
-    call = spec_of(calls.job("c"), calls, os.environ)
+    call = app_of(calls, "c")
     assert isinstance(starter_for(call, os.environ, app.root, said.append), ColdCalls)
+
+
+def app_of(config: Config, name: str) -> AppSpec | None:
+    job = config.job(name)
+    return job.mode.app(job, config.root)
 
 
 def _call_yaml(project: Project) -> Path:
@@ -259,7 +265,7 @@ def test_threads_in_preloading_make_fork_unsafe(app: Project) -> None:
     assert result.returncode == 0, result.stdout
     assert "not safe here (preloading started threads" in result.stdout
     config = load(app.root / "hydraflow.yaml")
-    spec = spec_of(config.job("j"), config, os.environ)
+    spec = app_of(config, "j")
     assert spec is not None
     with pytest.raises(Exception, match="threads"):
         WarmServer(spec, {**os.environ, "PYTHONPATH": str(app.root)}, app.root)
@@ -285,7 +291,7 @@ def test_a_forked_batch_holds_no_descriptor_of_another(project: Project) -> None
     )
     project.yaml("jobs:\n  c:\n    call: fds.work\n")
     config = load(project.root / "hydraflow.yaml")
-    spec = spec_of(config.job("c"), config, os.environ)
+    spec = app_of(config, "c")
     assert spec is not None
     server = WarmServer(spec, os.environ, project.root)
     try:

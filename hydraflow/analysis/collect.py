@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from hydraflow.analysis.model import FAILED, NOT_RUN, OK, UNKNOWN, Results, Run
+from hydraflow.analysis.model import Results, Run
 from hydraflow.analysis.reading import (
     canonical,
     load_yaml,
@@ -27,6 +27,7 @@ from hydraflow.analysis.reading import (
 from hydraflow.config import Config, Job
 from hydraflow.plan import RECORD_OVERRIDE, SWEEP_ROOT, Batch, Extras, batches, planned_runs
 from hydraflow.run_record import RUN_RECORD, read_record
+from hydraflow.statuses import BatchStatus, RunStatus
 from hydraflow.words import params_of
 
 
@@ -36,7 +37,7 @@ class _Sweep:
 
     path: str
     batch: Batch | None = None
-    batch_status: str | None = None
+    batch_status: BatchStatus | None = None
     runs: list[str] = field(default_factory=list)
     recorded: bool = False  # its runs were made with the record callback
 
@@ -150,12 +151,12 @@ def _runs_of(root: Path, job: Job, sweep: _Sweep) -> Iterator[tuple[Run, bool]]:
         if name.isdigit():
             numbers.add(int(name))
         yield run, from_plan
-    if sweep.batch is None or sweep.batch_status in (None, "ok"):
+    if sweep.batch is None or sweep.batch_status in (None, BatchStatus.OK):
         return
     for number, overrides in enumerate(sweep.planned):
         params = params_of(overrides)
         if number not in numbers and same_values(params) not in found:
-            yield Run(job.key, NOT_RUN, None, params), True
+            yield Run(job.key, RunStatus.NOT_RUN, None, params), True
 
 
 def _as_recorded(runs: list[tuple[Run, bool]]) -> list[Run]:
@@ -176,28 +177,25 @@ def _as_recorded(runs: list[tuple[Run, bool]]) -> list[Run]:
     ]
 
 
-# A run without a record (made before runs kept them, or cut short before its end)
-# takes its status from its batch's, where that says more than "unknown".
-_FROM_BATCH = {"ok": OK, "interrupted": "interrupted", "timeout": "timeout", "lost": "lost"}
-
-
 def _run(root: Path, job: Job, sweep: _Sweep, run_dir: str) -> Run:
     folder = str(root / run_dir)
     record = read_record(folder)
     metrics: dict[str, float] = {}
     if record is not None:
-        status = OK if record.get("status") == "ok" else FAILED
+        status = RunStatus.OK if record.get("status") == RunStatus.OK else RunStatus.FAILED
         params = params_of(record.get("overrides") or read_overrides(folder) or [])
         metrics.update(numbers(record.get("value")))
         start, end = record.get("start"), record.get("end")
         duration = end - start if isinstance(start, float) and isinstance(end, float) else None
         error = record.get("error")
     else:
-        batch_status = sweep.batch_status or ""
+        # A run without a record (made before runs kept them, or cut short before its
+        # end) takes its status from its batch's, where that says more than "unknown".
         # Without records a run that ended before its batch was stopped looks the same
         # as the one that was stopped: only a batch that succeeded vouches for each run.
-        known = sweep.recorded or batch_status == "ok"
-        status = _FROM_BATCH.get(batch_status, UNKNOWN) if known else UNKNOWN
+        batch = sweep.batch_status
+        known = batch is not None and (sweep.recorded or batch == BatchStatus.OK)
+        status = RunStatus.of_batch(batch) if batch is not None and known else RunStatus.UNKNOWN
         params = params_of(read_overrides(folder) or [])
         duration, error = None, None
     metrics.update(read_metrics(folder, job.metrics))

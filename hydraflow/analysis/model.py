@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Statuses of a run: what its record says, or what hydraflow knows without one.
-OK, FAILED, NOT_RUN, UNKNOWN = "ok", "failed", "not run", "unknown"
+from hydraflow.statuses import RunStatus
 
 
 @dataclass(frozen=True)
@@ -15,7 +14,7 @@ class Run:
     (the overrides it ran with) and its metrics (the numbers it returned or wrote)."""
 
     job: str
-    status: str
+    status: RunStatus
     dir: str | None
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from hydraflow.run_record import read_record
+from hydraflow.statuses import RunStatus
 from hydraflow.words import params_of
 
 OVERRIDES = os.path.join(".hydra", "overrides.yaml")
@@ -99,7 +100,9 @@ def canonical(value: str) -> str:
     return repr(number) if math.isfinite(number) else lowered
 
 
-def run_numbers(folder: str, planned: Sequence[Mapping[str, str]], status: str = "ok") -> set[int]:
+def run_numbers(
+    folder: str, planned: Sequence[Mapping[str, str]], status: RunStatus = RunStatus.OK
+) -> set[int]:
     """Which of a batch's planned runs have a record with ``status`` in its sweep dir.
 
     A run is known by the number its folder is named after (Hydra numbers runs in the

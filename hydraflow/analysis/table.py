@@ -8,13 +8,14 @@ import difflib
 import math
 import re
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from hydraflow.analysis.model import OK, Run
+from hydraflow.analysis.model import Run
 from hydraflow.errors import UsageError
 from hydraflow.selection import Selection, ValuesSeen
+from hydraflow.statuses import RunStatus
 
 # A metric is better low when its name says so; otherwise high is better.
 _LOWER_IS_BETTER = re.compile(r"loss|err|mse|mae|rmse|nll|perplexity|cost|time|duration|regret")
@@ -163,7 +164,7 @@ def group(runs: Sequence[Run], keys: Sequence[str]) -> list[Group]:
         groups.setdefault(tuple(str(_field(run, k) or "") for k in keys), []).append(run)
     summary = []
     for values, members in groups.items():
-        ok = [run for run in members if run.status == OK]
+        ok = [run for run in members if run.status == RunStatus.OK]
         metrics: dict[str, tuple[float, float | None]] = {}
         for name in metric_keys(ok):
             numbers = [run.metrics[name] for run in ok if name in run.metrics]
@@ -197,7 +198,7 @@ def lower_is_better(metric: str) -> bool:
 
 def best(runs: Sequence[Run], metric: str) -> float | None:
     """The best value of a metric among the ``ok`` runs."""
-    values = [r.metrics[metric] for r in runs if r.status == OK and metric in r.metrics]
+    values = [r.metrics[metric] for r in runs if r.status == RunStatus.OK and metric in r.metrics]
     values = [v for v in values if not math.isnan(v)]
     if not values:
         return None
@@ -218,40 +219,18 @@ class Query:
     all_columns: bool = False
 
     @classmethod
-    def parse(
-        cls,
-        job: str | None = None,
-        where: Sequence[str] | str = (),
-        sort: str | None = None,
-        reverse: bool = False,
-        top: str | int | None = None,
-        group_by: str | None = None,
-        json: bool = False,
-        csv: bool = False,
-        md: bool = False,
-        all_columns: bool = False,
-    ) -> Query:
-        """From a front end's values: strings, lists of strings, bools."""
-        formats = [name for name, on in (("json", json), ("csv", csv), ("md", md)) if on]
-        if len(formats) > 1:
-            raise UsageError(f"choose one of --json, --csv, --md (got {', '.join(formats)})")
-        count: int | None = None
-        if top is not None and top != "":
-            try:
-                count = int(str(top))
-            except ValueError:
-                raise UsageError(f"--top needs a whole number, got {top!r}") from None
-            if count < 1:
-                raise UsageError(f"--top must be at least 1, got {count}")
+    def of(cls, values: Mapping[str, Any]) -> Query:
+        """From ``flags.RESULTS.parse``: the values of the results flags, checked."""
+        formats = [name for name in ("json", "csv", "md") if values.get(name)]
         return cls(
-            job=job or None,
-            where=(where,) if isinstance(where, str) else tuple(where),
-            sort=sort or None,
-            reverse=reverse,
-            top=count,
-            group_by=tuple(k.strip() for k in (group_by or "").split(",") if k.strip()),
+            job=values.get("job") or None,
+            where=tuple(values.get("where") or ()),
+            sort=values.get("sort") or None,
+            reverse=bool(values.get("reverse")),
+            top=values.get("top"),
+            group_by=tuple(values.get("group_by") or ()),
             format=formats[0] if formats else "table",
-            all_columns=all_columns,
+            all_columns=bool(values.get("all_columns")),
         )
 
     def choose(self, runs: Sequence[Run]) -> list[Run]:

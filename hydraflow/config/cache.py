@@ -13,26 +13,37 @@ from __future__ import annotations
 import json
 import os
 import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hydraflow.config.model import Config, Job
+from hydraflow.errors import ConfigError
 
 CACHE = Path(".hydraflow") / "cache" / "listing.json"
 # Lines kept before every sweep was checked may count a job that cannot run.
 _FORMAT = 2
 
 
-def summaries(config: Config) -> dict[str, str]:
-    """The listing line of every job that has no help, parsed once per version of the file."""
+@dataclass(frozen=True)
+class Listing:
+    """The listing line of each job without help, and why a job cannot run, if it cannot."""
+
+    lines: dict[str, str] = field(default_factory=dict)
+    problems: dict[str, ConfigError] = field(default_factory=dict)
+
+
+def listing(config: Config) -> Listing:
+    """The listing lines of the jobs without help, parsed once per version of the file; a
+    job whose sweeps do not parse has its problem instead (and nothing is kept)."""
     wanted = [job for job in config.jobs.values() if not job.help]
     if not wanted:
-        return {}
+        return Listing()
     try:
         data = config.path.read_bytes()
     except OSError:
         data = b"${"  # cannot tell whether the file changed: do not keep
     if b"${" in data:
-        return {job.key: _summary(job) for job in wanted}
+        return _counted(wanted)
     from hydraflow import __version__
 
     key = f"{__version__}:{_FORMAT}:{len(data)}:{zlib.crc32(data):08x}"
@@ -40,19 +51,26 @@ def summaries(config: Config) -> dict[str, str]:
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
         if kept.get("key") == key:
-            return dict(kept["lines"])
+            return Listing(dict(kept["lines"]))
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         pass
-    lines = {job.key: _summary(job) for job in wanted}
-    _keep(path, {"key": key, "lines": lines})
-    return lines
+    counted = _counted(wanted)
+    if not counted.problems:
+        _keep(path, {"key": key, "lines": counted.lines})
+    return counted
 
 
-def _summary(job: Job) -> str:
-    """The line, from sweeps all checked: counting needs only ``each``, but a count shown
+def _counted(jobs: list[Job]) -> Listing:
+    """Each line from sweeps all checked: counting needs only ``each``, but a count shown
     for a job that cannot run (a bad ``all``) would be a promise the run breaks."""
-    job.check()
-    return job.summary()
+    found = Listing()
+    for job in jobs:
+        try:
+            job.check()
+            found.lines[job.key] = job.summary()
+        except ConfigError as error:
+            found.problems[job.key] = error
+    return found
 
 
 def _keep(path: Path, content: object) -> None:

@@ -7,17 +7,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
 from hydraflow.config.source import Place, plain
 from hydraflow.errors import ConfigError, UsageError, did_you_mean
+from hydraflow.modes import Mode
 
 if TYPE_CHECKING:
     from hydraflow.sweep import Sweep, Token
 
-Mode = Literal["run", "call", "submit"]
 DEFAULT_METRICS = ("metrics.json",)
 T = TypeVar("T")
 
@@ -126,6 +126,7 @@ class Job:
     devices: tuple[str, ...]
     line: int
     node: yaml.Node = field(repr=False, compare=False)
+    path: Path = Path("hydraflow.yaml")  # the file it was read from, for messages
     # Every run writes hydraflow.run.json (through a Hydra callback); false turns it off.
     record: bool = True
     # Where a run's numbers are, as globs relative to its run dir (JSON or YAML).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import keyword
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -10,15 +9,15 @@ from typing import Any
 
 import yaml
 
-from hydraflow.config.model import DEFAULT_METRICS, Config, Job, JobSet, Mode
+from hydraflow.config.model import DEFAULT_METRICS, Config, Job, JobSet
 from hydraflow.config.source import check_aliases, compose, is_null, line, place, read
 from hydraflow.config.values import Values, kind
 from hydraflow.errors import ConfigError, did_you_mean, shown
+from hydraflow.modes import MODES, Mode
 
-MODES = ("run", "call", "submit")
 JOB_KEYS = (
-    *("run", "call", "submit", "name", "help", "add", "sets", "parallel", "devices"),
-    *("record", "metrics", "warm"),
+    *MODES,
+    *("name", "help", "add", "sets", "parallel", "devices", "record", "metrics", "warm"),
 )
 SET_KEYS = ("each", "all", "zip", "add")
 # Invoke turns job names into task names; a '.' would break every invoke command.
@@ -107,7 +106,7 @@ class _Reader:
 
     def job(self, key: str, node: yaml.Node) -> Job:
         if is_null(node):
-            raise self.error(f"job {key!r} needs one of run, call or submit", node)
+            raise self.error(f"job {key!r} needs one of {_choices(list(MODES))}", node)
         entries = self.mapping(node, f"job {key!r}")
         self.known(entries, JOB_KEYS, f"job {key!r}")
         modes = [m for m in MODES if m in entries]
@@ -115,20 +114,16 @@ class _Reader:
             given = " and ".join(modes)
             problem = f"has {given}" if modes else "has none"
             raise self.error(
-                f"job {key!r} needs exactly one of run, call or submit; it {problem}", node
+                f"job {key!r} needs exactly one of {_choices(list(MODES))}; it {problem}", node
             )
-        mode: Mode = modes[0]  # type: ignore[assignment]
-        command_node = entries[mode][1]
-        command_text = self.values.text(command_node, mode)
-        command = self.values.words(command_text, command_node, mode)
+        mode = MODES[modes[0]]
+        command_node = entries[mode.key][1]
+        command_text = self.values.text(command_node, mode.key)
+        command = self.values.words(command_text, command_node, mode.key)
         if not command:
             raise self.error(f"{mode} of job {key!r} is empty", command_node)
-        if mode == "call" and not _importable(command[0]):
-            raise self.error(
-                f"call must be module.function, then any fixed arguments"
-                f" (e.g. pkg.train.main), not {shown(command[0])}",
-                command_node,
-            )
+        if (wrong := mode.command_problem(command)) is not None:
+            raise self.error(wrong, command_node)
         text = {
             k: self.values.text(entries[k][1], k) for k in ("name", "help", "add") if k in entries
         }
@@ -157,21 +152,25 @@ class _Reader:
             **self.warm(entries, mode),
             line=line(node),
             node=node,
+            path=self.path,
         )
 
-    def warm(self, entries: Mapping[str, tuple[yaml.Node, yaml.Node]], mode: str) -> dict[str, Any]:
+    def warm(
+        self, entries: Mapping[str, tuple[yaml.Node, yaml.Node]], mode: Mode
+    ) -> dict[str, Any]:
         """``warm: true``, ``warm: false``, or the modules to preload (which means true).
         A call job is warm unless it says otherwise."""
         if "warm" not in entries:
-            return {"warm": mode == "call", "preload": ()}
+            return {"warm": mode.warm_by_default, "preload": ()}
         node = entries["warm"][1]
         preload: tuple[str, ...] = ()
         if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":bool"):
             warm = self.values.boolean(node, "warm")
         else:
             warm, preload = True, self.values.texts(node, "warm")
-        if warm and mode == "submit":  # the handler starts the batches, not hydraflow
-            raise self.error("warm is for run and call jobs", node)
+        if warm and not mode.can_be_warm:  # the handler starts the batches, not hydraflow
+            warmable = [key for key, other in MODES.items() if other.can_be_warm]
+            raise self.error(f"warm is for {' and '.join(warmable)} jobs", node)
         return {"warm": warm, "preload": preload}
 
     def sets(self, node: yaml.Node) -> Iterator[JobSet]:
@@ -204,7 +203,6 @@ class _Reader:
         )
 
 
-def _importable(target: str) -> bool:
-    """Whether ``target`` names a function in a module: two or more dotted identifiers."""
-    parts = target.split(".")
-    return len(parts) > 1 and all(p.isidentifier() and not keyword.iskeyword(p) for p in parts)
+def _choices(words: list[str]) -> str:
+    """``run, call or submit``."""
+    return f"{', '.join(words[:-1])} or {words[-1]}" if len(words) > 1 else words[0]

@@ -9,10 +9,10 @@ from hydraflow.events import (
     BatchOutput,
     BatchStarted,
     Event,
+    ExecutionFinished,
+    ExecutionStarted,
     Notice,
     Preview,
-    RunFinished,
-    RunStarted,
 )
 from hydraflow.report import (
     duration,
@@ -22,9 +22,11 @@ from hydraflow.report import (
     status_text,
     summary_line,
 )
+from hydraflow.statuses import BatchStatus
+from hydraflow.tally import Tally
 
 
-def header(event: RunStarted) -> str:
+def header(event: ExecutionStarted) -> str:
     """``train: 4 batches, 12 runs, 2 at once (1 skipped, done before)``."""
     at_once = f", {event.workers} at once" if event.workers > 1 else ""
     skipped = f" ({event.skipped} skipped, done before)" if event.skipped else ""
@@ -39,14 +41,15 @@ def finished_line(event: BatchFinished, done: int, total: int) -> str:
     )
 
 
-def closing_lines(event: RunFinished, rerun: str | None) -> list[str]:
-    """What both views print when a run ends: the summary, each failure, the outputs."""
+def closing_lines(event: ExecutionFinished, rerun: str | None) -> list[str]:
+    """What both views print when an execution ends: the summary, each failure, the
+    outputs."""
     summary = event.summary
     lines = [line] if (line := summary_line(summary)) else []
     if summary.broken:
         lines.append(f"error: {summary.broken}")
     for failure in summary.failures:
-        if failure.status != "interrupted":
+        if failure.status != BatchStatus.INTERRUPTED:
             lines += failure_block(failure, rerun)
     if where := outputs_line(summary.outputs):
         lines.append(where)
@@ -61,13 +64,13 @@ class PlainDisplay:
         self.raw: IO[bytes] | None = getattr(stream, "buffer", None)
         self.quiet = quiet
         self.rerun = rerun
-        self.total = 0
-        self.done = 0
+        self.tally = Tally()
 
     def close(self) -> None:
         """Every line is written as it comes: nothing to give back."""
 
     def handle(self, event: Event) -> None:
+        self.tally.handle(event)
         if isinstance(event, BatchOutput):
             if not self.quiet:
                 self._write(f"[{event.batch.label}] ".encode() + event.data + b"\n")
@@ -77,15 +80,12 @@ class PlainDisplay:
             retry = f" (attempt {event.attempt})" if event.attempt > 1 else ""
             self._line(f"start  #{event.batch.index + 1} {event.batch.label}{retry}")
         elif isinstance(event, BatchFinished):
-            if not event.retrying:
-                self.done += 1
-            self._line(finished_line(event, self.done, self.total))
-        elif isinstance(event, RunStarted):
-            self.total = event.batches
+            self._line(finished_line(event, self.tally.batches_done, self.tally.batches))
+        elif isinstance(event, ExecutionStarted):
             self._line(header(event))
         elif isinstance(event, Notice):
             self._line(event.text)
-        elif isinstance(event, RunFinished):
+        elif isinstance(event, ExecutionFinished):
             for line in closing_lines(event, self.rerun):
                 self._write(line.encode("utf-8", "surrogateescape") + b"\n")
 

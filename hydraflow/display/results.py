@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from typing import IO
 
 from hydraflow.analysis.formats import number, seconds
-from hydraflow.analysis.model import FAILED, NOT_RUN, Run
+from hydraflow.analysis.model import Run
 from hydraflow.analysis.table import best
+from hydraflow.statuses import RunStatus
 
 
 def print_runs(
@@ -34,7 +35,7 @@ def print_runs(
     table.add_column("dir", overflow="fold")
     bests = {m: best(runs, m) for m in metrics}
     for run in runs:
-        style = "red" if run.status == FAILED else "dim" if run.status == NOT_RUN else ""
+        style = {RunStatus.FAILED: "red", RunStatus.NOT_RUN: "dim"}.get(run.status, "")
         cells = [Text(run.job)] if job else []
         cells += [Text(run.status, style=style), *(Text(run.params.get(p, "")) for p in params)]
         for metric in metrics:

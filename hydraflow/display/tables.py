@@ -11,10 +11,11 @@ from typing import IO, Any
 
 from hydraflow.report import log_text, recorded_text
 from hydraflow.status import STATES, JobStatus
+from hydraflow.statuses import BatchStatus
 
 # Columns always shown; the others only when some row has them.
-_ALWAYS = ("ok", "failed", "never run", "stale")
-_TITLES = {"timeout": "timed out"}
+_ALWAYS = (BatchStatus.OK, BatchStatus.FAILED, BatchStatus.NEVER_RUN, BatchStatus.STALE)
+_TITLES = {BatchStatus.TIMEOUT: "timed out"}
 
 
 def safe(text: str) -> str:
@@ -96,7 +97,7 @@ def watch_status(
                 out.write("\n")
                 out.flush()
             shown = rows
-            if not any(r.counts["running"] or r.counts["queued"] for r in report):
+            if not any(r.counts[s] for r in report for s in STATES if s.live):
                 return
             time.sleep(every)
 

@@ -19,6 +19,11 @@ class Broadcast:
         self.observers = list(observers)
         self.lock = threading.Lock()
 
+    def add(self, observer: Observer, *, first: bool = False) -> None:
+        """One more observer; ``first`` hears every event before the others."""
+        with self.lock:
+            self.observers.insert(0 if first else len(self.observers), observer)
+
     def __call__(self, event: Event) -> None:
         closed = False
         failure: Exception | None = None

@@ -8,8 +8,9 @@ stops the batch *and everything it started* (TERM, a grace period, KILL).
 
 Ctrl-C and SIGTERM only set a flag that the loop reads, so a signal can never
 cut a batch's bookkeeping in half. A failure of hydraflow itself (a ledger that
-cannot be written, a log on a full disk) ends the run loudly with every
-record accurate; it never leaves batches silently unrun.
+cannot be written, a log on a full disk) ends the execution loudly with every
+record accurate; it never leaves batches silently unrun. The pool reads the time
+and waits only through its clock, so a test can drive it without sleeping.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ import contextlib
 import os
 import select
 import signal
-import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hydraflow.engine.broadcast import OutputClosed
+from hydraflow.engine.clock import SYSTEM_CLOCK, Clock
 from hydraflow.engine.output import LineSplitter, hydra_run_number
 from hydraflow.engine.running import Launch, Log, Running
 from hydraflow.engine.signals import signals_counted
@@ -35,12 +36,14 @@ from hydraflow.events import (
     BatchStarted,
     Event,
     Notice,
+    Problem,
     RunsLaunched,
-    Status,
-    Summary,
+    Stopped,
+    StopReason,
 )
 from hydraflow.plan import Batch
-from hydraflow.process import GRACE_SECONDS, signal_group
+from hydraflow.process import GRACE_SECONDS
+from hydraflow.statuses import BatchStatus
 
 LOG_NAME = "hydraflow.log"
 _CHUNK = 1 << 16
@@ -68,17 +71,22 @@ class Pool:
         starter: Starter,
         cwd: Path,
         emit: Callable[[Event], None],
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
         self.starter = starter
         self.cwd = cwd
+        self.clock = clock
         self._emit = emit
         self._running: dict[int, Running] = {}  # by pid
         self._fds: dict[int, Running] = {}  # pipe or pidfd -> its batch
         self._poller = select.poll()
-        self._retries: collections.deque[tuple[Launch, int, BatchFinished]] = collections.deque()
+        self._retries: collections.deque[tuple[Launch, int]] = collections.deque()
         self._wake: int | None = None
         self._stopping = False
+        self._stop_reasons: set[StopReason] = set()
+        self._output_closed = False
+        self._failures = 0
         self._interrupts = 0
         self._handled_interrupts = 0
         # Encoded once: the environment would otherwise be encoded again for every batch.
@@ -89,15 +97,14 @@ class Pool:
 
     # -- the loop --------------------------------------------------------------------
 
-    def run(self, take: Generator[Launch | None, None, None], summary: Summary) -> Summary:
-        """Run every launch ``take`` yields (None stands for a batch skipped at its claim).
+    def run(self, take: Generator[Launch | None, None, None], batches: int) -> None:
+        """Run every launch ``take`` yields (None stands for a batch skipped at its claim),
+        at most ``batches`` of them at once with the workers there are.
 
         ``take`` is closed at the end, so that it can let go of what it claimed ahead.
         """
-        self.summary = summary
-        summary.started = time.time()
-        free = list(reversed(range(max(1, min(self.settings.workers, summary.batches)))))
-        with signals_counted(self._count_interrupt, self._poller) as wake:
+        free = list(reversed(range(max(1, min(self.settings.workers, batches)))))
+        with signals_counted(self.count_interrupt, self._poller) as wake:
             self._wake = wake
             try:
                 while True:
@@ -115,17 +122,11 @@ class Pool:
             finally:
                 take.close()
                 for running in self._running.values():  # only after a failure of the loop itself
-                    signal_group(running.child.pid, signal.SIGKILL)
-        # A retry that never started (the run stopped first) is a failure to report.
-        summary.failures += [replace(finished, retrying=False) for _, _, finished in self._retries]
-        summary.interrupted = summary.interrupted or self._interrupts > 0
-        summary.ended = time.time()
-        return summary
+                    running.child.signal(signal.SIGKILL)
 
     def _next(self, take: Iterator[Launch | None]) -> tuple[Launch, int] | None:
         if self._retries:
-            retried, attempt, _ = self._retries.popleft()
-            return retried, attempt
+            return self._retries.popleft()
         try:
             for launch in take:
                 if launch is not None:
@@ -136,7 +137,7 @@ class Pool:
 
     def _wait(self) -> None:
         """Wait for output, an end, a timer or a signal; then act on what happened."""
-        now = time.monotonic()
+        now = self.clock.monotonic()
         timers = [
             t
             for r in self._running.values()
@@ -146,19 +147,18 @@ class Pool:
         if any(r.child.exit_fd() is None and r.returncode is None for r in self._running.values()):
             timers.append(now + _POLL_SECONDS)
         timeout = max(0.0, min(timers) - now) if timers else None
-        events = self._poller.poll(None if timeout is None else timeout * 1000)
-        for fd, _ in events:
+        for fd, _ in self.clock.wait(self._poller, timeout):
             running = self._fds.get(fd)
             if running is not None:
                 self._guarded(running, self._readable, fd)
             elif fd == self._wake:
                 os.read(fd, 512)  # a signal's wake-up byte: the flag it set is read above
-        now = time.monotonic()
+        now = self.clock.monotonic()
         for running in list(self._running.values()):
             self._guarded(running, self._tick, now)
 
     def _guarded(self, running: Running, action: Callable[..., None], *args: object) -> None:
-        """Any failure while handling one batch stops that batch and fails the run."""
+        """Any failure while handling one batch stops that batch and fails the execution."""
         try:
             action(running, *args)
         except Exception as error:
@@ -174,7 +174,7 @@ class Pool:
     def _start(self, launch: Launch, slot: int, attempt: int, free: list[int]) -> None:
         batch, sweep_dir = launch.batch, launch.sweep_dir
         log = Log(self.cwd / sweep_dir / LOG_NAME)
-        started = time.time()
+        started = self.clock.time()
         try:
             child = self.starter.start(launch.argv, self._environment(batch, slot))
         except (OSError, ValueError) as error:
@@ -184,16 +184,12 @@ class Pool:
             with contextlib.suppress(OSError):
                 log.write(line.encode() + b"\n")
             log.close()
-            finished = self._record(
-                BatchFinished(
-                    batch, sweep_dir, "failed", None, started, time.time(), attempt,
-                    log.written, (line,), argv=launch.argv,
-                )
+            finished = BatchFinished(
+                batch, sweep_dir, BatchStatus.FAILED, None, started, self.clock.time(),
+                attempt, log.written, (line,), argv=launch.argv,
             )  # fmt: skip
-            self._event(finished)
+            self._report(finished, launch)
             free.append(slot)
-            if finished.retrying:
-                self._retries.append((launch, attempt + 1, finished))
             return
         timeout = self.settings.timeout
         running = Running(
@@ -203,7 +199,7 @@ class Pool:
             child,
             log,
             started,
-            time.monotonic() + timeout if timeout else None,
+            self.clock.monotonic() + timeout if timeout else None,
             streams={child.stdout: "stdout", child.stderr: "stderr"},
             splitters={child.stdout: LineSplitter(), child.stderr: LineSplitter()},
         )
@@ -217,7 +213,7 @@ class Pool:
         self._event(BatchStarted(batch, sweep_dir, launch.argv, slot, attempt, child.pid, started))
 
     def _readable(self, running: Running, fd: int) -> None:
-        if fd not in running.streams:  # the pidfd: the process has ended
+        if fd not in running.streams:  # the exit descriptor: the process has ended
             self._forget(fd)
             running.returncode = running.child.poll()
             return
@@ -246,7 +242,7 @@ class Pool:
             running.timed_out = True
             self._stop(running)
         if running.kill_at is not None and now >= running.kill_at:
-            signal_group(running.child.pid, signal.SIGKILL)
+            running.child.signal(signal.SIGKILL)
             running.kill_at = None
         if running.returncode is not None and running.streams and running.give_up_at is None:
             # The batch has ended, but something it started still holds its pipes.
@@ -257,9 +253,9 @@ class Pool:
 
     def _stop(self, running: Running) -> None:
         """TERM the batch's group now, KILL it after the grace period."""
-        signal_group(running.child.pid, signal.SIGTERM)
+        running.child.signal(signal.SIGTERM)
         if running.kill_at is None:
-            running.kill_at = time.monotonic() + self.settings.grace
+            running.kill_at = self.clock.monotonic() + self.settings.grace
 
     def _close_streams(self, running: Running) -> None:
         for fd in list(running.streams):
@@ -271,61 +267,61 @@ class Pool:
             self._poller.unregister(fd)
 
     def _finish(self, running: Running) -> int:
-        """Record a batch whose process has ended and whose pipes are closed."""
+        """Report a batch whose process has ended and whose pipes are closed."""
         del self._running[running.child.pid]
-        pidfd = running.child.exit_fd()
-        if pidfd is not None:
-            self._forget(pidfd)
-        running.log.close()
+        exit_fd = running.child.exit_fd()
+        if exit_fd is not None:
+            self._forget(exit_fd)
+        try:
+            running.log.close()
+        except OSError as error:  # the last of the log did not reach the disk
+            running.problem = running.problem or error
+            self._break(OSError(f"cannot write the log {running.log.path}: {error.strerror}"))
         running.child.close()
-        code = running.returncode
-        status: Status = "ok" if code == 0 else "failed"
-        if running.timed_out:
-            status = "timeout"
-        elif self._interrupts and code != 0:
-            status = "interrupted"
-        if running.problem is not None and status == "ok":
-            status = "failed"
         launch = running.launch
-        finished = self._record(
-            BatchFinished(
-                launch.batch,
-                launch.sweep_dir,
-                status,
-                code,
-                running.started,
-                time.time(),
-                running.attempt,
-                running.log.written,
-                tuple(running.tail),
-                argv=launch.argv,
-                timeout=self.settings.timeout if running.timed_out else None,
-            )
+        finished = BatchFinished(
+            launch.batch,
+            launch.sweep_dir,
+            self._status(running),
+            running.returncode,
+            running.started,
+            self.clock.time(),
+            running.attempt,
+            running.log.written,
+            tuple(running.tail),
+            argv=launch.argv,
+            timeout=self.settings.timeout if running.timed_out else None,
         )
-        self._event(finished)
-        if finished.retrying:
-            self._retries.append((launch, running.attempt + 1, finished))
+        self._report(finished, launch)
         return running.slot
 
-    def _record(self, finished: BatchFinished) -> BatchFinished:
-        """Count a finished attempt, decide on a retry, and stop launches past the limit."""
-        if finished.status == "ok":
-            self.summary.ok += 1
-            self.summary.runs_ok += finished.batch.runs
-            return finished
-        can_retry = (
-            finished.status in ("failed", "timeout")
-            and finished.attempt <= self.settings.retries
-            and not self._stopping
-        )
-        if can_retry:
-            return replace(finished, retrying=True)
-        self.summary.failures.append(finished)
-        limit = self.settings.failure_limit
-        failed = sum(f.status != "interrupted" for f in self.summary.failures)
-        if limit is not None and failed >= limit:
-            self._stopping = True
-        return finished
+    def _status(self, running: Running) -> BatchStatus:
+        if running.timed_out:
+            return BatchStatus.TIMEOUT
+        code = running.returncode
+        if self._interrupts and code != 0:
+            return BatchStatus.INTERRUPTED
+        if code == 0 and running.problem is None:
+            return BatchStatus.OK
+        return BatchStatus.FAILED
+
+    def _report(self, finished: BatchFinished, launch: Launch) -> None:
+        """Say how an attempt ended, decide on a retry, and stop launches past the limit."""
+        if finished.status != BatchStatus.OK:
+            can_retry = (
+                finished.status in (BatchStatus.FAILED, BatchStatus.TIMEOUT)
+                and finished.attempt <= self.settings.retries
+                and not self._stopping
+            )
+            if can_retry:
+                finished = replace(finished, retrying=True)
+                self._retries.append((launch, finished.attempt + 1))
+            elif finished.status != BatchStatus.INTERRUPTED:
+                self._failures += 1
+                limit = self.settings.failure_limit
+                if limit is not None and self._failures >= limit:
+                    self._stopping = True
+        self._event(finished)
 
     def _environment(self, batch: Batch, slot: int) -> dict[bytes, bytes]:
         env = dict(self._base_env)
@@ -338,25 +334,25 @@ class Pool:
     # -- events and failures -----------------------------------------------------------
 
     def _event(self, event: Event) -> None:
-        """Report an event; an observer's failure ends the run, never the loop."""
+        """Report an event; an observer's failure ends the execution, never the loop."""
         try:
             self._emit(event)
         except OutputClosed:
             # Nobody reads our output any more: stop everything, as `head` users expect.
-            if not self.summary.output_closed:
-                self.summary.output_closed = True
-                self._interrupt()
+            if not self._output_closed:
+                self._output_closed = True
+                self._interrupt(StopReason.OUTPUT_CLOSED)
         except Exception as error:
             self._break(error)
 
     def _break(self, error: Exception) -> None:
         self._stopping = True
-        if not self.summary.broken:
-            self.summary.broken = str(error) or type(error).__name__
+        self._event(Problem(str(error) or type(error).__name__))
 
     # -- interrupts --------------------------------------------------------------------
 
-    def _count_interrupt(self) -> None:
+    def count_interrupt(self) -> None:
+        """Ctrl-C or SIGTERM: acted on by the loop, never in the middle of its bookkeeping."""
         self._interrupts += 1
 
     def _handle_interrupts(self) -> None:
@@ -365,17 +361,20 @@ class Pool:
         first = self._handled_interrupts == 0
         self._handled_interrupts = self._interrupts
         if first:
-            if self._running and not self.summary.output_closed:
+            if self._running and not self._output_closed:
                 self._event(Notice("stopping… (Ctrl-C again to kill now)"))
-            self._interrupt()
+            self._interrupt(StopReason.INTERRUPT)
         else:
             for running in self._running.values():
-                signal_group(running.child.pid, signal.SIGKILL)
+                running.child.signal(signal.SIGKILL)
 
-    def _interrupt(self) -> None:
+    def _interrupt(self, reason: StopReason) -> None:
         """Start nothing more and stop every running batch (TERM, grace, KILL)."""
         self._stopping = True
         self._interrupts = max(self._interrupts, 1)
         self._handled_interrupts = max(self._handled_interrupts, 1)
+        if reason not in self._stop_reasons:
+            self._stop_reasons.add(reason)
+            self._event(Stopped(reason))
         for running in self._running.values():
             self._stop(running)

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 from collections.abc import Mapping, Sequence
 from typing import Protocol
+
+from hydraflow.process import signal_group
 
 
 class Child(Protocol):
@@ -22,6 +25,9 @@ class Child(Protocol):
         """A descriptor that becomes readable when the process ends; None to poll."""
 
     def poll(self) -> int | None: ...
+
+    def signal(self, sig: signal.Signals) -> None:
+        """Signal the batch's whole process group (it leads one)."""
 
     def close(self) -> None:
         """Release the pipes and descriptors (the pool has read what it wanted)."""
@@ -58,6 +64,9 @@ class SpawnedChild:
             if pid == self.pid:
                 self._returncode = os.waitstatus_to_exitcode(status)
         return self._returncode
+
+    def signal(self, sig: signal.Signals) -> None:
+        signal_group(self.pid, sig)
 
     def close(self) -> None:
         for fd in (self.stdout, self.stderr, self._pidfd):

@@ -12,83 +12,31 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
+import signal
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from hydraflow.config import Config, Job
 from hydraflow.engine.starters import Child, Spawner, Starter
-from hydraflow.errors import ConfigError, UsageError
+from hydraflow.errors import UsageError
+from hydraflow.modes import AppSpec
+from hydraflow.process import signal_group
 
 WARM_SCRIPT = Path(__file__).resolve().parents[1] / "_warm" / "hydraflow_warm.py"
 _HEADER = struct.Struct("!I")
 _STATUS = struct.Struct("!i")
-_PYTHON = re.compile(r"(python|pypy)[0-9.]*(\.exe)?$")
 
 
-@dataclass(frozen=True)
-class WarmSpec:
-    """What a job's batches run, as the warm process needs it."""
-
-    interpreter: str
-    kind: str  # script, module or call
-    target: str
-    prefix: int  # argv words before the batch's own: [python, script] is 2
-    preload: tuple[str, ...] = ()
-    path: tuple[str, ...] = ()
-
-    def as_json(self) -> str:
-        fields = {"kind": self.kind, "target": self.target, "preload": list(self.preload)}
-        return json.dumps({**fields, "path": list(self.path)})
-
-
-def spec_of(job: Job, config: Config, environ: Mapping[str, str]) -> WarmSpec | None:
-    """What the job's batches run, as hydraflow_warm.py takes it; None for a run job that
-    is not warm. A job that asks for ``warm`` but cannot have it is a mistake in the
-    file, named at its ``warm:`` line, never a silent fall back."""
-    root = config.root
-    if job.mode == "call":  # cold or warm, a call goes through hydraflow_warm.py
-        return WarmSpec(sys.executable, "call", job.command[0], 1, job.preload, (str(root),))
-    if job.mode != "run" or not job.warm:
-        return None
-
-    def mistake(message: str) -> ConfigError:
-        return ConfigError(f"job {job.key!r}: {message}", config.path, job.line_of("warm"))
-
-    words = job.command
-    found = shutil.which(words[0], path=environ.get("PATH")) if len(words) > 1 else None
-    if found is None or not _PYTHON.search(Path(words[0]).name):
-        raise mistake(
-            "warm works for `python SCRIPT …` or `python -m MODULE …`;"
-            f" this job runs {job.command_text!r}"
-        )
-    if words[1] == "-m" and len(words) > 2:
-        return WarmSpec(found, "module", words[2], 3, job.preload, (str(root),))
-    if words[1].startswith("-"):
-        raise mistake(
-            "warm takes `python SCRIPT …` or `python -m MODULE …`,"
-            f" without interpreter options such as {words[1]!r}"
-        )
-    script = (root / words[1]).resolve()
-    if not script.is_file():
-        raise mistake(f"warm needs the script {words[1]!r}, which is not there")
-    return WarmSpec(found, "script", str(script), 2, job.preload, (str(script.parent),))
-
-
-def check_call(job: Job, root: Path) -> None:
-    """``--dry-run`` of a call job still checks that the function imports (in a child
-    process: hydraflow itself never runs the job's code)."""
-    spec = WarmSpec(sys.executable, "call", job.command[0], 1, job.preload, (str(root),))
+def probe_app(app: AppSpec, root: Path) -> None:
+    """Whether the app loads, in its own interpreter (hydraflow itself never runs the
+    job's code): a call job's ``--dry-run`` says so before anything runs."""
     result = subprocess.run(
-        [sys.executable, str(WARM_SCRIPT), "--check", spec.as_json()],
+        [app.interpreter, str(WARM_SCRIPT), "--check", app.as_json()],
         cwd=root,
         capture_output=True,
         text=True,
@@ -96,7 +44,7 @@ def check_call(job: Job, root: Path) -> None:
     )
     if result.returncode != 0:
         reason = (result.stderr.strip().splitlines() or ["it does not import"])[-1]
-        raise UsageError(f"job {job.key!r}: cannot call {job.command[0]!r}: {reason}")
+        raise UsageError(f"cannot call {app.target!r}: {reason}")
 
 
 class Unsafe(Exception):
@@ -106,7 +54,7 @@ class Unsafe(Exception):
 class WarmServer:
     """The warm process of one run; ``start`` asks it for a child per batch."""
 
-    def __init__(self, spec: WarmSpec, env: Mapping[str, str], cwd: Path) -> None:
+    def __init__(self, spec: AppSpec, env: Mapping[str, str], cwd: Path) -> None:
         self.spec = spec
         ours, theirs = socket.socketpair()
         self._log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
@@ -207,6 +155,9 @@ class ForkedChild:
             self._returncode = os.waitstatus_to_exitcode(status)
         return self._returncode
 
+    def signal(self, sig: signal.Signals) -> None:
+        signal_group(self.pid, sig)
+
     def close(self) -> None:
         for fd in (self.stdout, self.stderr, self._status):
             if fd >= 0:
@@ -217,7 +168,7 @@ class ForkedChild:
 class ColdCalls(Spawner):
     """A call job without fork: each batch is a fresh interpreter that calls the function."""
 
-    def __init__(self, spec: WarmSpec) -> None:
+    def __init__(self, spec: AppSpec) -> None:
         super().__init__()
         self.head = [sys.executable, str(WARM_SCRIPT), "--once", spec.as_json()]
 
@@ -226,7 +177,7 @@ class ColdCalls(Spawner):
 
 
 def starter_for(
-    spec: WarmSpec | None, env: Mapping[str, str], cwd: Path, notice: Any, warm: bool = True
+    spec: AppSpec | None, env: Mapping[str, str], cwd: Path, notice: Any, warm: bool = True
 ) -> Starter:
     """The warm process where fork is there and safe; otherwise a process per batch, with
     one line saying so (none when the job itself asked for no warm process)."""

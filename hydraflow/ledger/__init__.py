@@ -1,4 +1,4 @@
-"""The run ledger: one SQLite row per batch attempt, at ``.hydraflow/ledger.db``.
+"""The run ledger: one SQLite row per attempt of a batch, at ``.hydraflow/ledger.db``.
 
 Batches are known by their content key (``Batch.key``), so an edited
 hydraflow.yaml still resumes right. Before a batch starts, its runner *claims*
@@ -15,14 +15,13 @@ Batches handed to Slurm carry their job and task (``scheduler_id``) instead.
 
 from __future__ import annotations
 
+from hydraflow.ledger.claims import Claims
 from hydraflow.ledger.rows import (
     HEARTBEAT_SECONDS,
-    LIVE,
     STALE_SECONDS,
     Attempt,
     Claimed,
     Runner,
-    Skip,
     Update,
     Wanted,
     completion,
@@ -33,14 +32,13 @@ __all__ = [
     "BUSY_SECONDS",
     "HEARTBEAT_SECONDS",
     "LEDGER",
-    "LIVE",
     "STALE_SECONDS",
     "Attempt",
     "Claimed",
+    "Claims",
     "Ledger",
     "LedgerError",
     "Runner",
-    "Skip",
     "Update",
     "Wanted",
     "completion",

@@ -9,9 +9,10 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from hydraflow.process import started_before
+from hydraflow.statuses import BatchStatus
 
 COLUMNS = {
     "id": "INTEGER PRIMARY KEY",
@@ -45,7 +46,6 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS attempts_by_key ON attempts (key, id)",
     "CREATE INDEX IF NOT EXISTS attempts_by_job ON attempts (job, id)",
 )
-LIVE = ("running", "queued")
 # A runner shows it is alive this often; one on another host (whose process cannot be
 # asked) silent for STALE_SECONDS is gone, and so are its running rows.
 HEARTBEAT_SECONDS = 60.0
@@ -60,7 +60,7 @@ class Attempt:
     label: str
     argv: list[str]
     sweep_dir: str
-    status: str
+    status: BatchStatus
     exit_code: int | None
     start: float | None
     end: float | None
@@ -78,14 +78,14 @@ class Attempt:
     seen: float | None
 
     @property
-    def state(self) -> str:
+    def state(self) -> BatchStatus:
         """The status as it stands now: a ``running`` row whose runner and watchdog are
         both gone, or whose runner on another host has fallen silent, is ``lost``."""
-        if self.status not in LIVE or self.scheduler_id:
+        if not self.status.live or self.scheduler_id:
             return self.status
         if self.host != socket.gethostname():
-            return "lost" if self.silent else self.status
-        return self.status if self.holder_alive else "lost"
+            return BatchStatus.LOST if self.silent else self.status
+        return self.status if self.holder_alive else BatchStatus.LOST
 
     @property
     def silent(self) -> bool:
@@ -93,7 +93,7 @@ class Attempt:
         on the cluster is followed there instead). Rows of versions that gave none never
         fall silent."""
         return (
-            self.status in LIVE
+            self.status.live
             and not self.scheduler_id
             and self.seen is not None
             and time.time() - self.seen > STALE_SECONDS
@@ -137,9 +137,6 @@ class Claimed:
     sweep_dir: str
 
 
-Skip = Literal["done", "elsewhere"]
-
-
 @dataclass(frozen=True)
 class Runner:
     """Who writes rows: this process, on this host, guarded by its watchdog."""
@@ -163,19 +160,22 @@ def completion(batch: Attempt, rerun: Sequence[int], end: float) -> dict[str, ob
         "sweep_dir": batch.sweep_dir,
         "runs": batch.runs,
         "part": sorted(rerun),
-        "status": "ok",
+        "status": BatchStatus.OK,
         "end": end,
     }
 
 
 def sql_value(value: object) -> object:
-    """Lists go into the ledger as JSON text."""
-    return json.dumps(value) if isinstance(value, list | tuple) else value
+    """Lists go into the ledger as JSON text, statuses as their words."""
+    if isinstance(value, list | tuple):
+        return json.dumps(value)
+    return str(value) if isinstance(value, BatchStatus) else value
 
 
 def attempt_of(row: sqlite3.Row) -> Attempt:
     names = row.keys()
     values: dict[str, Any] = {name: row[name] if name in names else None for name in COLUMNS}
+    values["status"] = BatchStatus(values["status"])
     values["argv"] = json.loads(values["argv"])
     values["extra"] = json.loads(values["extra"] or "[]")
     values["part"] = json.loads(values["part"]) if values["part"] else None

@@ -10,21 +10,20 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from hydraflow.errors import UsageError
+from hydraflow.errors import HydraflowError
 from hydraflow.ledger.rows import (
     COLUMNS,
     INDEXES,
-    LIVE,
     TABLE,
     Attempt,
     Claimed,
     Runner,
-    Skip,
     Update,
     Wanted,
     attempt_of,
     sql_value,
 )
+from hydraflow.statuses import LIVE, BatchStatus, Skip
 
 LEDGER = Path(".hydraflow") / "ledger.db"
 # A short wait per try: the recorder tries again, for minutes, when it must.
@@ -33,10 +32,11 @@ BUSY_SECONDS = 5.0
 SCHEMA = 3
 
 
-class LedgerError(UsageError):
+class LedgerError(HydraflowError):
     """The ledger cannot be used; it is never replaced silently.
 
-    ``retryable`` when another process only holds it locked for now.
+    ``retryable`` when another process only holds it locked for now. Not a usage
+    mistake: the execution it stops ends with status 1, said in one line.
     """
 
     def __init__(self, message: str, *, retryable: bool = False) -> None:
@@ -191,7 +191,8 @@ class Ledger:
             live = {
                 row["key"]: attempt_of(row)
                 for row in db.execute(
-                    f"SELECT * FROM attempts WHERE status IN {LIVE} AND key IN ({marks})", keys
+                    f"SELECT * FROM attempts WHERE status IN {_sql(LIVE)} AND key IN ({marks})",
+                    keys,
                 )
             }
             db.row_factory = None
@@ -207,7 +208,7 @@ class Ledger:
         live: dict[str, Attempt],
     ) -> Claimed | Skip | Attempt:
         if done:
-            return "done"
+            return Skip.DONE
         previous = live.get(item.key)
         # This runner's own live row of the key is a batch alike earlier in its run
         # (``each: i=1,1`` runs both): not someone else's, and still running.
@@ -219,10 +220,12 @@ class Ledger:
                 or (here and previous.runner_alive)
             ):
                 # Queued or running on the cluster, on another machine, or by a live runner.
-                return "elsewhere"
+                return Skip.ELSEWHERE
             if here and previous.guard_alive:
                 return previous
-            db.execute("UPDATE attempts SET status = 'lost' WHERE id = ?", (previous.id,))
+            db.execute(
+                "UPDATE attempts SET status = ? WHERE id = ?", (BatchStatus.LOST, previous.id)
+            )
         row_id = self._insert(db, job, item.key, item.fields, runner)
         return Claimed(row_id, str(item.fields["sweep_dir"]))
 
@@ -238,7 +241,7 @@ class Ledger:
         values = {
             "job": job,
             "key": key,
-            "status": "running",
+            "status": BatchStatus.RUNNING,
             "host": runner.host,
             "runner_pid": runner.pid,
             "runner_token": "",
@@ -273,14 +276,16 @@ class Ledger:
             now = time.time()
             with self._write() as db:
                 db.executemany(
-                    f"UPDATE attempts SET seen = ? WHERE id = ? AND status IN {LIVE}",
+                    f"UPDATE attempts SET seen = ? WHERE id = ? AND status IN {_sql(LIVE)}",
                     [(now, row) for row in rows],
                 )
 
     def release(self, rows: Sequence[int], *, untaken: bool = False) -> None:
         """Forget claims of batches that were never started (the run stopped first);
         ``untaken``: only those a scheduler never took (still queued, with no job id)."""
-        condition = " AND status = 'queued' AND scheduler_id IS NULL" if untaken else ""
+        condition = (
+            f" AND status = '{BatchStatus.QUEUED}' AND scheduler_id IS NULL" if untaken else ""
+        )
         if rows:
             with self._write() as db:
                 db.executemany(
@@ -292,9 +297,14 @@ def _latest_ok(keys: int = 0) -> str:
     """The keys of a job (among ``keys`` given ones, if any) whose latest attempt is ok."""
     among = f" AND key IN ({','.join('?' * keys)})" if keys else ""
     return (
-        "SELECT key FROM attempts WHERE status = 'ok' AND id IN"
+        f"SELECT key FROM attempts WHERE status = '{BatchStatus.OK}' AND id IN"
         f" (SELECT MAX(id) FROM attempts WHERE job = ?{among} GROUP BY key)"
     )
+
+
+def _sql(words: tuple[str, ...]) -> str:
+    """``('queued', 'running')`` for an ``IN`` clause of words hydraflow chose."""
+    return "(" + ", ".join(f"'{word}'" for word in words) + ")"
 
 
 def _failure(path: Path, error: sqlite3.DatabaseError) -> LedgerError:

@@ -21,8 +21,8 @@ from hydraflow.plan.batch import (
     new_sweep_dir,
 )
 from hydraflow.plan.build import Counts, Plan, batches, set_batches
+from hydraflow.plan.callback import CALLBACK_DIR, RECORD_OVERRIDE, record_env, record_words
 from hydraflow.plan.hints import no_match, override_keys, unknown_key
-from hydraflow.plan.record import CALLBACK_DIR, RECORD_OVERRIDE, record_env, record_words
 from hydraflow.plan.runs import hydra_sweeps, planned_runs
 from hydraflow.words import override_key
 

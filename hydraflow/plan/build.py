@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from hydraflow.config import Job, JobSet
 from hydraflow.plan.batch import NO_EXTRAS, Axes, Batch, Extras, merge_add
-from hydraflow.plan.record import record_words
+from hydraflow.plan.callback import record_words
 from hydraflow.plan.runs import SetSweeps, hydra_sweeps, planned_runs, rerun_of
 from hydraflow.selection import Selection
 
@@ -25,8 +25,7 @@ def set_batches(
     job: Job, job_set: JobSet | None, extras: Extras, first_index: int = 0
 ) -> Iterator[Batch]:
     """The batches of one set (None: a job without sets, which has one batch)."""
-    # A submit job's other extra words are its handler's options, not part of a batch.
-    command = job.command if job.mode == "submit" else (*job.command, *extras.front)
+    command = job.mode.batch_command(job, extras.front)
     job_name = extras.keep([f"hydra.job.name={job.name}"])
     tail = (*extras.keep(merge_add(job.add, job_set.add if job_set else None)), *extras.overrides)
     internal = record_words(job)

@@ -11,14 +11,8 @@ from hydraflow.config import Job
 
 
 def record_words(job: Job) -> tuple[str, ...]:
-    """The override that makes every run write its record, unless the job turns it off.
-
-    Jobs handed to another program get it only from the built-in Slurm handler,
-    which also puts the callback where the runs can import it.
-    """
-    if not job.record or (job.mode == "submit" and job.command[0] != "hydraflow-slurm"):
-        return ()
-    return (RECORD_OVERRIDE,)
+    """The override that makes every run write its record, where the job's mode adds it."""
+    return (RECORD_OVERRIDE,) if job.mode.records_runs(job) else ()
 
 
 RECORD_OVERRIDE = "++hydra.callbacks.hydraflow_record._target_=hydraflow_record.RunRecord"

@@ -1,4 +1,9 @@
-"""``submit`` jobs: every batch in one file, handed to a handler program once."""
+"""``submit:``, the submit mode: every batch in one file, handed to a handler program once.
+
+The handler gets ``<handler command> <extra words> <file>``: the extra words that
+are not overrides are its own options. The built-in handler, ``hydraflow-slurm``,
+also records its batches in the ledger (queued, then how they ended).
+"""
 
 from __future__ import annotations
 
@@ -13,19 +18,21 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hydraflow.engine.launching import preview_entries, sweep_dir
 from hydraflow.errors import UsageError
-from hydraflow.events import EXIT_INTERRUPTED, Preview
 from hydraflow.ids import new_id
-from hydraflow.ledger import Claimed
-from hydraflow.plan import Batch, Extras
+from hydraflow.modes.base import Mode, Services
 from hydraflow.process import GRACE_SECONDS, stop_groups
+from hydraflow.statuses import ExitStatus
 
 if TYPE_CHECKING:
     from hydraflow.config import Job
-    from hydraflow.engine.workflow import Request, Run
+    from hydraflow.plan import Extras
 
 BUILT_IN = "hydraflow-slurm"
+
+
+def built_in(job: Job) -> bool:
+    return job.command[0] == BUILT_IN
 
 
 def submit_file(job: Job) -> str:
@@ -33,16 +40,16 @@ def submit_file(job: Job) -> str:
     return f".hydraflow/submit/{job.key}-{new_id()}.txt"
 
 
-def handler_argv(job: Job, extras: Extras, file: str) -> list[str]:
+def handler_argv(job: Job, front: Sequence[str], file: str) -> list[str]:
     """``<handler command> <extra words> <file>``; for the built-in handler, the extra words
     are its own options and go right after its name, where it reads them."""
     program, *rest = job.command
     if program == BUILT_IN:
-        return [*built_in(), *extras.front, *rest, file]
-    return [program, *rest, *extras.front, file]
+        return [*built_in_command(), *front, *rest, file]
+    return [program, *rest, *front, file]
 
 
-def built_in() -> list[str]:
+def built_in_command() -> list[str]:
     """``hydraflow-slurm`` as this interpreter runs it: no PATH (or activated venv) needed."""
     return [sys.executable, "-m", "hydraflow.slurm"]
 
@@ -56,78 +63,66 @@ def batch_line(words: Sequence[str]) -> str:
     return shlex.join(words)
 
 
-class SubmitMode:
-    def check(self, request: Request, extras: Extras) -> None:
-        program = request.job.command[0]
+class SubmitMode(Mode):
+    key = "submit"
+    can_be_warm = False
+    uses_pool = False
+
+    def batch_command(self, job: Job, front: Sequence[str]) -> tuple[str, ...]:
+        return job.command  # the other extra words are the handler's options
+
+    def records_runs(self, job: Job) -> bool:
+        # Only the built-in handler puts the callback where the runs can import it.
+        return job.record and built_in(job)
+
+    def in_ledger(self, job: Job) -> bool:
+        return built_in(job)
+
+    def identity_extras(self, extras: Extras) -> tuple[str, ...]:
+        return extras.overrides
+
+    def check(self, services: Services) -> None:
+        program = services.job.command[0]
         if program == BUILT_IN:
             return
         found = shutil.which(program, path=None) if os.sep not in program else None
-        if found is None and not (request.config.root / program).is_file():
+        if found is None and not (services.root / program).is_file():
             raise UsageError(
-                f"job {request.job.key!r}: submit handler {program!r} not found "
+                f"job {services.job.key!r}: submit handler {program!r} not found "
                 "(not a file here, nor a command on PATH)"
             )
 
-    def preview(self, run: Run) -> None:
-        file = submit_file(run.job)
-        run.emit(Preview(shlex.join(handler_argv(run.job, run.extras, file))))
-        preview_entries(run, lambda batch, directory: batch_line(batch.args(directory)))
+    def preview(self, services: Services) -> None:
+        file = submit_file(services.job)
+        services.show(shlex.join(handler_argv(services.job, services.extras.front, file)))
+        services.preview_batches(lambda batch, folder: batch_line(batch.args(folder)))
 
-    def execute(self, run: Run) -> None:
+    def execute(self, services: Services) -> None:
         """Every batch in one file for the handler; the built-in handler also gets the
         ledger's rows of its batches (``BATCH_FILE.rows.json``) and records their fate."""
-        relative = submit_file(run.job)
-        path = run.request.config.root / relative
-        handed = _claimed(run)
-        summary = run.summary
+        job = services.job
+        relative = submit_file(job)
+        path = services.root / relative
+        handed = services.hand_over(
+            lambda batch, folder: batch_line(batch.args(folder)), claim=built_in(job)
+        )
         if not handed:  # nothing to hand over: the summary says what was skipped, and why
-            summary.batches = 0
             return
         write_atomically(path, (line for _, line, _ in handed))
         rows = Path(f"{path}.rows.json")
-        ledger = run.records.ledger_path
-        if ledger is not None and _built_in(run.job):
-            handover = {"ledger": str(ledger), "rows": [row for _, _, row in handed]}
+        if services.ledger_path is not None and built_in(job):
+            handover = {"ledger": str(services.ledger_path), "rows": [r for _, _, r in handed]}
             write_atomically(rows, [json.dumps(handover)])
-        argv = handler_argv(run.job, run.extras, relative)
+        argv = handler_argv(job, services.extras.front, relative)
         try:
-            code = run_handler(argv, run.request.config.root)
+            code = run_handler(argv, services.root)
         finally:
-            if _built_in(run.job):  # a handler that failed before submitting took nothing
-                run.records.release_untaken([row for _, _, row in handed])
-            if not run.options.keep_file:
+            if built_in(job):  # a handler that failed before submitting took nothing
+                services.release_untaken([row for _, _, row in handed])
+            if not services.options.keep_file:
                 path.unlink(missing_ok=True)
                 rows.unlink(missing_ok=True)
-        summary.handler = (argv[0] if argv[0] != sys.executable else BUILT_IN, code)
-        if code == EXIT_INTERRUPTED:
-            summary.interrupted = True
-        elif code != 0:
-            summary.broken = f"the submit handler exited with status {code}"
-
-
-def _built_in(job: Job) -> bool:
-    return job.command[0] == BUILT_IN
-
-
-def _claimed(run: Run) -> list[tuple[Batch, str, int]]:
-    """The batches to hand over, each with its line of the file and its ledger row. Every
-    line is checked before anything is claimed. The built-in handler's batches are
-    claimed first, as ``queued``: one queued or running on the cluster is never handed
-    over again."""
-    planned = []
-    for batch in run.plan.batches():
-        folder = sweep_dir(run, batch)
-        planned.append((batch, folder, batch_line(batch.args(folder))))
-    if not _built_in(run.job):
-        return [(batch, line, 0) for batch, _, line in planned]
-    claims = run.records.claim([(b, d, b.argv(d)) for b, d, _ in planned], "queued")
-    handed = [
-        (batch, line, claim.row)
-        for (batch, _, line), claim in zip(planned, claims, strict=True)
-        if isinstance(claim, Claimed)
-    ]
-    run.summary.elsewhere += len(planned) - len(handed)
-    return handed
+        services.handler_ended(BUILT_IN if built_in(job) else argv[0], code)
 
 
 def write_atomically(path: Path, lines: Iterable[str]) -> None:
@@ -156,7 +151,7 @@ def run_handler(argv: Sequence[str], cwd: Path) -> int:
     except KeyboardInterrupt:
         stop_groups([process.pid], GRACE_SECONDS, gone=_waiter(process))
         process.wait()
-        return EXIT_INTERRUPTED
+        return ExitStatus.INTERRUPTED
 
 
 def _waiter(process: subprocess.Popen[bytes]) -> Callable[[float], bool]:

@@ -1,0 +1,286 @@
+"""Every flag of the commands both front ends offer, declared once.
+
+A ``Command`` (``run``, ``results``, …) is a table of ``Flag`` records: name,
+kind, short flag, placeholder, help and parser. The ``hydraflow`` command builds
+its argparse parsers from these tables and the Invoke tasks build their
+arguments from them, so a flag cannot exist in one front end and not the other
+(a test checks both). Whatever a front end parsed comes back through
+``Command.parse``: strings in, checked values out, one error message for both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+from hydraflow.config.devices import parse_devices
+from hydraflow.errors import UsageError
+
+# switch: --flag; negatable: --[no-]flag; value: --flag V; repeated: --flag V, again;
+# subject: the job the command is about (a positional word in the hydraflow command,
+# --job in Invoke, where a job's own task carries it in its name).
+Kind = Literal["switch", "negatable", "value", "repeated", "subject"]
+KINDS: tuple[Kind, ...] = ("switch", "negatable", "value", "repeated", "subject")
+
+
+@dataclass(frozen=True)
+class Flag:
+    name: str
+    kind: Kind
+    help: str
+    parse: Callable[[str], Any] = str
+    metavar: str = ""
+    short: str = ""
+    # Flags that share a group exclude each other (--json, --csv, --md).
+    exclusive: str = ""
+
+    @property
+    def long(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def takes_value(self) -> bool:
+        return self.kind in ("value", "repeated", "subject")
+
+    @property
+    def default(self) -> Any:
+        """The value when the flag is not given."""
+        return {"switch": False, "negatable": True, "repeated": ()}.get(self.kind)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command both front ends offer, with its flags."""
+
+    name: str
+    help: str  # one line, for listings
+    description: str
+    flags: tuple[Flag, ...]
+
+    @property
+    def subject(self) -> Flag | None:
+        return next((flag for flag in self.flags if flag.kind == "subject"), None)
+
+    def flag(self, name: str) -> Flag:
+        return next(flag for flag in self.flags if flag.name == name)
+
+    def parse(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Checked values from what a front end parsed (bools for switches, strings or
+        lists of strings for the others); a flag not given keeps its default."""
+        values: dict[str, Any] = {}
+        for flag in self.flags:
+            given = raw.get(flag.name)
+            if given is None or given == [] or given == ():
+                values[flag.name] = flag.default
+            elif flag.kind in ("switch", "negatable"):
+                if not isinstance(given, bool):
+                    raise UsageError(f"{flag.long} takes no value")
+                values[flag.name] = given
+            elif flag.kind == "repeated":
+                items = [given] if isinstance(given, str) else list(given)
+                values[flag.name] = tuple(_parsed(flag, item) for item in items)
+            else:
+                values[flag.name] = _parsed(flag, given) if given != "" else flag.default
+        self._check_exclusive(values)
+        return values
+
+    def _check_exclusive(self, values: Mapping[str, Any]) -> None:
+        groups: dict[str, list[str]] = {}
+        for flag in self.flags:
+            if flag.exclusive and values[flag.name]:
+                groups.setdefault(flag.exclusive, []).append(flag.long)
+        for group, chosen in groups.items():
+            if len(chosen) > 1:
+                members = [f.long for f in self.flags if f.exclusive == group]
+                raise UsageError(f"choose one of {', '.join(members)} (got {', '.join(chosen)})")
+
+
+def _parsed(flag: Flag, value: Any) -> Any:
+    try:
+        return flag.parse(str(value))
+    except ValueError as error:
+        raise UsageError(f"{flag.long} {error}") from None
+
+
+def whole(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise ValueError(f"needs a whole number, got {text!r}") from None
+        if number < minimum:
+            raise ValueError(f"must be at least {minimum}, got {number}")
+        return number
+
+    return parse
+
+
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([hms])")
+_PLAIN_SECONDS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``1.5m``, ``2h`` or ``1h30m``."""
+    compact = text.strip().lower()
+    parts = _DURATION_PART.findall(compact)
+    if _PLAIN_SECONDS.fullmatch(compact):
+        seconds = float(compact)
+    elif parts and "".join(n + u for n, u in parts) == compact:
+        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    else:
+        raise ValueError(f"needs a duration such as 90, 90s, 15m, 2h or 1h30m; got {text!r}")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"must be a duration above zero, got {text!r}")
+    return seconds
+
+
+def parse_keys(text: str) -> tuple[str, ...]:
+    """``model,optimizer`` as its keys."""
+    return tuple(key.strip() for key in text.split(",") if key.strip())
+
+
+RUN = Command(
+    "run",
+    "run a job",
+    "Run a job. Words after -- (and other words that are not flags) go to its command; "
+    "KEY=VALUE overrides replace the job's own.",
+    (
+        Flag("dry_run", "switch", "print the commands, start nothing", short="n"),
+        Flag(
+            "jobs",
+            "value",
+            "batches to run at once (default: the job's parallel:, else 1)",
+            whole(1),
+            "N",
+            "j",
+        ),
+        Flag("keep_going", "switch", "run every batch even after failures", short="k"),
+        Flag("max_failures", "value", "stop launching batches after K failures", whole(1), "K"),
+        Flag(
+            "timeout",
+            "value",
+            "stop a batch and its children after TIME (90, 90s, 15m, 2h, 1h30m)",
+            parse_duration,
+            "TIME",
+            "t",
+        ),
+        Flag("retries", "value", "rerun a failed batch up to N times", whole(0), "N"),
+        Flag(
+            "devices",
+            "value",
+            "device ids, one per worker, as CUDA_VISIBLE_DEVICES (0,1; repeat an id to share)",
+            parse_devices,
+            "IDS",
+            "d",
+        ),
+        Flag(
+            "quiet", "switch", "show only progress and the summary; output goes to logs", short="q"
+        ),
+        Flag("resume", "switch", "skip batches (and runs) that already succeeded", short="r"),
+        Flag("ledger", "negatable", "record every attempt in .hydraflow/ledger.db"),
+        Flag(
+            "only",
+            "repeated",
+            "run only batches whose overrides match KEY=PATTERN[,PATTERN] (globs; repeatable)",
+            str,
+            "KEY=PAT",
+            "o",
+        ),
+        Flag("keep_file", "switch", "submit jobs: keep the batch file after the handler ends"),
+    ),
+)
+
+# No -j or -t here: after a job's name they are --jobs and --timeout, and must not
+# mean something else one task over.
+RESULTS = Command(
+    "results",
+    "every run of a job side by side",
+    "Every run of a job (or of all jobs): its status, the parameters that vary, its metrics "
+    "(the numbers it returned and those in its metrics files), its duration and its folder.",
+    (
+        Flag("job", "subject", "the job's name (default: every job)", metavar="JOB"),
+        Flag(
+            "where",
+            "repeated",
+            "only runs whose KEY matches PAT[,PAT] (globs, as --only; KEY= for none; repeatable)",
+            metavar="KEY=PAT",
+            short="w",
+        ),
+        Flag(
+            "sort",
+            "value",
+            "order by a parameter or metric (groups: by its mean)",
+            metavar="KEY",
+            short="s",
+        ),
+        Flag("reverse", "switch", "largest first"),
+        Flag("top", "value", "only the first N rows (or groups)", whole(1), "N"),
+        Flag(
+            "group_by",
+            "value",
+            "one row per value of KEY[,KEY]: count, ok count, mean ± std of each metric "
+            "over the ok runs",
+            parse_keys,
+            "KEY[,KEY]",
+            "g",
+        ),
+        Flag("json", "switch", "a JSON list, for programs", exclusive="format"),
+        Flag("csv", "switch", "CSV: a header row, a row per run", exclusive="format"),
+        Flag("md", "switch", "a Markdown table", exclusive="format"),
+        Flag("all_columns", "switch", "every parameter, not only those that vary"),
+    ),
+)
+
+COMMANDS: dict[str, Command] = {command.name: command for command in (RUN, RESULTS)}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a job: ``RUN``'s flags, checked."""
+
+    dry_run: bool = False
+    jobs: int | None = None
+    keep_going: bool = False
+    max_failures: int | None = None
+    timeout: float | None = None
+    retries: int = 0
+    devices: tuple[str, ...] = ()
+    quiet: bool = False
+    resume: bool = False
+    ledger: bool = True
+    only: tuple[str, ...] = ()
+    keep_file: bool = False
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> RunOptions:
+        return cls(**{k: v for k, v in RUN.parse(raw).items() if v is not None})
+
+    @property
+    def failure_limit(self) -> int | None:
+        """How many failures stop new launches; None runs everything. A limit given
+        with ``--max-failures`` holds beside ``-k`` (as in ``make -k``, only the default
+        stop at the first failure goes)."""
+        if self.max_failures is not None:
+            return self.max_failures
+        return None if self.keep_going else 1
+
+
+def _check_declarations() -> None:
+    """A table that cannot be turned into flags stops the import, not a user's run."""
+    if {flag.name for flag in RUN.flags} != {spec.name for spec in fields(RunOptions)}:
+        raise TypeError("RUN's flags and RunOptions disagree")
+    for command in COMMANDS.values():
+        shorts = [flag.short for flag in command.flags if flag.short]
+        if len(shorts) != len(set(shorts)):
+            raise TypeError(f"two flags of {command.name} share a short flag")
+        for flag in command.flags:
+            if flag.kind not in KINDS:
+                raise TypeError(f"flag {flag.name!r} has an unknown kind {flag.kind!r}")
+            if flag.takes_value and not flag.metavar:
+                raise TypeError(f"flag {flag.name!r} takes a value but names no placeholder")
+
+
+_check_declarations()

@@ -1,0 +1,89 @@
+"""What ``--resume`` decides, from the ledger and the runs' own records: which batches
+succeeded before, where each batch wrote, and which single runs of a batch that
+partly succeeded are run again (each alone, into the same sweep dir, under its own
+number), so the folder reads as if the batch had never failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydraflow.analysis.reading import run_numbers
+from hydraflow.config import Job
+from hydraflow.events import BatchFinished
+from hydraflow.ledger import Attempt, Claims, Ledger, completion
+from hydraflow.plan import Batch, planned_runs
+from hydraflow.statuses import BatchStatus
+from hydraflow.words import params_of
+
+
+class Resume:
+    """Decisions read from one job's latest attempts; ``claims`` (None for a dry run)
+    writes the rows that say a batch succeeded once its missing runs did."""
+
+    def __init__(self, ledger: Ledger, job: Job, root: Path, claims: Claims | None) -> None:
+        self.job = job
+        self.root = root
+        self.claims = claims
+        self.previous: dict[str, Attempt] = ledger.latest(job.key)
+        self.done = frozenset(
+            key for key, attempt in self.previous.items() if attempt.status == BatchStatus.OK
+        )
+        self.parts: dict[str, set[int]] = {}  # runs being rerun, by the key of their batch
+        self._reruns: dict[str, tuple[int, ...] | None] = {}
+        self._part_failed: set[str] = set()
+
+    def sweep_dir(self, batch: Batch, new: str) -> str:
+        """A batch writes into the folder of its earlier attempt."""
+        earlier = self.previous.get(batch.base_key)
+        return earlier.sweep_dir if earlier else new
+
+    def reruns(self, batch: Batch) -> tuple[int, ...] | None:
+        """Which runs of a batch that did not succeed to run again: those without an ``ok``
+        record in its sweep dir. None reruns the whole batch (nothing succeeded, it is
+        still running somewhere, or hydraflow cannot tell which runs it makes); empty
+        means every run succeeded."""
+        if batch.key not in self._reruns:
+            self._reruns[batch.key] = self._find_reruns(batch)
+        return self._reruns[batch.key]
+
+    def _find_reruns(self, batch: Batch) -> tuple[int, ...] | None:
+        previous = self.previous.get(batch.key)
+        if previous is None or previous.status == BatchStatus.OK:
+            return None
+        if previous.state.live:  # here, on another host or on the cluster
+            return None  # its claim will say it runs elsewhere: never beside it
+        planned = planned_runs(batch)
+        if not planned:
+            return None
+        folder = str(self.root / previous.sweep_dir)
+        succeeded = run_numbers(folder, [params_of(run) for run in planned])
+        missing = tuple(n for n in range(len(planned)) if n not in succeeded)
+        if len(missing) == len(planned):
+            return None
+        if not missing:
+            self._complete(batch.key, ())
+        else:
+            self.parts[batch.key] = set(missing)
+        return missing
+
+    def part_finished(self, event: BatchFinished) -> None:
+        """When every rerun run of a batch has succeeded, the batch has: say so once."""
+        base = event.batch.base
+        if not base or event.retrying:
+            return
+        if event.status != BatchStatus.OK:
+            self._part_failed.add(base)
+            return
+        waiting = self.parts.get(base)
+        if waiting is None:
+            return
+        waiting.difference_update(event.batch.rerun)
+        if not waiting and base not in self._part_failed and base in self.previous:
+            self._complete(base, self._reruns.get(base) or event.batch.rerun)
+
+    def _complete(self, key: str, rerun: Sequence[int]) -> None:
+        if self.claims is not None:
+            self.claims.insert(key, completion(self.previous[key], rerun, time.time()))
