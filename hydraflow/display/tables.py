@@ -83,7 +83,9 @@ def watch_status(
     from hydraflow.display.console import TableConsole
 
     console = TableConsole(out)
-    live = Live(console=console, auto_refresh=False) if console.is_terminal else None
+    # Asked of the stream itself: under FORCE_COLOR Rich takes a pipe for a terminal, and
+    # a pipe would get cursor codes.
+    live = None if console.piped else Live(console=console, auto_refresh=False)
     shown = None
     with live or contextlib.nullcontext():
         while True:

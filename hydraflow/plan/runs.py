@@ -60,7 +60,6 @@ class SetSweeps:
             for token in job_set.all_tokens
             if isinstance(token, Assignment) and token.collected() in kept
         )
-        self.runs_of_all = math.prod(len(values) for _, values in self.all_axes)
         self.readable = not any(map(hydra_sweeps, fixed)) and not any(
             hydra_sweeps(f"{key}={value}") for key, values in self.all_axes for value in values
         )
