@@ -10,7 +10,7 @@ ns = collection()
 @task
 def test(c: Context) -> None:
     """Run the test suite."""
-    c.run("python -m pytest -q", pty=False)
+    c.run("python -m pytest -q -n 2", pty=False)
 
 
 @task

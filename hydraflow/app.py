@@ -1,4 +1,4 @@
-"""What both front ends share: building a run's observers and records, and rendering
+"""What both front ends share: an execution with its view, the results, and rendering
 an error once. The Invoke tasks and the ``hydraflow`` command only translate flags.
 """
 

@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hydraflow.engine.signals import install_sigterm_as_interrupt
     from hydraflow.stdio import flush_output, open_closed_streams, reader_went_away
 
-    # First of all: a SIGTERM from now on stops the run as Ctrl-C does.
+    # First of all: a SIGTERM from now on stops an execution as Ctrl-C does.
     install_sigterm_as_interrupt()
     open_closed_streams()
     args = list(sys.argv[1:] if argv is None else argv)
@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `hydraflow list | head` is fine
         reader_went_away()
         return 0
-    finally:  # the status stays the command's own (141 for a run whose reader went away)
+    finally:  # the status stays the command's own (141 for an execution whose reader went away)
         flush_output()
 
 
@@ -155,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--watch",
         action="store_true",
-        help="redraw every 2 s until nothing is queued or running (Slurm batches, or a run "
+        help="redraw every 2 s until nothing is queued or running (Slurm batches, or an execution "
         "in another terminal)",
     )
 

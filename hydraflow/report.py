@@ -1,4 +1,4 @@
-"""What a run's end says, as plain text: status words, the summary line, and one
+"""What the end of an execution says, as plain text: status words, the summary line, and one
 block per failed batch naming its cause. Both views render these; no Rich here."""
 
 from __future__ import annotations
@@ -152,6 +152,6 @@ def outputs_line(outputs: Iterable[str]) -> str:
         return ""
     parents = {d.parent for d in dirs}
     if len(dirs) > 3 and len(parents) == 1:
-        # One path to resolve, not one per batch: a run of 500 batches resolved 500.
+        # One path to resolve, not one per batch: an execution of 500 batches resolved 500.
         return f"outputs: {display_path(parents.pop())}/ ({len(dirs)} sweep folders)"
     return "outputs: " + " ".join(dict.fromkeys(map(display_path, dirs)))

@@ -116,7 +116,7 @@ def endings_for_invoke() -> Iterator[None]:
     except BrokenPipeError:
         reader_went_away()
         raise Exit(code=0) from None
-    finally:  # the status stays the task's own (141 for a run whose reader went away)
+    finally:  # the status stays the task's own (141 for an execution whose reader went away)
         flush_output()
 
 
@@ -148,7 +148,7 @@ class _HydraflowTask(Task[Any]):
 
 
 class JobTask(_HydraflowTask):
-    """``invoke JOB``: the job's run, with the run flags."""
+    """``invoke JOB``: an execution of the job, with the run flags."""
 
     hydraflow_command = RUN
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import io
 import itertools
 import json
 import os
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -77,6 +81,85 @@ def unulid(text: str) -> str:
     return ULID.sub("multirun/ID", text)
 
 
+@dataclass(frozen=True)
+class Ran:
+    """How a command run in this process ended, as ``subprocess.run`` would say it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@contextlib.contextmanager
+def in_process(
+    root: Path, env: dict[str, str]
+) -> Iterator[tuple[io.TextIOWrapper, io.TextIOWrapper]]:
+    """This process made to look like a command started in ``root``: its folder, its
+    environment, its standard output and error (with byte buffers, as a real stream
+    has), and signal handlers restored afterwards."""
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    saved_env = dict(os.environ)
+    os.environ.update(env)
+    try:
+        with (
+            contextlib.chdir(root),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
+            yield out, err
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+def _status(exit_: SystemExit) -> int:
+    """The status a console script ends with for this SystemExit."""
+    return exit_.code if isinstance(exit_.code, int) else (1 if exit_.code else 0)
+
+
+def hydraflow_in(folder: Path, *args: str, env: dict[str, str] | None = None) -> Ran:
+    """The ``hydraflow`` command run in this process from ``folder``, ended as its console
+    script ends it (argparse's ``--help`` and ``--version`` end with SystemExit)."""
+    from hydraflow import cli
+
+    with in_process(folder, {"NO_COLOR": "1", **(env or {})}) as (out, err):
+        try:
+            code = cli.main(list(args))
+        except SystemExit as exit_:
+            code = _status(exit_)
+    return Ran(code, _text(out), _text(err))
+
+
+def invoke_in(folder: Path, *args: str, env: dict[str, str] | None = None) -> Ran:
+    """Invoke's own program run in this process from ``folder``. Its loader puts the
+    tasks.py folder on sys.path and the module in sys.modules: both are taken back."""
+    from invoke.program import Program
+
+    path, tasks = list(sys.path), sys.modules.get("tasks")
+    with in_process(folder, {"NO_COLOR": "1", **(env or {})}) as (out, err):
+        try:
+            Program().run(["invoke", *args])
+            code = 0
+        except SystemExit as exit_:
+            code = _status(exit_)
+        finally:
+            sys.path[:] = path
+            if tasks is None:
+                sys.modules.pop("tasks", None)
+            else:
+                sys.modules["tasks"] = tasks
+    return Ran(code, _text(out), _text(err))
+
+
+def _text(stream: io.TextIOWrapper) -> str:
+    stream.flush()
+    return stream.buffer.getvalue().decode("utf-8", "replace")  # type: ignore[attr-defined]
+
+
 class Project:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -93,6 +176,18 @@ class Project:
 
     def hydraflow(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
         return run([*command("hydraflow"), *args], self.root, **kwargs)
+
+    def _env(self, env: dict[str, str] | None) -> dict[str, str]:
+        return {"NO_COLOR": "1", "RECORD": str(self.root / "record.jsonl"), **(env or {})}
+
+    def here(self, *args: str, env: dict[str, str] | None = None) -> Ran:
+        """The ``hydraflow`` command run in this process: for what it decides (options,
+        plans, resume, messages); the real program is run by ``hydraflow``."""
+        return hydraflow_in(self.root, *args, env=self._env(env))
+
+    def invoke_here(self, *args: str, env: dict[str, str] | None = None) -> Ran:
+        """Invoke's own program run in this process, on this project's tasks.py."""
+        return invoke_in(self.root, *args, env=self._env(env))
 
     def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         """hydraflow running in the background (to signal it, or to race it), its output

@@ -1,5 +1,9 @@
 """The command line as a user meets it: flags that cannot start work by mistake,
-overrides that win, failures of the user's making named before anything runs."""
+overrides that win, failures of the user's making named before anything runs.
+
+All of it is what the two front ends decide and print: both are asked in this process
+(``project.here``, ``project.invoke_here``); test_cli and test_invoke run the installed
+programs."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import RECORD_WORD, Project, unulid
+from conftest import RECORD_WORD, Project, Ran, unulid
 
 PY = shlex.quote(sys.executable)
 TASKS = "from hydraflow import collection\nns = collection()\n"
@@ -25,11 +29,17 @@ def job(project: Project, extra: str = "", each: str = "model=small,large") -> N
     )
 
 
+def helped(project: Project, *args: str, env: dict[str, str] | None = None) -> Ran:
+    """``hydraflow ... --help`` in this process: argparse ends it with SystemExit, whose
+    code the console script makes its status."""
+    return project.here(*args, env=env)
+
+
 @pytest.mark.parametrize("front", ["hydraflow", "invoke"])
 @pytest.mark.parametrize("word", ["--dry-rn", "--dry", "-x", "--jbos=2"])
 def test_a_misspelled_flag_starts_nothing(project: Project, front: str, word: str) -> None:
     job(project)
-    call = project.hydraflow if front == "hydraflow" else project.invoke
+    call = project.here if front == "hydraflow" else project.invoke_here
     result = call(*(["run"] if front == "hydraflow" else []), "train", word)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "unknown flag" in result.stderr and "Traceback" not in result.stderr
@@ -43,12 +53,12 @@ def test_a_misspelled_job_for_invoke_names_the_nearest_task(
     project: Project, words: list[str]
 ) -> None:
     job(project)
-    result = project.invoke(*words)
+    result = project.invoke_here(*words)
     assert result.returncode == 2
     assert result.stderr == "No idea what 'trian' is! (did you mean 'train'?)\n"
-    far = project.invoke("zzzz")  # nothing close: Invoke's own words and status
+    far = project.invoke_here("zzzz")  # nothing close: Invoke's own words and status
     assert (far.returncode, far.stderr) == (1, "No idea what 'zzzz' is!\n")
-    flag = project.invoke("results", "--trian")  # a flag is never taken for a task
+    flag = project.invoke_here("results", "--trian")  # a flag is never taken for a task
     assert (flag.returncode, flag.stderr) == (1, "No idea what '--trian' is!\n")
 
 
@@ -57,7 +67,7 @@ def test_overrides_after_double_dash_win_and_other_words_stay_in_front(
     project: Project, front: str
 ) -> None:
     job(project)
-    call = project.hydraflow if front == "hydraflow" else project.invoke
+    call = project.here if front == "hydraflow" else project.invoke_here
     prefix = ["run"] if front == "hydraflow" else []
     result = call(*prefix, "train", "--", "epochs=7", "--cfg=job", "+tag=smoke", "seed=3")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -78,35 +88,35 @@ def test_the_same_placement_for_call_and_submit(project: Project) -> None:
         f"jobs:\n  c:\n    call: calls.record\n    add: epochs=50\n"
         f"  s:\n    submit: {PY} handler.py\n    add: epochs=50\n"
     )
-    call = project.hydraflow("run", "c", "--dry-run", "--", "epochs=1")
+    call = project.here("run", "c", "--dry-run", "--", "epochs=1")
     assert call.stdout.rstrip().endswith("'epochs=1'])") and "epochs=50" not in call.stdout
-    submit = project.hydraflow("run", "s", "--dry-run", "--", "epochs=1")
+    submit = project.here("run", "s", "--dry-run", "--", "epochs=1")
     line = submit.stdout.splitlines()[1]
     assert line.endswith(" epochs=1") and "epochs=50" not in line
 
 
 def test_runs_with_extras_are_their_own_line_in_status(project: Project) -> None:
     job(project)
-    assert project.hydraflow("run", "train", "--", "epochs=1").returncode == 0
-    report = json.loads(project.hydraflow("status", "--json").stdout)["jobs"]
+    assert project.here("run", "train", "--", "epochs=1").returncode == 0
+    report = json.loads(project.here("status", "--json").stdout)["jobs"]
     assert [(r["name"], r["counts"]["ok"], r["counts"]["never run"]) for r in report] == [
         ("train", 0, 2),
         ("train -- epochs=1", 2, 0),
     ]
     assert all(r["counts"]["stale"] == 0 for r in report)
-    table = project.hydraflow("status").stdout
+    table = project.here("status").stdout
     assert "train -- epochs=1" in table
-    assert "stale" in project.hydraflow("status", "--help").stdout
+    assert "stale" in helped(project, "status", "--help").stdout
 
 
 def test_only_that_matches_nothing_is_an_error(project: Project) -> None:
     job(project)
-    typo = project.hydraflow("run", "train", "--only", "modl=small")
+    typo = project.here("run", "train", "--only", "modl=small")
     assert typo.returncode == 2 and "did you mean 'model'" in typo.stderr
-    none = project.hydraflow("run", "train", "--only", "model=huge")
+    none = project.here("run", "train", "--only", "model=huge")
     assert none.returncode == 2 and "model is one of small, large" in none.stderr
     # `KEY=` picks batches without KEY: a misspelled key would pick them all.
-    empty = project.hydraflow("run", "train", "--only", "modl=")
+    empty = project.here("run", "train", "--only", "modl=")
     assert empty.returncode == 2 and "did you mean 'model'" in empty.stderr
     assert project.records() == []
 
@@ -116,21 +126,21 @@ def test_a_repeatable_flag_without_its_value_starts_nothing(
     project: Project, args: list[str]
 ) -> None:
     job(project)
-    result = project.invoke(*args)
+    result = project.invoke_here(*args)
     assert result.returncode != 0 and "needed value" in result.stderr
     assert project.records() == [] and result.stdout == ""
 
 
 def test_timeout_takes_durations(project: Project) -> None:
     job(project)
-    assert project.hydraflow("run", "train", "--timeout", "1h30m", "--dry-run").returncode == 0
-    bad = project.hydraflow("run", "train", "--timeout", "soon")
+    assert project.here("run", "train", "--timeout", "1h30m", "--dry-run").returncode == 0
+    bad = project.here("run", "train", "--timeout", "soon")
     assert bad.returncode == 2 and "90s, 15m" in bad.stderr
 
 
 def test_more_workers_than_devices_is_an_error(project: Project) -> None:
     job(project, extra="    parallel: 2\n")
-    result = project.hydraflow("run", "train", "-j", "3", "--devices", "0,1")
+    result = project.here("run", "train", "-j", "3", "--devices", "0,1")
     assert result.returncode == 2 and "--devices 0,1,0" in result.stderr
     assert project.records() == []
     # The default worker count is the job's parallel:, whatever the devices.
@@ -143,35 +153,38 @@ def test_more_workers_than_devices_is_an_error(project: Project) -> None:
         f"jobs:\n  j:\n    run: {PY} who.py\n    parallel: 2\n    devices: 0,0,1\n"
         "    sets:\n      - each: i=1:4\n"
     )
-    assert project.hydraflow("run", "j").returncode == 0
+    assert project.here("run", "j").returncode == 0
     assert {tuple(r) for r in project.records()} == {("0", "0"), ("1", "0")}
 
 
 def test_a_missing_submit_handler_is_a_usage_error(project: Project) -> None:
     project.yaml("jobs:\n  s:\n    submit: surely-no-such-handler --x\n")
-    result = project.hydraflow("run", "s")
+    result = project.here("run", "s")
     assert result.returncode == 2 and "not found" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_the_built_in_handler_needs_no_path_and_takes_options(project: Project) -> None:
+def test_the_built_in_handler_needs_no_path_and_takes_options(
+    project: Project, capfd: pytest.CaptureFixture[str]
+) -> None:
     project.yaml(
         f"jobs:\n  s:\n    submit: hydraflow-slurm --time 5 {PY} record.py\n"
         "    sets:\n      - each: x=1:2\n"
     )
-    bare = {k: v for k, v in os.environ.items() if k != "PATH"}
-    result = project.hydraflow("run", "s", "--", "--local", env={**bare, "PATH": "/usr/bin:/bin"})
+    result = project.here("run", "s", "--", "--local", env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "running the 2 array tasks locally" in result.stdout
+    # The handler is a process of its own, on this process's standard output (descriptor
+    # 1): what it says is there, not in what hydraflow itself wrote.
+    assert "running the 2 array tasks locally" in capfd.readouterr().out
     assert sorted(r[1] for r in project.records()) == ["x=1", "x=2"]
 
 
 def test_dry_run_of_a_call_job_checks_the_function(project: Project) -> None:
     project.write("calls.py", "def there(args):\n    pass\n")
     project.yaml("jobs:\n  c:\n    call: calls.missing\n  d:\n    call: nowhere.f\n")
-    missing = project.hydraflow("run", "c", "--dry-run")
+    missing = project.here("run", "c", "--dry-run")
     assert missing.returncode == 2 and "has no function 'missing'" in missing.stderr
-    nowhere = project.hydraflow("run", "d", "--dry-run")
+    nowhere = project.here("run", "d", "--dry-run")
     assert nowhere.returncode == 2 and "No module named 'nowhere'" in nowhere.stderr
 
 
@@ -180,7 +193,7 @@ def test_interpolations_only_hydra_knows_pass_through(project: Project) -> None:
         "jobs:\n  t:\n    run: app\n    add: "
         "hydra.run.dir=out/${now:%Y-%m-%d} +name=${hydra:job.name} root=${oc.env:HOME}\n"
     )
-    line = project.hydraflow("run", "t", "--dry-run").stdout
+    line = project.here("run", "t", "--dry-run").stdout
     assert "hydra.run.dir=out/${now:%Y-%m-%d}" in line and "+name=${hydra:job.name}" in line
     assert f"root={os.environ['HOME']}" in line
 
@@ -189,8 +202,8 @@ def test_help_shows_placeholders_defaults_examples_and_the_same_short_flags(
     project: Project,
 ) -> None:
     job(project)
-    cli = project.hydraflow("run", "--help", env={"COLUMNS": "200"}).stdout
-    invoke = project.invoke("--help", "train", env={"COLUMNS": "200"}).stdout
+    cli = helped(project, "run", "--help", env={"COLUMNS": "200"}).stdout
+    invoke = project.invoke_here("--help", "train", env={"COLUMNS": "200"}).stdout
     for flag, placeholder in (("only", "KEY=PAT"), ("jobs", "N"), ("timeout", "TIME")):
         assert f"--{flag} {placeholder}" in cli and f"--{flag}={placeholder}" in invoke
     for short, long in (
@@ -203,20 +216,20 @@ def test_help_shows_placeholders_defaults_examples_and_the_same_short_flags(
         assert any(short in line and long in line for line in cli.splitlines())
         assert any(short in line and long in line for line in invoke.splitlines())
     assert "default: the job's parallel:, else 1" in cli
-    results_cli = project.hydraflow("results", "--help", env={"COLUMNS": "200"}).stdout
-    results = project.invoke("--help", "results", env={"COLUMNS": "200"}).stdout
+    results_cli = helped(project, "results", "--help", env={"COLUMNS": "200"}).stdout
+    results = project.invoke_here("--help", "results", env={"COLUMNS": "200"}).stdout
     for flag, placeholder in (("where", "KEY=PAT"), ("group-by", "KEY[,KEY]"), ("top", "N")):
         assert f"--{flag} {placeholder}" in results_cli and f"--{flag}={placeholder}" in results
-    top = project.hydraflow("--help").stdout
+    top = helped(project, "--help").stdout
     assert "examples:" in top and "hydraflow run train --dry-run" in top
-    assert project.hydraflow("expand", "--all", "--count", "a=1:3 b=x,y").stdout == "3 2\n"
-    bad = project.hydraflow("bogus")
+    assert project.here("expand", "--all", "--count", "a=1:3 b=x,y").stdout == "3 2\n"
+    bad = project.here("bogus")
     assert "see hydraflow --help" in bad.stderr and "hydraflow hydraflow" not in bad.stderr
 
 
 def test_dry_run_lines_are_the_exact_commands(project: Project, tmp_path: Path) -> None:
     job(project)
-    line = unulid(project.hydraflow("run", "train", "--dry-run", "--", "epochs=1").stdout)
+    line = unulid(project.here("run", "train", "--dry-run", "--", "epochs=1").stdout)
     assert line.splitlines()[0] == (
         f"{sys.executable} record.py --multirun model=small seed=0,1 hydra.job.name=train"
         f" hydra.sweep.dir=multirun/ID {RECORD_WORD} epochs=1"

@@ -4,6 +4,7 @@ elsewhere (test_pool, test_warm, test_terminal); here every decision is exact.""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -14,7 +15,9 @@ import pytest
 from fakes import Events, FakeClock, FakeStarter, Script, Started, runtime
 
 from hydraflow.config import Config, load
+from hydraflow.display.plain import PlainDisplay
 from hydraflow.engine.execution import Request
+from hydraflow.engine.starters import Spawner
 from hydraflow.engine.workflow import run_job
 from hydraflow.errors import UsageError
 from hydraflow.events import (
@@ -64,6 +67,20 @@ class Outcome:
     def finished(self) -> list[BatchFinished]:
         return self.events.of(BatchFinished)
 
+    def shown(self) -> str:
+        """What the plain view prints of these events, as a user reads it."""
+        return plain_view(self.events)
+
+
+def plain_view(events: Events) -> str:
+    """The events as the plain view prints them (it only reads events: replaying them
+    after the run is the same as watching it)."""
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    display = PlainDisplay(out, rerun="hydraflow run j --resume")
+    for event in events.events:
+        display.handle(event)
+    return out.buffer.getvalue().decode()  # type: ignore[attr-defined,no-any-return]
+
 
 def execute(
     config: Config,
@@ -112,6 +129,10 @@ def test_each_slot_has_its_device(tmp_path: Path) -> None:
     assert pairs == {("0", "3"), ("1", "7")}
     alone = execute(project(tmp_path), devices=("5", "6"))
     assert {s.env["CUDA_VISIBLE_DEVICES"] for s in alone.started} == {"5"}
+    # The job's own ``devices:`` when no --devices is given.
+    from_file = execute(project(tmp_path, job="    devices: 0,1\n"), jobs=2)
+    pairs = {(s.env["HYDRAFLOW_SLOT"], s.env["CUDA_VISIBLE_DEVICES"]) for s in from_file.started}
+    assert pairs == {("0", "0"), ("1", "1")}
     with pytest.raises(UsageError, match="3 workers but 2 device"):
         execute(project(tmp_path), jobs=3, devices=("0", "1"))
 
@@ -133,6 +154,7 @@ def test_the_first_failure_stops_new_launches(tmp_path: Path) -> None:
     assert [i for i, _ in ran.starts()] == ["1", "2"]
     assert summary_line(ran.summary).endswith("1 ok, 1 failed, 2 not started")
     assert [f.returncode for f in ran.summary.failures] == [3]
+    assert "\n✗ i=2: failed (exit 3)" in ran.shown()  # the failure, named in the report
 
 
 def test_a_running_batch_ends_after_a_failure_elsewhere(tmp_path: Path) -> None:
@@ -153,6 +175,12 @@ def test_keep_going_runs_everything_and_max_failures_still_stops(tmp_path: Path)
     assert len(capped.started) == 2
     alone = execute(project(tmp_path), script=all_fail, max_failures=3)
     assert len(alone.started) == 3
+    # Keep going to the end: every batch is told of, and none is "not started".
+    mixed = {i: Script(ends_at=1.0, code=1) for i in ("1", "2", "4")}
+    every = execute(project(tmp_path, "      - each: i=1:5\n"), scripts=mixed, keep_going=True)
+    assert every.code == ExitStatus.FAILED and len(every.started) == 5
+    line = summary_line(every.summary)
+    assert line.startswith("j: 5 batches, 5 runs in ") and line.endswith(": 2 ok, 3 failed")
 
 
 def test_a_failed_batch_is_tried_again_up_to_retries(tmp_path: Path) -> None:
@@ -172,6 +200,7 @@ def test_a_failed_batch_is_tried_again_up_to_retries(tmp_path: Path) -> None:
     assert tries == {"1": 1, "2": 3, "3": 1, "4": 1}
     retried = [f.attempt for f in events.of(BatchFinished) if f.retrying]
     assert retried == [1, 2]
+    assert "hydraflow: start  #2 i=2 (attempt 3)\n" in plain_view(events)
     # Not enough tries: the last failure is reported, once.
     tries.clear()
     again = Request(config, config.job("j"), RunOptions(ledger=False, retries=1))
@@ -179,14 +208,31 @@ def test_a_failed_batch_is_tried_again_up_to_retries(tmp_path: Path) -> None:
     assert run_job(again, [events], runtime(clock, FakeStarter(clock, flaky))) == 1
     (summary,) = [e.summary for e in events.of(ExecutionFinished)]
     assert [(f.status, f.attempt) for f in summary.failures] == [(BatchStatus.FAILED, 2)]
+    # Every try fails: 1 + retries starts, and the run fails.
+    one = project(tmp_path, "      - each: i=1\n")
+    hopeless = execute(one, Script(ends_at=1.0, code=3), retries=2)
+    assert hopeless.code == ExitStatus.FAILED and len(hopeless.started) == 3
+    assert "hydraflow: start  #1 i=1 (attempt 3)\n" in hopeless.shown()
 
 
 def test_a_program_that_cannot_start_is_a_failed_batch(tmp_path: Path) -> None:
     path = tmp_path / "hydraflow.yaml"
     path.write_text("jobs:\n  j:\n    run: missing-program\n")
     ran = execute(load(path))
+    assert ran.code == ExitStatus.FAILED
     (failed,) = ran.summary.failures
     assert failed.returncode is None and "cannot start 'missing-program'" in failed.tail[0]
+    assert "cannot start 'missing-program'" in ran.shown()
+
+
+def test_the_real_starter_refuses_a_missing_program_as_the_fake_does() -> None:
+    """The fake's FileNotFoundError for a missing program is what ``posix_spawnp`` says."""
+    spawner = Spawner()
+    try:
+        with pytest.raises(FileNotFoundError):
+            spawner.start(["surely-not-a-program-42"], {})
+    finally:
+        spawner.close()
 
 
 # -- time: timeouts, and what outlives a batch ----------------------------------------------------

@@ -1,4 +1,9 @@
-"""The real invoke program in a temporary project."""
+"""The invoke program in a temporary project.
+
+Invoke's own ``Program`` is run in this process (``project.invoke_here``) for what the
+tasks decide and print; the installed ``invoke`` runs where the point is the program
+itself: its listing, a job's real run with the words after ``--``, closed pipes.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,19 @@ import os
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from conftest import Project, command, unulid
+from conftest import Project, Ran, command, invoke_in, unulid
 
 PY = shlex.quote(sys.executable)
 TASKS = "from hydraflow import collection\nns = collection()\n"
+
+
+def invoke_from(folder: Path, project: Project, *args: str) -> Ran:
+    """Invoke's program run in this process from ``folder`` (``project.invoke_here``
+    starts in the project's own), its jobs recording into the project's record."""
+    return invoke_in(folder, *args, env={"RECORD": str(project.root / "record.jsonl")})
 
 
 def make(project: Project) -> None:
@@ -37,11 +49,12 @@ def make(project: Project) -> None:
 
 
 def test_list_shows_every_job_with_help(project: Project) -> None:
+    """The installed ``invoke`` lists the jobs of a tasks.py with ``ns = collection()``."""
     make(project)
     result = project.invoke("--list")
     assert result.returncode == 0, result.stderr
     assert "Train all models" in result.stdout
-    listed = json.loads(project.invoke("--list", "--list-format=json").stdout)
+    listed = json.loads(project.invoke_here("--list", "--list-format=json").stdout)
     helps = {t["name"]: t["help"] for t in listed["tasks"]}
     assert set(helps) == {"train", "eval-all", "big-sweep", "results"}
     assert helps["train"] == "Train all models"
@@ -51,7 +64,7 @@ def test_list_shows_every_job_with_help(project: Project) -> None:
 
 def test_help_describes_the_job_and_its_flags(project: Project) -> None:
     make(project)
-    text = project.invoke("--help", "train").stdout
+    text = project.invoke_here("--help", "train").stdout
     for expected in (
         "Train all models",
         "each: model=small,large | all: seed=1:3",
@@ -68,17 +81,18 @@ def test_help_describes_the_job_and_its_flags(project: Project) -> None:
 
 def test_dry_run_matches_the_hydraflow_command(project: Project) -> None:
     make(project)
-    via_invoke = project.invoke("train", "--dry-run")
-    via_cli = project.hydraflow("run", "train", "--dry-run")
+    via_invoke = project.invoke_here("train", "--dry-run")
+    via_cli = project.here("run", "train", "--dry-run")
     assert via_invoke.returncode == 0, via_invoke.stderr
     assert unulid(via_invoke.stdout) == unulid(via_cli.stdout)
     assert len(via_invoke.stdout.splitlines()) == 2
-    core_dry = project.invoke("--dry", "train")
+    core_dry = project.invoke_here("--dry", "train")
     assert unulid(core_dry.stdout) == unulid(via_cli.stdout)
     assert project.records() == []
 
 
 def test_arguments_after_double_dash_keep_their_quoting(project: Project) -> None:
+    """A real run through the installed ``invoke``: its argv, not a list made here."""
     make(project)
     result = project.invoke("eval_all", "--", "a=x y", "b=';'")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -88,19 +102,12 @@ def test_arguments_after_double_dash_keep_their_quoting(project: Project) -> Non
 def test_either_separator_names_a_job(project: Project) -> None:
     make(project)
     for name in ("eval_all", "eval-all"):
-        result = project.invoke(name, "--dry-run")
+        result = project.invoke_here(name, "--dry-run")
         assert result.returncode == 0, (name, result.stderr)
     for name in ("big_sweep", "big-sweep"):
-        result = project.invoke(name, "--dry-run", "--only", "a=1", "--only", "b=1,2")
+        result = project.invoke_here(name, "--dry-run", "--only", "a=1", "--only", "b=1,2")
         assert result.returncode == 0, (name, result.stderr)
-    assert (
-        len(
-            project.invoke(
-                "big_sweep", "--dry-run", "--only", "a=1", "--only", "b=1,2"
-            ).stdout.splitlines()
-        )
-        == 2
-    )
+        assert len(result.stdout.splitlines()) == 2, name
 
 
 TASKS_WITH_LINT = TASKS + "from invoke import task\n@task\ndef lint(c):\n    print('linted')\n"
@@ -121,14 +128,14 @@ TASKS_WITH_LINT += "ns.add_task(lint)\n"
 def test_a_broken_file_hides_no_other_task(project: Project, text: str, error: str) -> None:
     project.write("tasks.py", TASKS_WITH_LINT)
     project.yaml(text)
-    listed = project.invoke("--list")
+    listed = project.invoke_here("--list")
     assert listed.returncode == 0, listed.stderr
     assert "lint" in listed.stdout
     assert listed.stderr.count("hydraflow.yaml") == 1 and error in listed.stderr
     assert "Traceback" not in listed.stderr
-    linted = project.invoke("lint")
+    linted = project.invoke_here("lint")
     assert linted.returncode == 0 and "linted" in linted.stdout
-    train = project.invoke("train")
+    train = project.invoke_here("train")
     assert train.returncode == 2 and error in train.stderr, train.stderr
 
 
@@ -136,7 +143,7 @@ def test_tasks_py_in_a_parent_folder(project: Project) -> None:
     make(project)
     sub = project.root / "deep" / "er"
     sub.mkdir(parents=True)
-    result = project.invoke("eval-all", cwd=sub)
+    result = invoke_from(sub, project, "eval-all")
     assert result.returncode == 0, result.stderr
     assert len(project.records()) == 1
     assert not (sub / ".hydraflow").exists()
@@ -159,17 +166,17 @@ def test_user_collection_mixes_tasks_and_mounts_jobs(project: Project) -> None:
         ns.add_collection(collection(), "jobs")
         """,
     )
-    listing = project.invoke("--list").stdout
+    listing = project.invoke_here("--list").stdout
     assert "hello" in listing and "jobs.train" in listing
-    assert "hand-written" in project.invoke("hello").stdout
-    dry = project.invoke("jobs.train", "--dry-run")
+    assert "hand-written" in project.invoke_here("hello").stdout
+    dry = project.invoke_here("jobs.train", "--dry-run")
     assert dry.returncode == 0 and len(dry.stdout.splitlines()) == 2
 
 
 def test_a_failing_batch_gives_a_non_zero_exit(project: Project) -> None:
     project.write("tasks.py", TASKS)
     project.yaml(f"jobs:\n  bad:\n    run: {PY} -c 'raise SystemExit(5)'\n")
-    assert project.invoke("bad").returncode == 1
+    assert project.invoke_here("bad").returncode == 1
 
 
 def test_a_bad_sweep_in_a_job_with_help_stops_that_job_before_it_runs(project: Project) -> None:
@@ -178,12 +185,12 @@ def test_a_bad_sweep_in_a_job_with_help_stops_that_job_before_it_runs(project: P
         f"jobs:\n  ok:\n    run: {PY} record.py\n  bad:\n    help: Has help\n"
         f"    run: {PY} record.py\n    sets:\n      - each: a=1,2\n      - each: b=3:1\n"
     )
-    assert project.invoke("--list").returncode == 0
-    result = project.invoke("bad")
+    assert project.invoke_here("--list").returncode == 0
+    result = project.invoke_here("bad")
     assert result.returncode == 2
     assert result.stderr.startswith("error: hydraflow.yaml:9: range runs the wrong way")
     assert project.records() == []
-    assert project.hydraflow("list").returncode == 2
+    assert project.here("list").returncode == 2
 
 
 @pytest.mark.parametrize(

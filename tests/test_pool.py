@@ -1,176 +1,163 @@
-"""The pool with real child processes: overlap, slots, failure policies, timeouts, signals."""
+"""The pool with real child processes, where the point is the process itself: batches
+that really overlap, a timeout or a signal that must reach a batch's grandchild, bytes
+passed verbatim, Python's own buffering. hydraflow runs in this process
+(``project.here``) unless a signal must reach a runner of its own; its batches are real.
+Slots, devices, failure limits, retries and a program that cannot start are policy:
+test_engine proves them in-process, exactly. A runner killed outright (SIGKILL) is
+test_hardening's."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
-import json
 import os
 import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Project, command
+from conftest import Project, command, in_process
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 PY = shlex.quote(sys.executable)
 
-# Records its start/end time, slot and devices, then sleeps; exits with code=N if given.
-WORKER = """\
-import json, os, sys, time
-args = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a and not a.startswith("hydra."))
-start = time.time()
-time.sleep(float(args.get("sleep", "0")))
-with open(os.environ["RECORD"], "a") as f:
-    f.write(json.dumps({"args": args, "start": start, "end": time.time(),
-                        "slot": os.environ["HYDRAFLOW_SLOT"],
-                        "batch": os.environ["HYDRAFLOW_BATCH"],
-                        "cuda": os.environ.get("CUDA_VISIBLE_DEVICES")}) + "\\n")
-sys.exit(int(args.get("code", "0")))
+# Records when it ran, in which slot and as which batch: a shell, so that starting it costs
+# next to nothing beside the runner.
+TIMED = """\
+start=$(date +%s.%N)
+sleep 0.4
+echo "$start $(date +%s.%N) $HYDRAFLOW_SLOT $HYDRAFLOW_BATCH" >> "$RECORD"
+"""
+
+# A batch that starts a grandchild, says who both are, and waits.
+SPAWN = """\
+sleep 60 &
+echo "$$ $!" >> "$RECORD"
+wait
 """
 
 
-def setup(project: Project, each: str, extra: str = "") -> None:
-    project.write("worker.py", WORKER)
-    project.yaml(f"jobs:\n  j:\n    run: {PY} worker.py\n{extra}    sets:\n      - each: {each}\n")
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "State:\tZ" in status.read_text())
 
 
-def rows(project: Project) -> list[dict[str, object]]:
-    path = project.root / "record.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+def _all_gone(pids: list[int], within: float = 10.0) -> bool:
+    """Whether every process has ended, waiting a little for the last to be reaped."""
+    deadline = time.monotonic() + within
+    while any(_alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def _wait_for_lines(path: Path, count: int, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline and len(_lines(path)) < count:
+        time.sleep(0.02)
 
 
 def test_batches_really_overlap_with_two_workers(project: Project) -> None:
-    setup(project, "i=1:4 sleep=0.5")
-    result = project.hydraflow("run", "j", "-j", "2")
+    """Two workers are two processes at the same time, each in its own slot."""
+    project.write("timed.sh", TIMED)
+    project.yaml("jobs:\n  j:\n    run: sh timed.sh\n    sets:\n      - each: i=1:4\n")
+    result = project.here("run", "j", "-j", "2")
     assert result.returncode == 0, result.stdout + result.stderr
-    records = sorted(rows(project), key=lambda r: r["start"])  # type: ignore[arg-type,return-value]
+    lines = _lines(project.root / "record.jsonl")
+    records = sorted((line.split() for line in lines), key=lambda r: float(r[0]))
     assert len(records) == 4
-    overlapping = sum(
-        1
-        for a, b in itertools.pairwise(records)
-        if b["start"] < a["end"]  # type: ignore[operator]
-    )
+    overlapping = sum(1 for a, b in itertools.pairwise(records) if float(b[0]) < float(a[1]))
     assert overlapping >= 2
-    assert {r["slot"] for r in records} == {"0", "1"}
-    assert sorted(r["batch"] for r in records) == ["0", "1", "2", "3"]  # type: ignore[type-var]
-
-
-def test_device_slots(project: Project) -> None:
-    setup(project, "i=1:4 sleep=0.2", extra="    devices: 0,1\n")
-    assert project.hydraflow("run", "j", "-j", "2").returncode == 0
-    records = rows(project)
-    assert {(r["slot"], r["cuda"]) for r in records} == {("0", "0"), ("1", "1")}
-    project.root.joinpath("record.jsonl").unlink()
-    assert project.hydraflow("run", "j", "--devices", "5,6,7", "-j", "1").returncode == 0
-    assert {r["cuda"] for r in rows(project)} == {"5"}
-
-
-def test_first_failure_stops_new_launches(project: Project) -> None:
-    setup(project, "code=0,2,0,0")
-    result = project.hydraflow("run", "j")
-    assert result.returncode == 1
-    assert [r["args"]["code"] for r in rows(project)] == ["0", "2"]  # type: ignore[index]
-    assert "1 ok, 1 failed, 2 not started" in result.stdout
-    assert "✗ code=2: failed (exit 2)" in result.stdout
-
-
-def test_keep_going_and_max_failures(project: Project) -> None:
-    setup(project, "code=1,1,0,1,0")
-    everything = project.hydraflow("run", "j", "--keep-going")
-    assert everything.returncode == 1 and len(rows(project)) == 5
-    assert "5 batches, 5 runs" in everything.stdout and "2 ok, 3 failed" in everything.stdout
-    assert "not started" not in everything.stdout
-    project.root.joinpath("record.jsonl").unlink()
-    two = project.hydraflow("run", "j", "--max-failures", "2")
-    assert two.returncode == 1 and len(rows(project)) == 2
-
-
-def test_retries_rerun_a_failed_batch(project: Project) -> None:
-    setup(project, "code=3")
-    result = project.hydraflow("run", "j", "--retries", "2")
-    assert result.returncode == 1 and len(rows(project)) == 3
-    assert "(attempt 3)" in result.stdout
+    assert {r[2] for r in records} == {"0", "1"}
+    assert sorted(r[3] for r in records) == ["0", "1", "2", "3"]
 
 
 def test_timeout_kills_the_batch_and_its_grandchild(project: Project) -> None:
-    project.write(
-        "spawn.py",
-        """\
-        import os, subprocess, sys, time
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-        with open(os.environ["RECORD"], "w") as f:
-            f.write(str(child.pid))
-        time.sleep(600)  # past the test's own time limit
-        """,
-    )
-    project.yaml(f"jobs:\n  j:\n    run: {PY} spawn.py\n")
-    result = project.hydraflow("run", "j", "--timeout", "1")
+    """The timeout stops the batch's whole process group, not only its leader."""
+    project.write("spawn.sh", SPAWN)
+    project.yaml("jobs:\n  j:\n    run: sh spawn.sh\n")
+    result = project.here("run", "j", "--timeout", "0.5")
     assert result.returncode == 1
-    assert "timed out after 1.0s" in result.stdout
-    grandchild = int((project.root / "record.jsonl").read_text())
-    assert not _alive(grandchild)
+    assert "timed out after 0.5s" in result.stdout
+    ((_, grandchild),) = (line.split() for line in _lines(project.root / "record.jsonl"))
+    assert _all_gone([int(grandchild)])
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
-def test_interrupt_stops_every_process_of_every_batch(
-    project: Project, sig: signal.Signals
-) -> None:
-    project.write(
-        "spawn.py",
-        """\
-        import os, subprocess, sys, time
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-        with open(os.environ["RECORD"], "a") as f:
-            f.write(f"{os.getpid()} {child.pid}\\n")
-        time.sleep(60)
-        """,
-    )
-    project.yaml(f"jobs:\n  j:\n    run: {PY} spawn.py\n    sets:\n      - each: i=1:4\n")
-    env = {**os.environ, "NO_COLOR": "1", "RECORD": str(project.root / "record.jsonl")}
-    runner = subprocess.Popen(
-        [*command("hydraflow"), "run", "j", "-j", "2"],
-        cwd=project.root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    record = project.root / "record.jsonl"
-    deadline = time.time() + 30
-    while time.time() < deadline and (not record.exists() or len(record.read_text().split()) < 4):
-        time.sleep(0.1)
-    runner.send_signal(sig)
+def _four_spawning_batches(project: Project) -> Path:
+    project.write("spawn.sh", SPAWN)
+    project.yaml("jobs:\n  j:\n    run: sh spawn.sh\n    sets:\n      - each: i=1:4\n")
+    return project.root / "record.jsonl"
+
+
+def _assert_stopped_as_an_interrupt(code: int, out: str, err: str, record: Path) -> None:
+    assert code == 130, out + err
+    assert "Traceback" not in err
+    assert "2 interrupted, 2 not started" in out and "to go on: hydraflow run j --resume" in out
+    pids = [int(pid) for line in _lines(record) for pid in line.split()]
+    assert len(pids) == 4  # two batches, each with its grandchild
+    assert _all_gone(pids)
+
+
+def test_sigterm_stops_every_process_of_every_batch(project: Project) -> None:
+    """A real runner of its own, signalled from outside as a service manager would."""
+    record = _four_spawning_batches(project)
+    runner = project.start("run", "j", "-j", "2")
+    _wait_for_lines(record, 2)
+    runner.send_signal(signal.SIGTERM)
     out, err = runner.communicate(timeout=30)
-    pids = [int(p) for p in record.read_text().split()]
-    assert len(pids) == 4
-    if sig == signal.SIGKILL:
-        # Nothing of the runner is left to report, but its watchdog stops the batches.
-        assert runner.returncode == -signal.SIGKILL
-        deadline = time.time() + 10
-        while time.time() < deadline and any(_alive(pid) for pid in pids):
-            time.sleep(0.1)
-    else:
-        assert runner.returncode == 130, out + err
-        assert "Traceback" not in err
-        assert "2 interrupted, 2 not started" in out and "to go on: hydraflow run j --resume" in out
-        time.sleep(0.2)
-    assert not any(_alive(pid) for pid in pids)
+    _assert_stopped_as_an_interrupt(runner.returncode, out, err, record)
+
+
+def _signal_when(record: Path, lines: int, sig: signal.Signals) -> threading.Thread:
+    """Signal this process once ``record`` has ``lines`` lines (or after 30 s, so that a
+    run that never gets there still ends)."""
+
+    def send() -> None:
+        _wait_for_lines(record, lines)
+        os.kill(os.getpid(), sig)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    return sender
+
+
+def test_ctrl_c_stops_every_process_of_every_batch(project: Project) -> None:
+    """Ctrl-C reaches the runner (here, this process) and the runner its batches' groups."""
+    record = _four_spawning_batches(project)
+    sender = _signal_when(record, 2, signal.SIGINT)
+    result = project.here("run", "j", "-j", "2")
+    sender.join()
+    _assert_stopped_as_an_interrupt(result.returncode, result.stdout, result.stderr, record)
 
 
 def test_output_is_printed_verbatim_and_logged(project: Project) -> None:
+    """Markup and bytes that are not UTF-8 reach a real stdout and the log as written."""
     project.write(
-        "noisy.py",
+        "noisy.sh",
         """\
-        import sys
-        sys.stdout.buffer.write(b"[/tmp/x] and [bold]not bold[/bold]\\n")
-        sys.stdout.buffer.write(b"bad utf8 \\xff\\xfe here\\n")
-        sys.stderr.write("to stderr\\n")
+        printf '[/tmp/x] and [bold]not bold[/bold]\\n'
+        printf 'bad utf8 \\377\\376 here\\n'
+        echo "to stderr" >&2
         """,
     )
-    project.yaml(f"jobs:\n  j:\n    run: {PY} noisy.py\n    sets:\n      - each: k=a,b\n")
+    project.yaml("jobs:\n  j:\n    run: sh noisy.sh\n    sets:\n      - each: k=a,b\n")
     result = subprocess.run(
         [*command("hydraflow"), "run", "j"],
         cwd=project.root,
@@ -195,48 +182,23 @@ def test_output_is_printed_verbatim_and_logged(project: Project) -> None:
 
 
 def test_quiet_keeps_output_in_the_logs_only(project: Project) -> None:
-    project.yaml(f"jobs:\n  j:\n    run: {PY} -c 'print(\"secret line\")'\n")
-    result = project.hydraflow("run", "j", "--quiet")
+    project.yaml("jobs:\n  j:\n    run: sh -c 'echo secret line'\n")
+    result = project.here("run", "j", "--quiet")
     assert result.returncode == 0 and "secret line" not in result.stdout
     log = next((project.root / "multirun").glob("*/*/hydraflow.log"))
     assert log.read_text() == "secret line\n"
 
 
-def test_a_missing_program_is_a_failed_batch(project: Project) -> None:
-    project.yaml("jobs:\n  j:\n    run: surely-not-a-program-42\n")
-    result = project.hydraflow("run", "j")
-    assert result.returncode == 1 and "cannot start" in result.stdout
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "State:\tZ" in status.read_text())
-
-
 def test_interrupting_a_submit_stops_the_handler(project: Project) -> None:
-    project.write(
-        "handler.py",
-        """\
-        import os, time
-        with open(os.environ["RECORD"], "w") as f:
-            f.write(str(os.getpid()))
-        time.sleep(60)
-        """,
-    )
-    project.yaml(f"jobs:\n  s:\n    submit: {PY} handler.py\n")
-    env = {**os.environ, "RECORD": str(project.root / "record.jsonl")}
-    runner = subprocess.Popen([*command("hydraflow"), "run", "s"], cwd=project.root, env=env)
+    """SIGTERM while the handler runs stops its whole group and leaves no batch file."""
+    project.write("handler.sh", 'echo $$ > "$RECORD"\nsleep 60\n')
+    project.yaml("jobs:\n  s:\n    submit: sh handler.sh\n")
     record = project.root / "record.jsonl"
-    deadline = time.time() + 30
-    while time.time() < deadline and not (record.exists() and record.read_text()):
-        time.sleep(0.1)
-    runner.send_signal(signal.SIGTERM)
-    assert runner.wait(timeout=30) == 130
-    assert not _alive(int(record.read_text()))
+    sender = _signal_when(record, 1, signal.SIGTERM)
+    result = project.here("run", "s")
+    sender.join()
+    assert result.returncode == 130, result.stdout + result.stderr
+    assert _all_gone([int(record.read_text())])
     assert not list((project.root / ".hydraflow" / "submit").glob("*.txt"))
 
 
@@ -257,24 +219,34 @@ if __name__ == "__main__":
 """
 
 
+class Watching(io.BytesIO):
+    """Standard output that leaves the file ``seen`` once ``text`` has reached it."""
+
+    def __init__(self, text: bytes, seen: Path) -> None:
+        super().__init__()
+        self.text = text
+        self.seen = seen
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        if self.text in bytes(data):
+            self.seen.touch()
+        return super().write(data)
+
+
 @pytest.mark.parametrize("warm", ["false", "true"])
 def test_a_python_batch_shows_each_line_when_it_prints_it(project: Project, warm: str) -> None:
     # Into a pipe, Python holds its output back until it ends: a long batch would show
-    # nothing, in the view or the log, until then.
+    # nothing, in the view or the log, until then. The view here is this process's
+    # stdout, which tells the batch when the first line has reached it.
+    from hydraflow import cli
+
     project.write("app.py", LIVE_APP)
     project.yaml(f"jobs:\n  j:\n    run: {PY} app.py\n    warm: {warm}\n    record: false\n")
     assert "PYTHONUNBUFFERED" not in os.environ  # as on a user's machine
-    runner = subprocess.Popen(
-        [*command("hydraflow"), "run", "j"], cwd=project.root, stdout=subprocess.PIPE, text=True
-    )
-    assert runner.stdout is not None
-    lines = []
-    try:
-        for line in runner.stdout:
-            lines.append(line)
-            if "first line" in line:
-                (project.root / "seen").touch()
-        assert runner.wait(timeout=60) == 0
-    finally:
-        runner.kill()
-    assert any(line.endswith("] the test saw it\n") for line in lines), lines
+    shown = Watching(b"first line", project.root / "seen")
+    stdout = io.TextIOWrapper(shown, encoding="utf-8", write_through=True)
+    with in_process(project.root, {"NO_COLOR": "1"}), contextlib.redirect_stdout(stdout):
+        code = cli.main(["run", "j"])
+    lines = shown.getvalue().decode().splitlines()
+    assert code == 0, lines
+    assert any(line.endswith("] the test saw it") for line in lines), lines

@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -45,13 +46,17 @@ if __name__ == "__main__":
 """
 
 
-@pytest.fixture
-def app(project: Project) -> Project:
+def with_app(project: Project) -> Project:
     project.write("app.py", APP)
     project.write(
         "conf/config.yaml", "x: 0\nseed: 0\nfail_at: -1\nhang_at: -1\nnap: 0\nwrite: false\n"
     )
     return project
+
+
+@pytest.fixture
+def app(project: Project) -> Project:
+    return with_app(project)
 
 
 def setup(project: Project, extra: str = "", add: str = "fail_at=2") -> None:
@@ -61,16 +66,25 @@ def setup(project: Project, extra: str = "", add: str = "fail_at=2") -> None:
     )
 
 
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """One real execution of the app, 8 runs of which 2 fail, that tests only read."""
+    project = with_app(Project(tmp_path_factory.mktemp("ran")))
+    setup(project)
+    project.write("tasks.py", "from hydraflow import collection\nns = collection()\n")
+    done = project.hydraflow("run", "j", "-k")
+    assert done.returncode == 1, done.stdout + done.stderr  # Hydra reports the failed run
+    return project
+
+
 def results(project: Project, *args: str) -> list[dict[str, object]]:
-    shown = project.hydraflow("results", *args, "--json")
+    shown = project.here("results", *args, "--json")
     assert shown.returncode == 0, shown.stderr
     return json.loads(shown.stdout)  # type: ignore[no-any-return]
 
 
-def test_a_failing_run_among_four_and_returned_dicts(app: Project) -> None:
-    setup(app)
-    ran = app.hydraflow("run", "j", "-k")
-    assert ran.returncode == 1  # Hydra reports the failed run after the other three
+def test_a_failing_run_among_four_and_returned_dicts(ran: Project) -> None:
+    app = ran
     rows = results(app, "j")
     assert len(rows) == 8
     assert {(r["params"]["x"], r["params"]["seed"], r["status"]) for r in rows} == {
@@ -106,15 +120,26 @@ def test_runs_are_found_without_the_ledger_and_in_older_folders(app: Project) ->
     assert sum(str(r["dir"]).startswith(f"multirun/{first.name}/") for r in moved) == 4
 
 
+def stopped_at_run_1(app: Project) -> None:
+    """Run job ``j`` (its run 1 hangs) and stop it with SIGTERM once run 1 has begun."""
+    runner = app.start("run", "j")
+    deadline = time.monotonic() + 60
+    while not list(app.root.glob("multirun/j/*/1/.hydra/overrides.yaml")):
+        assert time.monotonic() < deadline and runner.poll() is None
+        time.sleep(0.05)
+    runner.send_signal(signal.SIGTERM)
+    assert runner.wait(timeout=60) == 130
+
+
 def test_runs_that_never_started_are_not_run(app: Project) -> None:
     app.yaml(
         f"jobs:\n  j:\n    run: {PY} app.py\n    add: hang_at=1 +flag=true\n"
         "    sets:\n      - each: x=1\n        all: seed=0:3\n"
     )
-    assert app.hydraflow("run", "j", "--timeout", "12").returncode == 1
+    stopped_at_run_1(app)
     rows = results(app, "j")
     status = {r["params"]["seed"]: r["status"] for r in rows}  # type: ignore[index]
-    assert status == {"0": "ok", "1": "timeout", "2": "not run", "3": "not run"}
+    assert status == {"0": "ok", "1": "interrupted", "2": "not run", "3": "not run"}
     # Hydra wrote `true` down as `True`: the runs that never ran say it the same way.
     assert {r["params"]["flag"] for r in rows} == {"True"}  # type: ignore[index]
 
@@ -175,29 +200,28 @@ def test_si_values_match_their_records_so_no_run_is_counted_twice(app: Project) 
 
 def test_without_records_a_stopped_batch_vouches_for_none_of_its_runs(app: Project) -> None:
     """With records its run dirs would tell finished runs from the one cut short; without,
-    they cannot, so they are ``unknown`` rather than all ``timeout``."""
+    they cannot, so they are ``unknown`` rather than all ``interrupted``."""
     app.yaml(
         f"jobs:\n  j:\n    run: {PY} app.py\n    add: hang_at=1\n    record: false\n"
         "    sets:\n      - each: x=1\n        all: seed=0:3\n"
     )
-    assert app.hydraflow("run", "j", "--timeout", "12").returncode == 1
+    stopped_at_run_1(app)
     status = {r["params"]["seed"]: r["status"] for r in results(app, "j")}  # type: ignore[index]
     assert status == {"0": "unknown", "1": "unknown", "2": "not run", "3": "not run"}
 
 
-def test_every_format_reads_back(app: Project) -> None:
-    setup(app)
-    app.hydraflow("run", "j", "-k")
-    as_csv = list(csv.DictReader(io.StringIO(app.hydraflow("results", "j", "--csv").stdout)))
+def test_every_format_reads_back(ran: Project) -> None:
+    app = ran
+    as_csv = list(csv.DictReader(io.StringIO(app.here("results", "j", "--csv").stdout)))
     assert len(as_csv) == 8
     assert list(as_csv[0]) == ["status", "x", "seed", "score", "nested.a", "duration", "dir"]
-    markdown = app.hydraflow("results", "j", "--md").stdout.splitlines()
+    markdown = app.here("results", "j", "--md").stdout.splitlines()
     assert markdown[0].startswith("| status | x | seed |") and len(markdown) == 10
     cells = [line.strip("|").split("|") for line in markdown[2:]]
     assert {c[0].strip() for c in cells} == {"ok", "failed"}
-    plain = app.hydraflow("results", "j").stdout.splitlines()
+    plain = app.here("results", "j").stdout.splitlines()
     assert plain[0].split()[:3] == ["status", "x", "seed"] and len(plain) == 9
-    grouped = json.loads(app.hydraflow("results", "j", "--group-by", "x", "--json").stdout)
+    grouped = json.loads(app.here("results", "j", "--group-by", "x", "--json").stdout)
     spread = pytest.approx(15.275, abs=1e-3)  # seeds 0, 1 and 3: the ok runs of each group
     assert grouped == [
         {"params": {"x": "1"}, "count": 4, "ok": 3,
@@ -207,9 +231,7 @@ def test_every_format_reads_back(app: Project) -> None:
          "metrics": {"score": {"mean": pytest.approx(46 / 3), "std": spread},
                      "nested.a": {"mean": 1.5, "std": 0.0}}},
     ]  # fmt: skip
-    grouped_csv = list(
-        csv.reader(io.StringIO(app.hydraflow("results", "j", "-g", "x", "--csv").stdout))
-    )
+    grouped_csv = list(csv.reader(io.StringIO(app.here("results", "j", "-g", "x", "--csv").stdout)))
     assert grouped_csv[0] == [
         "x", "count", "ok", "score.mean", "score.std", "nested.a.mean", "nested.a.std"
     ]  # fmt: skip
@@ -218,22 +240,20 @@ def test_every_format_reads_back(app: Project) -> None:
     assert mean == 43 / 3 and spread == pytest.approx(15.275252316519467, rel=1e-15)
 
 
-def test_where_sort_top_and_mistakes(app: Project) -> None:
-    setup(app)
-    app.hydraflow("run", "j", "-k")
+def test_where_sort_top_and_mistakes(ran: Project) -> None:
+    app = ran
     top = results(app, "j", "--where", "status=ok", "--sort", "score", "--reverse", "--top", "2")
     assert [r["metrics"]["score"] for r in top] == [32, 31]  # type: ignore[index]
     numbers = results(app, "j", "--where", "status=ok", "--sort", "seed")
     assert [r["params"]["seed"] for r in numbers][:4] == ["0", "0", "1", "1"]  # type: ignore[index]
-    typo = app.hydraflow("results", "j", "--sort", "scor")
+    typo = app.here("results", "j", "--sort", "scor")
     assert typo.returncode == 2 and "did you mean 'score'" in typo.stderr
-    job = app.hydraflow("results", "jo")
+    job = app.here("results", "jo")
     assert job.returncode == 2 and "did you mean 'j'" in job.stderr
 
 
-def test_the_python_api_gives_the_same_rows(app: Project) -> None:
-    setup(app)
-    app.hydraflow("run", "j", "-k")
+def test_the_python_api_gives_the_same_rows(ran: Project) -> None:
+    app = ran
     import hydraflow
 
     runs = hydraflow.results("j", file=app.root / "hydraflow.yaml")
@@ -283,15 +303,13 @@ def test_the_callback_needs_nothing_of_hydraflow(app: Project) -> None:
     assert len(list(app.root.glob("multirun/*/*/*/hydraflow.run.json"))) == 8
 
 
-def test_invoke_users_have_a_results_task(app: Project) -> None:
-    setup(app, add="fail_at=-1")
-    app.write("tasks.py", "from hydraflow import collection\nns = collection()\n")
-    app.hydraflow("run", "j")
-    shown = app.invoke("results", "--job", "j", "--group-by", "x", "--json")
+def test_invoke_users_have_a_results_task(ran: Project) -> None:
+    app = ran
+    shown = app.invoke("results", "--job", "j", "--group-by", "x", "--json")  # the real program
     assert shown.returncode == 0, shown.stderr
-    assert [g["count"] for g in json.loads(shown.stdout)] == [4, 4]
-    assert "results" in app.invoke("--list").stdout
+    assert [(g["count"], g["ok"]) for g in json.loads(shown.stdout)] == [(4, 3), (4, 3)]
+    assert "results" in app.invoke_here("--list").stdout
     sweeps = set(app.root.glob("multirun/j/*"))
-    bare = app.invoke("results", "j")  # Invoke alone would show the table, then run j
+    bare = app.invoke_here("results", "j")  # Invoke alone would show the table, then run j
     assert bare.returncode == 2 and "invoke results --job j" in bare.stderr
     assert set(app.root.glob("multirun/j/*")) == sweeps

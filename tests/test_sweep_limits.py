@@ -59,7 +59,7 @@ def test_sweep_sizes_beyond_a_googol_are_refused_not_computed() -> None:
     assert fault(" ".join(["x=0:9"] * 101)).pos == 6 * 100
     assert count(" ".join(["x=0:9"] * 100)) == 10**100
     # Computing 10^100000 digit by digit would grow with the square of the groups.
-    assert_linear(lambda size: fault("x=" + "(0:9)" * size), 100_000)
+    assert_linear(lambda size: fault("x=" + "(0:9)" * size), 50_000)
 
 
 class _Counted:
@@ -126,7 +126,7 @@ def test_product_with_many_lazy_axes_needs_no_recursion() -> None:
 
 # -- 4. long expressions parse in linear time -------------------------------------------------
 
-LONG = 2_000_000
+LONG = 1_000_000  # a quadratic scan takes minutes; a linear one a fraction of a second
 
 LONG_WORDS: dict[str, Callable[[int], str]] = {
     "plain": lambda n: "x=" + "a" * n,
@@ -142,7 +142,7 @@ LONG_WORDS: dict[str, Callable[[int], str]] = {
 
 
 @pytest.mark.parametrize("kind", LONG_WORDS)
-def test_a_two_megabyte_word_parses_in_linear_time(kind: str) -> None:
+def test_a_megabyte_word_parses_in_linear_time(kind: str) -> None:
     """The old scans were quadratic: minutes for one such word."""
 
     def parse(size: int) -> None:

@@ -1,4 +1,4 @@
-"""Two views of a run, fed by the same events: plain lines, or a live Rich panel.
+"""Two views of an execution, fed by the same events: plain lines, or a live Rich panel.
 
 Program output is shown as data, never as Rich markup: ``[bold]`` or
 ``[/tmp/x]`` printed by a program reaches the terminal as written.
@@ -15,7 +15,8 @@ from hydraflow.events import Observer
 
 class Display(Observer, Protocol):
     def close(self) -> None:
-        """Give the terminal back, also when the run ended without its last event."""
+        """Give the terminal back, also when the execution ended without its last
+        event."""
 
 
 def wants_live(stream: IO[str]) -> bool:

@@ -26,7 +26,7 @@ def install_sigterm_as_interrupt() -> None:
 
 @contextlib.contextmanager
 def signals_as_interrupts() -> Iterator[None]:
-    """Within this block SIGTERM raises KeyboardInterrupt, so both stop a run the same way.
+    """Within this block SIGTERM raises KeyboardInterrupt, so both stop an execution the same way.
 
     Only the main thread can install handlers; elsewhere this does nothing.
     """

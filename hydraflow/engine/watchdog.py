@@ -1,6 +1,6 @@
 """A helper process that outlives the runner to stop the batches it leaves behind.
 
-Every batch of a run carries the run's marker in its environment
+Every batch of an execution carries its marker in its environment
 (``HYDRAFLOW_RUN=<id>``), and so does everything it starts. The helper waits
 on a pipe from the runner; if the pipe closes without the runner saying it
 finished (the runner died, even by SIGKILL), the helper finds the processes

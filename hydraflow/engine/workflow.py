@@ -107,7 +107,7 @@ def preview(execution: Execution) -> int | None:
     if not execution.options.dry_run:
         return None
     # A preview only shows: its reader going away (`-n | head`) stops no run, so it
-    # ends with 0, as `hydraflow list | head` does, not with a stopped run's 141.
+    # ends with 0, as `hydraflow list | head` does, not with a stopped execution's 141.
     with contextlib.suppress(OutputClosed):
         execution.job.mode.preview(execution)
     return 0

@@ -49,7 +49,8 @@ class _State:
     installed = False
     load_error = ""  # why hydraflow.yaml gave no jobs, for the task that was not found
     problems: tuple[str, ...] = ()  # what a listing says on stderr: why jobs cannot run
-    remainders: dict[str, list[str]] = {}  # noqa: RUF012 - one per process, by design
+    # The words after `--` of the command line being parsed, with Invoke's joined text.
+    remainder: tuple[str, list[str]] = ("", [])
 
 
 def supported(version: str) -> bool:
@@ -79,9 +80,9 @@ def install(load_error: str = "", problems: Sequence[str] = ()) -> bool:
 def remainder_words(remainder: str) -> list[str]:
     """The words after ``--``: as the program was given them when the hooks saw them,
     else split from Invoke's remainder as a shell would."""
-    recorded = _State.remainders.get(remainder)
-    if recorded is not None:
-        return list(recorded)
+    joined, words = _State.remainder
+    if remainder and joined == remainder:
+        return list(words)
     return shlex.split(remainder) if remainder else []
 
 
@@ -123,8 +124,8 @@ def _ours(program: Any) -> dict[str, OurTask]:
 
 def _before_tasks(program: Any) -> None:
     argv = list(program.argv)
-    if "--" in argv:
-        _State.remainders[program.core.remainder] = argv[argv.index("--") + 1 :]
+    words = argv[argv.index("--") + 1 :] if "--" in argv else []
+    _State.remainder = (program.core.remainder, words)
     ours = _ours(program)
     jobs = [name.rpartition(".")[2] for name, task in ours.items() if task.hydraflow_job]
     subject_tasks = {

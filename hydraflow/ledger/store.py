@@ -156,7 +156,7 @@ class Ledger:
         return {attempt.key: attempt for attempt in self.attempts(job)}
 
     def succeeded(self, job: str) -> set[str]:
-        """The batch keys whose latest attempt succeeded: a later failure (a run without
+        """The batch keys whose latest attempt succeeded: a later failure (an execution without
         ``--resume``) makes a batch to do again."""
         rows = self._query(_latest_ok(), job)
         return {row["key"] for row in rows}
@@ -281,7 +281,7 @@ class Ledger:
                 )
 
     def release(self, rows: Sequence[int], *, untaken: bool = False) -> None:
-        """Forget claims of batches that were never started (the run stopped first);
+        """Forget claims of batches that were never started (the execution stopped first);
         ``untaken``: only those a scheduler never took (still queued, with no job id)."""
         condition = (
             f" AND status = '{BatchStatus.QUEUED}' AND scheduler_id IS NULL" if untaken else ""

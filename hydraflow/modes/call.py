@@ -47,7 +47,7 @@ class CallMode(Mode):
         return call_app(job.command[0], root, job.preload)
 
     def check(self, services: Services) -> None:
-        if services.options.dry_run:  # a run finds out when its warm process starts
+        if services.options.dry_run:  # an execution finds out when its warm process starts
             services.probe(self.app(services.job, services.root))
 
     def preview(self, services: Services) -> None:

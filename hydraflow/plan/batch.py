@@ -98,7 +98,7 @@ class Batch:
 
     @property
     def place(self) -> tuple[int, tuple[int, ...]]:
-        """Where the batch stands in its run: unique within the run, even for two batches
+        """Where the batch stands in its execution: unique within it, even for two batches
         alike (``each: i=1,1``) or the reruns of several runs of one batch."""
         return (self.index, self.rerun)
 

@@ -1,4 +1,5 @@
-"""From a job to its batches, lazily, and the ``Plan`` of a run: which batches it starts."""
+"""From a job to its batches, lazily, and the ``Plan`` of an execution: which batches
+it starts."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ class Counts:
 
 @dataclass(frozen=True)
 class Plan:
-    """The batches a run will start: chosen by ``--only``, less those done before."""
+    """The batches an execution will start: chosen by ``--only``, less those done before."""
 
     job: Job
     extras: Extras = NO_EXTRAS
