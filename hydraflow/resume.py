@@ -14,9 +14,24 @@ from hydraflow.analysis.reading import run_numbers
 from hydraflow.config import Job
 from hydraflow.events import BatchFinished
 from hydraflow.ledger import Attempt, Claims, Ledger, completion
+from hydraflow.ledger.claims import GUARD_PATIENCE
 from hydraflow.plan import Batch, planned_runs
 from hydraflow.statuses import BatchStatus
 from hydraflow.words import params_of
+
+
+def settled(ledger: Ledger, job: str, patience: float = GUARD_PATIENCE) -> dict[str, Attempt]:
+    """The latest attempt of each batch of ``job``, once no dead runner's watchdog is still
+    stopping one of them: a decision made before would take runs that finished for runs
+    to do again (the records are written by then, but the row still reads running)."""
+    deadline = time.monotonic() + patience
+    while True:
+        latest = ledger.latest(job)
+        if not any(attempt.settling for attempt in latest.values()):
+            return latest
+        if time.monotonic() > deadline:
+            return latest  # the claims then say the batch runs elsewhere: never twice
+        time.sleep(0.1)
 
 
 class Resume:
@@ -27,7 +42,7 @@ class Resume:
         self.job = job
         self.root = root
         self.claims = claims
-        self.previous: dict[str, Attempt] = ledger.latest(job.key)
+        self.previous: dict[str, Attempt] = settled(ledger, job.key)
         self.done = frozenset(
             key for key, attempt in self.previous.items() if attempt.status == BatchStatus.OK
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -203,3 +204,70 @@ def test_claims_beat_for_their_running_rows_until_they_close(
     assert seen["old"] == 1.0  # and so is a row this recorder never claimed
     ours.close()
     assert ours._heartbeat is not None and not ours._heartbeat.is_alive()
+
+
+# -- a runner killed outright: decide from the records once its watchdog is done -----------
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended and been reaped."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@pytest.mark.parametrize("trial", range(20))
+def test_resume_right_after_a_kill_reruns_only_the_runs_without_a_record(
+    tmp_path: Path, trial: int
+) -> None:
+    """A killed runner's rows read ``running`` while its watchdog stops its batch. Had
+    the resume decided then, it would take the finished runs for runs to do and run
+    them again; it decides once the watchdog is done, from the runs' own records."""
+    from fakes import FakeClock, FakeStarter, Script, runtime
+
+    from hydraflow.engine.execution import Request
+    from hydraflow.engine.workflow import run_job
+    from hydraflow.flags import RunOptions
+
+    path = tmp_path / "hydraflow.yaml"
+    path.write_text(
+        "jobs:\n  j:\n    run: app\n    sets:\n      - each: b=1:2\n        all: i=1,2\n"
+    )
+    config = load(path).check()
+    job = config.job("j")
+    first, second = batches(job)
+    ledger = Ledger(tmp_path / ".hydraflow" / "ledger.db")
+    # The dead runner's watchdog outlives it a little: it is still stopping the batch.
+    guard = subprocess.Popen(
+        [sys.executable, "-c", f"import time; time.sleep({0.05 + trial / 200})"]
+    )
+    dead = Runner(Runner.this().host, _dead_pid(), guard.pid)
+    for batch, folder, finished_runs in (
+        (first, "multirun/j/A", [0]),
+        (second, "multirun/j/B", []),
+    ):
+        fields = attempt_fields(batch, folder, batch.argv(folder), ())
+        ledger.insert("j", batch.key, fields, dead)
+        for number in finished_runs:
+            run = tmp_path / folder / str(number)
+            run.mkdir(parents=True)
+            record = {"status": "ok", "overrides": [f"b={1}", f"i={number + 1}"]}
+            (run / "hydraflow.run.json").write_text(json.dumps(record))
+    ledger.close()
+    clock = FakeClock()
+    starter = FakeStarter(clock, lambda argv, env: Script(ends_at=1.0))
+    request = Request(config, job, RunOptions(resume=True, jobs=2))
+    try:
+        assert run_job(request, [], runtime(clock, starter)) == 0
+    finally:
+        guard.wait()
+    started = [
+        [w for w in s.argv if w.startswith(("b=", "i=", "hydra.sweep"))] for s in starter.started
+    ]
+    assert sorted(started) == sorted(
+        [
+            # b=1 finished its run i=1: only i=2 runs, alone, under its number, in its folder
+            ["b=1", "i=2", "hydra.sweep.dir=multirun/j/A", "hydra.sweep.subdir=1"],
+            ["b=2", "i=1,2", "hydra.sweep.dir=multirun/j/B"],  # nothing finished: whole
+        ]
+    )

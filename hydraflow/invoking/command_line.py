@@ -17,11 +17,13 @@ from hydraflow.flags import RUN, Command, Flag
 
 
 def canonical_names(jobs: Sequence[str], dashes: bool) -> dict[str, str]:
-    """Each job's name, written either way, to the one Invoke answers to."""
+    """Each job's name, written either way (as a key: ``-`` made ``_``), to the one Invoke
+    answers to: Invoke turns only the separators inside a name, not those at its ends."""
     canonical = {}
     for name in jobs:
         plain = name.replace("-", "_")
-        canonical[plain] = plain.replace("_", "-") if dashes else plain
+        inside = plain[1:-1].replace("_", "-") if dashes else plain[1:-1]
+        canonical[plain] = plain[:1] + inside + plain[-1:] if len(plain) > 1 else plain
     return canonical
 
 

@@ -100,6 +100,18 @@ class Attempt:
         )
 
     @property
+    def settling(self) -> bool:
+        """A live row of a runner on this host that is gone, whose watchdog is still
+        stopping its batch: how the batch ends (which runs finished) is not known yet."""
+        return (
+            self.status.live
+            and not self.scheduler_id
+            and self.host == socket.gethostname()
+            and not self.runner_alive
+            and self.guard_alive
+        )
+
+    @property
     def is_rerun(self) -> bool:
         """A rerun of some runs of a batch (its key is the batch's key and the runs)."""
         return ":" in self.key
