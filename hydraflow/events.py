@@ -91,6 +91,7 @@ class BatchFinished:
     retrying: bool = False
     argv: tuple[str, ...] = ()
     timeout: float | None = None  # the limit it ran past, when it timed out
+    unrecorded: tuple[int, ...] = ()  # incomplete: its runs that left no record of success
 
     @property
     def duration(self) -> float:

@@ -26,6 +26,9 @@ def status_text(finished: BatchFinished) -> str:
     elif finished.status == BatchStatus.TIMEOUT:
         # The limit the user set; the time the batch took to stop is shown beside it.
         text = f"timed out after {duration(finished.timeout or finished.duration)}"
+    elif finished.status == BatchStatus.INCOMPLETE:
+        missing = len(finished.unrecorded)
+        text = f"incomplete (exit 0, {missing} of {finished.batch.runs} runs unrecorded)"
     elif finished.returncode is None:
         text = "failed to start" if finished.started == finished.ended else "failed"
     elif finished.returncode < 0:
@@ -79,6 +82,7 @@ def summary_line(summary: Summary) -> str:
     for status, word in (
         (BatchStatus.FAILED, "failed"),
         (BatchStatus.TIMEOUT, "timed out"),
+        (BatchStatus.INCOMPLETE, "incomplete"),
         (BatchStatus.INTERRUPTED, "interrupted"),
     ):
         if count := summary.count(status):
@@ -129,6 +133,9 @@ def failure_block(finished: BatchFinished, rerun: str | None) -> list[str]:
     lines = [f"✗ {finished.batch.label}: {status_text(finished)}{took}"]
     # A batch that was stopped ended for that reason, whatever its last lines say.
     cause = cause_of(finished.tail) if finished.status == BatchStatus.FAILED else ""
+    if finished.status == BatchStatus.INCOMPLETE:
+        numbers = ", ".join(map(str, finished.unrecorded))
+        cause = f"run {numbers} left no record of success (sys.exit or os._exit in the task?)"
     if cause:
         lines.append(f"  cause: {cause}")
     lines.append(f"  log:   {log_text(finished.log_path)}")

@@ -6,6 +6,7 @@ number), so the folder reads as if the batch had never failed.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,8 +17,37 @@ from hydraflow.events import BatchFinished
 from hydraflow.ledger import Attempt, Claims, Ledger, completion
 from hydraflow.ledger.claims import GUARD_PATIENCE
 from hydraflow.plan import Batch, planned_runs
-from hydraflow.statuses import BatchStatus
+from hydraflow.run_record import RUN_RECORD, read_record
+from hydraflow.statuses import BatchStatus, RunStatus
 from hydraflow.words import params_of
+
+
+def unrecorded_runs(folder: Path, batch: Batch, announced: int) -> tuple[int, ...]:
+    """The runs of a batch that ended with status 0 that left no record of success in its
+    sweep dir; none when hydraflow cannot tell which runs it makes, or when nothing says
+    it is a Hydra app that records them (no run announced, no record at all)."""
+    if batch.rerun:
+        number = batch.rerun[0]
+        record = read_record(str(folder / str(number)))
+        if record is not None and record.get("status") == RunStatus.OK:
+            return ()
+        return (number,) if announced or record is not None else ()
+    planned = planned_runs(batch)
+    if not planned:
+        return ()
+    succeeded = run_numbers(str(folder), [params_of(run) for run in planned])
+    missing = tuple(n for n in range(len(planned)) if n not in succeeded)
+    if missing and not announced and not succeeded and not _any_record(folder):
+        return ()
+    return missing
+
+
+def _any_record(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            return any((Path(e.path) / RUN_RECORD).exists() for e in entries if e.is_dir())
+    except OSError:
+        return False
 
 
 def settled(ledger: Ledger, job: str, patience: float = GUARD_PATIENCE) -> dict[str, Attempt]:

@@ -24,6 +24,7 @@ STATE_HELP = {
     BatchStatus.FAILED: "the latest attempt failed",
     BatchStatus.TIMEOUT: "the latest attempt ran out of time (--timeout)",
     BatchStatus.INTERRUPTED: "the latest attempt was stopped by Ctrl-C or SIGTERM",
+    BatchStatus.INCOMPLETE: "the latest attempt exited 0 but some runs left no record",
     BatchStatus.LOST: "its runner died without recording the end",
     BatchStatus.RUNNING: "a live runner is running it now",
     BatchStatus.QUEUED: "handed to a scheduler (Slurm), not started yet",

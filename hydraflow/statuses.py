@@ -20,6 +20,9 @@ class BatchStatus(StrEnum):
     FAILED = "failed"
     TIMEOUT = "timeout"
     INTERRUPTED = "interrupted"
+    # Exited 0, but some of its runs left no record that they succeeded (the task
+    # called sys.exit or os._exit, or the process was cut short from within).
+    INCOMPLETE = "incomplete"
     # Beside those endings, how a ledger row can stand.
     RUNNING = "running"
     QUEUED = "queued"
@@ -47,6 +50,7 @@ _UNSUCCESSFUL = frozenset(
         BatchStatus.FAILED,
         BatchStatus.TIMEOUT,
         BatchStatus.INTERRUPTED,
+        BatchStatus.INCOMPLETE,
         BatchStatus.LOST,
         BatchStatus.CANCELLED,
     }

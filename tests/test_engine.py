@@ -401,3 +401,20 @@ def test_resume_reruns_the_single_runs_that_failed_alone_under_their_numbers(
     (batch_row,) = [a for a in ledger.latest("j").values() if not a.is_rerun]
     assert batch_row.status == BatchStatus.OK
     assert execute(config, ledger=True, resume=True).started == []
+
+
+# -- exit 0 is not proof ------------------------------------------------------------------
+
+
+def test_a_batch_that_exits_0_before_its_runs_are_recorded_is_incomplete(tmp_path: Path) -> None:
+    """Hydra announced two runs; neither left a record: the task left the process early."""
+    config = project(tmp_path, "      - each: i=1\n        all: s=1,2\n", job="    record: true\n")
+    hydra = Script(lines=[(0.1, "[HYDRA] \t#0 : i=1 s=1")], ends_at=1.0)
+    ran = execute(config, script=hydra)
+    (finished,) = ran.finished()
+    assert finished.status == BatchStatus.INCOMPLETE and finished.unrecorded == (0, 1)
+    assert ran.code == ExitStatus.FAILED
+    assert summary_line(ran.summary).endswith("0 ok, 1 incomplete")
+    # A program that is no Hydra app (no run announced, no record at all) is taken at its word.
+    plain = execute(config, script=Script(ends_at=1.0))
+    assert plain.finished()[0].status == BatchStatus.OK

@@ -271,3 +271,44 @@ def test_resume_right_after_a_kill_reruns_only_the_runs_without_a_record(
             ["b=2", "i=1,2", "hydra.sweep.dir=multirun/j/B"],  # nothing finished: whole
         ]
     )
+
+
+EXITS_EARLY = """\
+import os, sys
+import hydra
+from omegaconf import DictConfig
+
+@hydra.main(version_base=None, config_path="conf", config_name="config")
+def main(cfg: DictConfig):
+    with open(os.environ["RECORD"], "a") as f:
+        f.write(f"{cfg.x} {cfg.seed}\\n")
+    if cfg.seed == 1 and os.path.exists("leave"):
+        os._exit(0) if os.path.exists("hard") else sys.exit(0)
+    return {"v": cfg.seed}
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.parametrize("how", ["sys.exit", "os._exit"])
+def test_exit_0_with_runs_unrecorded_is_incomplete_and_resumed(project: Project, how: str) -> None:
+    project.write("app.py", EXITS_EARLY)
+    project.write("conf/config.yaml", "x: 0\nseed: 0\n")
+    project.yaml(
+        f"jobs:\n  j:\n    run: {PY} app.py\n    sets:\n      - each: x=1\n        all: seed=0:2\n"
+    )
+    (project.root / "leave").touch()
+    if how == "os._exit":
+        (project.root / "hard").touch()
+    ran = project.hydraflow("run", "j")
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "incomplete (exit 0, 2 of 3 runs unrecorded)" in ran.stdout
+    assert "run 1, 2 left no record of success" in ran.stdout
+    assert calls(project) == ["1 0", "1 1"]
+    status = json.loads(project.here("status", "--json").stdout)["jobs"][0]["counts"]
+    assert status["incomplete"] == 1 and status["ok"] == 0
+    (project.root / "leave").unlink()
+    resumed = project.hydraflow("run", "j", "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert calls(project)[2:] == ["1 1", "1 2"]  # the two runs without a record, once each

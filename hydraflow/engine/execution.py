@@ -17,6 +17,7 @@ from hydraflow.engine.broadcast import Broadcast
 from hydraflow.engine.clock import SYSTEM_CLOCK, Clock
 from hydraflow.engine.launches import Claiming, Launcher, Unclaimed, workers_and_devices
 from hydraflow.engine.pool import Pool, PoolSettings
+from hydraflow.engine.running import Launch
 from hydraflow.engine.starters import Starter
 from hydraflow.engine.warm import probe_app, starter_for
 from hydraflow.engine.watchdog import Watchdog
@@ -28,7 +29,7 @@ from hydraflow.ledger import Claimed, Ledger
 from hydraflow.modes import AppSpec
 from hydraflow.modes.base import LineOf
 from hydraflow.plan import Batch, Counts, Extras, Plan, new_sweep_dir, record_env
-from hydraflow.resume import Resume
+from hydraflow.resume import Resume, unrecorded_runs
 from hydraflow.statuses import BatchStatus
 from hydraflow.tally import Tally
 
@@ -175,6 +176,7 @@ class Execution:
                     retries=options.retries,
                     devices=devices,
                     env=env,
+                    unrecorded=self._unrecorded if job.mode.records_runs(job) else None,
                 )
                 pool = Pool(settings, start, self.root, self.emit, self.runtime.clock)
                 launches = self.launcher().launches(self.plan.batches(), workers)
@@ -185,6 +187,9 @@ class Execution:
                     self.emit(Problem(str(error)))
             finally:
                 start.close()
+
+    def _unrecorded(self, launch: Launch, announced: int) -> tuple[int, ...]:
+        return unrecorded_runs(self.root / launch.sweep_dir, launch.batch, announced)
 
     def hand_over(self, line_of: LineOf, *, claim: bool) -> list[tuple[Batch, str, int]]:
         """Every planned batch with its line of the file and its ledger row. Every line is

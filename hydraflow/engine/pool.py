@@ -60,6 +60,9 @@ class PoolSettings:
     devices: tuple[str, ...] = ()
     grace: float = GRACE_SECONDS
     env: Mapping[str, str] = field(default_factory=dict)
+    # The runs of a batch that exited 0 that left no record of success, given how many
+    # Hydra announced: exit 0 alone is no proof that every run ran.
+    unrecorded: Callable[[Launch, int], tuple[int, ...]] | None = None
 
 
 class Pool:
@@ -279,10 +282,15 @@ class Pool:
             self._break(OSError(f"cannot write the log {running.log.path}: {error.strerror}"))
         running.child.close()
         launch = running.launch
+        status = self._status(running)
+        unrecorded: tuple[int, ...] = ()
+        if status == BatchStatus.OK and self.settings.unrecorded is not None:
+            unrecorded = self.settings.unrecorded(launch, running.launched)
+            status = BatchStatus.INCOMPLETE if unrecorded else status
         finished = BatchFinished(
             launch.batch,
             launch.sweep_dir,
-            self._status(running),
+            status,
             running.returncode,
             running.started,
             self.clock.time(),
@@ -291,6 +299,7 @@ class Pool:
             tuple(running.tail),
             argv=launch.argv,
             timeout=self.settings.timeout if running.timed_out else None,
+            unrecorded=unrecorded,
         )
         self._report(finished, launch)
         return running.slot
@@ -309,7 +318,7 @@ class Pool:
         """Say how an attempt ended, decide on a retry, and stop launches past the limit."""
         if finished.status != BatchStatus.OK:
             can_retry = (
-                finished.status in (BatchStatus.FAILED, BatchStatus.TIMEOUT)
+                finished.status in (BatchStatus.FAILED, BatchStatus.TIMEOUT, BatchStatus.INCOMPLETE)
                 and finished.attempt <= self.settings.retries
                 and not self._stopping
             )
