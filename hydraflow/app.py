@@ -68,7 +68,10 @@ def show_results(config: Config, query: Query, out: IO[str] | None = None) -> in
     """``hydraflow results``: collect the runs, shape them as asked, and print them."""
     from hydraflow.analysis import collect
 
-    return print_results(collect(config, query.job), query, out or sys.stdout)
+    found = collect(config, query.job)
+    for problem in found.problems:  # said once each, beside output that stays well-formed
+        sys.stderr.write(f"hydraflow: warning: {problem}\n")
+    return print_results(found, query, out or sys.stdout)
 
 
 def print_results(found: Sequence[Run], query: Query, out: IO[str]) -> int:

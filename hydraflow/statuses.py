@@ -63,6 +63,8 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     NOT_RUN = "not run"  # planned, but its batch stopped before it
     UNKNOWN = "unknown"  # no record, and nothing else tells
+    QUEUED = "queued"  # its batch runs (or waits), and has not come to it yet
+    RUNNING = "running"  # its batch runs, and it has begun without ending yet
     # A run without a record takes its batch's ending where that tells more.
     INTERRUPTED = "interrupted"
     TIMEOUT = "timeout"
@@ -79,6 +81,8 @@ _RUN_OF_BATCH = {
     BatchStatus.INTERRUPTED: RunStatus.INTERRUPTED,
     BatchStatus.TIMEOUT: RunStatus.TIMEOUT,
     BatchStatus.LOST: RunStatus.LOST,
+    BatchStatus.RUNNING: RunStatus.RUNNING,
+    BatchStatus.QUEUED: RunStatus.RUNNING,
 }
 
 

@@ -42,6 +42,7 @@ class RunRecord(Callback):
 
         hydra = HydraConfig.get()
         ok = job_return.status == JobStatus.COMPLETED
+        unwritten: list[str] = []
         record = {
             "version": VERSION,
             "job": hydra.job.name,
@@ -49,38 +50,79 @@ class RunRecord(Callback):
             "status": "ok" if ok else "failed",
             "start": self.started,
             "end": time.time(),
-            "overrides": list(hydra.overrides.task),
-            "value": _plain(job_return._return_value) if ok else None,
+            "overrides": [str(o) for o in hydra.overrides.task],
+            "value": _plain(job_return._return_value, "value", unwritten) if ok else None,
             "error": None if ok else _error(job_return._return_value),
         }
-        folder = str(hydra.runtime.output_dir)
-        path = os.path.join(folder, RECORD)
-        part = f"{path}.{os.getpid()}.part"
+        if unwritten:  # kept as text: what the run did is recorded, however it returned it
+            record["unwritten"] = unwritten
+        try:
+            text = json.dumps(record)
+        except (TypeError, ValueError) as error:  # nothing must cost the run's own outcome
+            record["value"] = None
+            record["unwritten"] = [f"value: {type(error).__name__}: {error}"]
+            text = json.dumps(record)
+        _write_atomically(os.path.join(str(hydra.runtime.output_dir), RECORD), text)
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """Whole or not at all: a reader never sees half a record, and nothing is left behind."""
+    part = f"{path}.{os.getpid()}.part"
+    try:
         with open(part, "w", encoding="utf-8") as handle:
-            json.dump(record, handle)
+            handle.write(text)
         os.replace(part, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(part)
 
 
 def _error(error: Any) -> str:
-    return f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
+    return (
+        f"{type(error).__name__}: {_text(error)}"
+        if isinstance(error, BaseException)
+        else _text(error)
+    )
 
 
-def _plain(value: Any, depth: int = 0) -> Any:
-    """The returned value as JSON can hold it: numbers, text, lists and mappings."""
-    if value is None or isinstance(value, bool | int | str):
+def _text(value: Any) -> str:
+    try:
+        return str(value)
+    except Exception:
+        return f"<{type(value).__name__} that cannot be shown>"
+
+
+def _plain(value: Any, where: str, unwritten: list[str], depth: int = 0) -> Any:
+    """The returned value as JSON can hold it: numbers, text, lists and mappings. What it
+    cannot hold becomes text, and its place is listed in ``unwritten``."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        try:
+            json.dumps(value)  # an int of thousands of digits has no JSON text here
+        except ValueError:
+            unwritten.append(where)
+            return f"<int of {value.bit_length()} bits>"
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if depth > 8:
-        return str(value)
+        unwritten.append(where)
+        return _text(value)
     if hasattr(value, "items"):
-        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+        try:
+            items = list(value.items())
+        except Exception:
+            unwritten.append(where)
+            return _text(value)
+        return {_text(k): _plain(v, f"{where}.{_text(k)}", unwritten, depth + 1) for k, v in items}
     if isinstance(value, list | tuple):
-        return [_plain(v, depth + 1) for v in value]
+        return [_plain(v, f"{where}[{i}]", unwritten, depth + 1) for i, v in enumerate(value)]
     number = getattr(value, "item", None)  # numpy and torch scalars
     if callable(number):
         try:
-            return _plain(number(), depth + 1)
+            return _plain(number(), where, unwritten, depth + 1)
         except Exception:
             pass
-    return str(value)
+    unwritten.append(where)
+    return _text(value)

@@ -13,12 +13,10 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
-import yaml
-
 from hydraflow.analysis.model import Results, Run
 from hydraflow.analysis.reading import (
+    TooMany,
     canonical,
-    load_yaml,
     numbers,
     read_metrics,
     read_overrides,
@@ -26,7 +24,8 @@ from hydraflow.analysis.reading import (
 )
 from hydraflow.config import Config, Job
 from hydraflow.plan import RECORD_OVERRIDE, SWEEP_ROOT, Batch, Extras, batches, planned_runs
-from hydraflow.run_record import RUN_RECORD, read_record
+from hydraflow.run_files import Unreadable, load
+from hydraflow.run_record import RUN_RECORD, load_record
 from hydraflow.statuses import BatchStatus, RunStatus
 from hydraflow.words import params_of
 
@@ -57,7 +56,11 @@ def collect(config: Config, job_name: str | None = None) -> Results:
         sweeps = known.get(job.key, {})
         for path in [*_job_sweeps(config.root, job), *older.get(job.name, [])]:
             sweeps.setdefault(path, _Sweep(path))
-        runs = [pair for sweep in sweeps.values() for pair in _runs_of(config.root, job, sweep)]
+        runs = [
+            pair
+            for sweep in sweeps.values()
+            for pair in _runs_of(config.root, job, sweep, results.problems)
+        ]
         results.extend(_as_recorded(runs))
     return results
 
@@ -107,8 +110,8 @@ def _older_sweeps(root: Path, names: set[str]) -> dict[str, list[str]]:
         if name in names:
             continue
         try:
-            job = load_yaml(str(top / name / "multirun.yaml"))["hydra"]["job"]["name"]
-        except (OSError, KeyError, TypeError, yaml.YAMLError):
+            job = load(str(top / name / "multirun.yaml"))["hydra"]["job"]["name"]
+        except (OSError, Unreadable, KeyError, TypeError):
             continue
         found.setdefault(str(job), []).append(f"{SWEEP_ROOT}/{name}")
     return found
@@ -134,14 +137,16 @@ def _run_dirs(sweep: str) -> list[str]:
     return sorted(found, key=lambda n: (not n.isdigit(), int(n) if n.isdigit() else 0, n))
 
 
-def _runs_of(root: Path, job: Job, sweep: _Sweep) -> Iterator[tuple[Run, bool]]:
+def _runs_of(
+    root: Path, job: Job, sweep: _Sweep, problems: list[str]
+) -> Iterator[tuple[Run, bool]]:
     """The runs in a sweep dir; then, for a batch that did not succeed, the planned runs
     that have no folder (its process stopped before them), as ``not run``. Each with
     whether its parameters come from the plan rather than from what Hydra recorded."""
     found: set[frozenset[tuple[str, str]]] = set()
     numbers: set[int] = set()
     for name in _run_dirs(str(root / sweep.path)):
-        run = _run(root, job, sweep, f"{sweep.path}/{name}")
+        run = _run(root, job, sweep, f"{sweep.path}/{name}", problems)
         from_plan = not run.params and name.isdigit() and int(name) < len(sweep.planned)
         if from_plan:
             # Stopped after Hydra made the folder but before it wrote overrides.yaml:
@@ -156,7 +161,9 @@ def _runs_of(root: Path, job: Job, sweep: _Sweep) -> Iterator[tuple[Run, bool]]:
     for number, overrides in enumerate(sweep.planned):
         params = params_of(overrides)
         if number not in numbers and same_values(params) not in found:
-            yield Run(job.key, RunStatus.NOT_RUN, None, params), True
+            # While the batch runs, its runs to come are queued, not "not run".
+            live = sweep.batch_status is not None and sweep.batch_status.live
+            yield Run(job.key, RunStatus.QUEUED if live else RunStatus.NOT_RUN, None, params), True
 
 
 def _as_recorded(runs: list[tuple[Run, bool]]) -> list[Run]:
@@ -177,17 +184,25 @@ def _as_recorded(runs: list[tuple[Run, bool]]) -> list[Run]:
     ]
 
 
-def _run(root: Path, job: Job, sweep: _Sweep, run_dir: str) -> Run:
+def _run(root: Path, job: Job, sweep: _Sweep, run_dir: str, problems: list[str]) -> Run:
     folder = str(root / run_dir)
-    record = read_record(folder)
+    record, damaged = load_record(folder)
+    if damaged:
+        problems.append(f"{damaged}; the run shows as unknown")
     metrics: dict[str, float] = {}
     if record is not None:
         status = RunStatus.OK if record.get("status") == RunStatus.OK else RunStatus.FAILED
         params = params_of(record.get("overrides") or read_overrides(folder) or [])
-        metrics.update(numbers(record.get("value")))
+        try:
+            metrics.update(numbers(record.get("value")))
+        except TooMany as why:
+            problems.append(f"{folder}: the value it returned holds {why}; left out")
         start, end = record.get("start"), record.get("end")
         duration = end - start if isinstance(start, float) and isinstance(end, float) else None
         error = record.get("error")
+    elif damaged:
+        status, duration, error = RunStatus.UNKNOWN, None, None
+        params = params_of(read_overrides(folder) or [])
     else:
         # A run without a record (made before runs kept them, or cut short before its
         # end) takes its status from its batch's, where that says more than "unknown".
@@ -198,5 +213,5 @@ def _run(root: Path, job: Job, sweep: _Sweep, run_dir: str) -> Run:
         status = RunStatus.of_batch(batch) if batch is not None and known else RunStatus.UNKNOWN
         params = params_of(read_overrides(folder) or [])
         duration, error = None, None
-    metrics.update(read_metrics(folder, job.metrics))
+    metrics.update(read_metrics(folder, job.metrics, problems))
     return Run(job.key, status, run_dir, params, metrics, duration, error)

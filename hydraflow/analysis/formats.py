@@ -129,8 +129,17 @@ def as_markdown(rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def printable(text: str) -> str:
+    """Control characters (line breaks, ESC, BEL, …) shown as escapes, not obeyed: a key
+    with a line break must not split a row, nor a label move the cursor."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 def as_text(rows: Sequence[Sequence[str]]) -> str:
-    """Aligned columns for a pipe: every cell whole, nothing folded."""
+    """Aligned columns for a pipe: every cell whole, on one line, nothing folded."""
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "".join(
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"

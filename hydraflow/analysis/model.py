@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,12 @@ class Run:
 
 
 class Results(list[Run]):
-    """The runs, in the order they were found (job, then sweep, then run number)."""
+    """The runs, in the order they were found (job, then sweep, then run number), and
+    the files that could not be read (each in a line; the runs' other data stays)."""
+
+    def __init__(self, runs: Iterable[Run] = ()) -> None:
+        super().__init__(runs)
+        self.problems: list[str] = []
 
     def to_pandas(self) -> Any:
         """A DataFrame: one row per run, parameters and metrics as columns (needs pandas)."""

@@ -1,71 +1,85 @@
 """Reading one run dir: its record, its overrides and the numbers in its metrics files.
 
-Each file is read once; YAML goes through libyaml's ``CSafeLoader`` when present.
+Each file is read once, through ``run_files``: only regular files, of bounded size,
+and every way one can be wrong is a problem reported in one line, while the run's
+other data stays. YAML goes through libyaml's ``CSafeLoader`` when present.
 """
 
 from __future__ import annotations
 
 import glob
-import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import yaml
-
+from hydraflow.run_files import Unreadable, load
 from hydraflow.run_record import read_record
 from hydraflow.statuses import RunStatus
 from hydraflow.words import params_of
 
 OVERRIDES = os.path.join(".hydra", "overrides.yaml")
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def load_yaml(path: str) -> Any:
-    with open(path, "rb") as handle:
-        return yaml.load(handle, Loader=_LOADER)
-
-
-def load_json(path: str) -> Any:
-    with open(path, "rb") as handle:
-        return json.load(handle)
+# A metrics file holds a few numbers; a walk past this many values is an alias bomb.
+MAX_VALUES = 100_000
+_NON_FINITE = ("nan", "inf", "-inf")
 
 
 def read_overrides(run_dir: str) -> list[str] | None:
     try:
-        overrides = load_yaml(os.path.join(run_dir, OVERRIDES))
-    except (OSError, yaml.YAMLError):
+        overrides = load(os.path.join(run_dir, OVERRIDES))
+    except (OSError, Unreadable):
         return None
     return [str(o) for o in overrides] if isinstance(overrides, list) else None
 
 
+class TooMany(ValueError):
+    """More values than any metrics file holds: aliases that expand without end."""
+
+
 def numbers(value: Any, prefix: str = "") -> dict[str, float]:
     """The numbers in ``value``: a number is ``value`` (or ``prefix``); a mapping gives its
-    entries, nested keys joined with ``.``; anything else, or an int too large for a float,
-    gives nothing."""
-    if isinstance(value, bool):
-        return {}
-    if isinstance(value, float):
-        return {prefix or "value": value}
-    if isinstance(value, int):
+    entries, nested keys joined with ``.`` (an empty key is ``""``); anything else, or an
+    int too large for a float, gives nothing. A non-finite float kept as text (``"nan"``,
+    as records keep them) is that float. Walked without recursion and at most
+    ``MAX_VALUES`` values deep and wide: raises TooMany past that."""
+    found: dict[str, float] = {}
+    pending: list[tuple[str, Any]] = [(prefix, value)]
+    visited = 0
+    while pending:
+        name, item = pending.pop()
+        visited += 1
+        if visited > MAX_VALUES:
+            raise TooMany(f"more than {MAX_VALUES:,} values")
+        if isinstance(item, Mapping):
+            for key, inner in reversed(list(item.items())):
+                part = str(key) if str(key) else '""'
+                pending.append((f"{name}.{part}" if name else part, inner))
+        elif (number := _number(item)) is not None:
+            found[name or "value"] = number
+    return found
+
+
+def _number(item: Any) -> float | None:
+    if isinstance(item, bool):
+        return None
+    if isinstance(item, float):
+        return item
+    if isinstance(item, int):
         # JSON and YAML keep ints of any size; one beyond a float's range is no metric.
         try:
-            return {prefix or "value": float(value)}
+            return float(item)
         except OverflowError:
-            return {}
-    if isinstance(value, str) and prefix and value in ("nan", "inf", "-inf"):
-        return {prefix: float(value)}  # the record keeps non-finite floats as text
-    if isinstance(value, Mapping):
-        found: dict[str, float] = {}
-        for key, item in value.items():
-            found.update(numbers(item, f"{prefix}.{key}" if prefix else str(key)))
-        return found
-    return {}
+            return None
+    if isinstance(item, str) and item in _NON_FINITE:
+        return float(item)  # the record keeps non-finite floats as text
+    return None
 
 
-def read_metrics(run_dir: str, patterns: Iterable[str]) -> dict[str, float]:
-    """The numbers in the run's metrics files (JSON, or YAML by its suffix)."""
+def read_metrics(
+    run_dir: str, patterns: Iterable[str], problems: list[str] | None = None
+) -> dict[str, float]:
+    """The numbers in the run's metrics files (JSON, or YAML by its suffix); a file that
+    cannot be read is a line in ``problems`` and the others still count."""
     found: dict[str, float] = {}
     for pattern in patterns:
         paths = (
@@ -75,10 +89,12 @@ def read_metrics(run_dir: str, patterns: Iterable[str]) -> dict[str, float]:
         )
         for path in paths:
             try:
-                data = load_yaml(path) if path.endswith((".yaml", ".yml")) else load_json(path)
-            except (OSError, ValueError, yaml.YAMLError):
+                found.update(numbers(load(path)))
+            except FileNotFoundError:
                 continue
-            found.update(numbers(data))
+            except (Unreadable, TooMany) as why:
+                if problems is not None:
+                    problems.append(f"{path}: {why}; its metrics are left out")
     return found
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import IO
 
-from hydraflow.analysis.formats import number, seconds
+from hydraflow.analysis.formats import number, printable, seconds
 from hydraflow.analysis.model import Run
 from hydraflow.analysis.table import best
 from hydraflow.statuses import RunStatus
@@ -28,16 +28,19 @@ def print_runs(
 
     table = Table(highlight=False, header_style="bold")
     for title in (*(["job"] if job else []), "status", *params):
-        table.add_column(title)
+        table.add_column(printable(title))
     for title in (*metrics, "duration"):
-        table.add_column(title, justify="right")
+        table.add_column(printable(title), justify="right")
     # Folded, not cut with an ellipsis: a folder is for copying, so it must stay whole.
     table.add_column("dir", overflow="fold")
     bests = {m: best(runs, m) for m in metrics}
     for run in runs:
         style = {RunStatus.FAILED: "red", RunStatus.NOT_RUN: "dim"}.get(run.status, "")
         cells = [Text(run.job)] if job else []
-        cells += [Text(run.status, style=style), *(Text(run.params.get(p, "")) for p in params)]
+        cells += [
+            Text(run.status, style=style),
+            *(Text(printable(run.params.get(p, ""))) for p in params),
+        ]
         for metric in metrics:
             value = run.metrics.get(metric)
             shine = value is not None and value == bests[metric]
@@ -58,7 +61,7 @@ def print_rows(rows: Sequence[Sequence[str]], out: IO[str]) -> None:
     header, *body = rows
     table = Table(highlight=False, header_style="bold")
     for title in header:
-        table.add_column(title)
+        table.add_column(printable(title))
     for row in body:
-        table.add_row(*(Text(cell) for cell in row))
+        table.add_row(*(Text(printable(cell)) for cell in row))
     TableConsole(out).show(table)

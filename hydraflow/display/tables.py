@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import IO, Any
 
+from hydraflow.analysis.formats import printable as safe
 from hydraflow.report import log_text, recorded_text
 from hydraflow.status import STATES, JobStatus
 from hydraflow.statuses import BatchStatus
@@ -16,11 +17,6 @@ from hydraflow.statuses import BatchStatus
 # Columns always shown; the others only when some row has them.
 _ALWAYS = (BatchStatus.OK, BatchStatus.FAILED, BatchStatus.NEVER_RUN, BatchStatus.STALE)
 _TITLES = {BatchStatus.TIMEOUT: "timed out"}
-
-
-def safe(text: str) -> str:
-    """Control characters (ESC, BEL, …) of labels from a ledger shown, not obeyed."""
-    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 def print_table(
