@@ -418,3 +418,23 @@ def test_a_batch_that_exits_0_before_its_runs_are_recorded_is_incomplete(tmp_pat
     # A program that is no Hydra app (no run announced, no record at all) is taken at its word.
     plain = execute(config, script=Script(ends_at=1.0))
     assert plain.finished()[0].status == BatchStatus.OK
+
+
+def test_a_ledger_deleted_during_a_run_is_made_anew_and_forgets_nothing(tmp_path: Path) -> None:
+    import shutil
+
+    from hydraflow.events import Notice
+
+    config = project(tmp_path)
+    clock = FakeClock(START)
+    starter = FakeStarter(clock, lambda argv, env: Script(ends_at=1.0))
+    clock.at(START + 1.5, lambda: shutil.rmtree(tmp_path / ".hydraflow"))  # during batch 2
+    events = Events()
+    request = Request(config, config.job("j"), RunOptions())
+    assert run_job(request, [events], runtime(clock, starter)) == ExitStatus.OK
+    said = [n.text for n in events.of(Notice) if "deleted during the run" in n.text]
+    assert len(said) == 1
+    ledger = Ledger(tmp_path / LEDGER, create=False)
+    assert [a.status for a in ledger.attempts("j")] == [BatchStatus.OK] * 4
+    # Every batch is known to have succeeded: a resume has nothing left to do.
+    assert execute(config, ledger=True, resume=True).started == []

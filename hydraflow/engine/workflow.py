@@ -61,6 +61,7 @@ def open_ledger(execution: Execution) -> int | None:
         return None
     execution.ledger = Ledger(root / LEDGER)
     claims = Claims(execution.ledger, job.key, resume=options.resume)
+    claims.warn = execution.notice
     execution.claims = claims
     return None
 

@@ -42,6 +42,9 @@ class Claims:
         self._open: set[int] = set()  # rows claimed and not yet ended: the heartbeat's
         self._stopped = threading.Event()
         self._heartbeat: threading.Thread | None = None
+        # Told once when the ledger was deleted under this runner and made anew.
+        self.warn: Callable[[str], None] = lambda text: None
+        self._warned = False
 
     @property
     def ledger_path(self) -> Path:
@@ -122,18 +125,25 @@ class Claims:
         if updates:
             self.patiently(lambda: self.ledger.update(updates))
 
-    @staticmethod
-    def patiently(write: Callable[[], T]) -> T:
+    def patiently(self, write: Callable[[], T]) -> T:
         """A record that cannot be written now (a lock held elsewhere) is tried again; a
         record that never can be fails the execution, never leaves it silently wrong."""
         deadline = time.monotonic() + WRITE_PATIENCE
         while True:
             try:
-                return write()
+                written = write()
+                break
             except LedgerError as error:
                 if not error.retryable or time.monotonic() > deadline:
                     raise
                 time.sleep(1.0)
+        if self.ledger.recreated and not self._warned:
+            self._warned = True
+            self.warn(
+                f"warning: the ledger {self.ledger.path} was deleted during the run: made anew,"
+                " with this run's attempts so far (those of earlier runs are gone)"
+            )
+        return written
 
     # -- the sign of life ----------------------------------------------------------
 

@@ -4,6 +4,8 @@ writing its rows in transactions."""
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import sqlite3
 import threading
 import time
@@ -50,18 +52,75 @@ class Ledger:
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._create = create
+        # Rows of this process copied into a ledger made anew under another id.
+        self._moved: dict[int, int] = {}
+        self.recreated = 0  # how many rows were copied into a ledger made anew
+        self._connect()
+
+    def _connect(self) -> None:
+        path, create = self.path, self._create
         try:
             if create:
                 path.parent.mkdir(parents=True, exist_ok=True)
             # A short wait per try: the recorder tries again, for minutes, when it must.
             self._db = sqlite3.connect(
-                path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False
+                os.fsencode(path),
+                timeout=BUSY_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
             )
             self._prepare(create)
+            self._identity = _identity(path)
         except sqlite3.DatabaseError as error:
             raise _failure(path, error) from None
         except OSError as error:
             raise LedgerError(f"cannot open the ledger {path}: {error.strerror}") from None
+
+    def _follow_the_file(self) -> None:
+        """Before a write: the file deleted (or another put in its place) while this runner
+        had it open is made anew, with this process's rows copied over from the old one,
+        which stays readable while it is open. So nothing this execution finished is
+        forgotten, and the rest of it is recorded."""
+        if not self._create or _identity(self.path) == self._identity:
+            return
+        mine = [
+            dict(zip(row.keys(), tuple(row), strict=True))
+            for row in self._rows("SELECT * FROM attempts WHERE runner_pid = ? AND host = ?",
+                                  os.getpid(), socket.gethostname())
+        ]  # fmt: skip
+        self._db.close()
+        self._connect()
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for row in mine:
+                self._moved[row["id"]] = self._copy(row)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self.recreated += len(mine) or 1
+
+    def _copy(self, row: dict[str, object]) -> int:
+        """A row under its own id where that is free, else under a new one."""
+        try:
+            self._db.execute(_insert_sql(row), tuple(row.values()))
+            return int(str(row["id"]))
+        except sqlite3.IntegrityError:
+            rest = {k: v for k, v in row.items() if k != "id"}
+            return int(self._db.execute(_insert_sql(rest), tuple(rest.values())).lastrowid or 0)
+
+    def _rows(self, sql: str, *params: object) -> list[sqlite3.Row]:
+        self._db.row_factory = sqlite3.Row
+        try:
+            return list(self._db.execute(sql, params))
+        except sqlite3.DatabaseError:
+            return []  # nothing readable is left of it: there is nothing to copy
+        finally:
+            self._db.row_factory = None
+
+    def _row(self, row: int) -> int:
+        return self._moved.get(row, row)
 
     def _prepare(self, create: bool) -> None:
         """WAL mode and the table, made once by whichever runner comes first.
@@ -122,6 +181,7 @@ class Ledger:
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             try:
+                self._follow_the_file()
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     yield self._db
@@ -261,13 +321,12 @@ class Ledger:
         with self._write() as db:
             self._update(db, updates)
 
-    @staticmethod
-    def _update(db: sqlite3.Connection, updates: Sequence[Update]) -> None:
+    def _update(self, db: sqlite3.Connection, updates: Sequence[Update]) -> None:
         for row, fields in updates:
             assignments = ", ".join(f"{name} = ?" for name in fields)
             db.execute(
                 f"UPDATE attempts SET {assignments} WHERE id = ?",
-                (*(sql_value(v) for v in fields.values()), row),
+                (*(sql_value(v) for v in fields.values()), self._row(row)),
             )
 
     def beat(self, rows: Sequence[int]) -> None:
@@ -277,7 +336,7 @@ class Ledger:
             with self._write() as db:
                 db.executemany(
                     f"UPDATE attempts SET seen = ? WHERE id = ? AND status IN {_sql(LIVE)}",
-                    [(now, row) for row in rows],
+                    [(now, self._row(row)) for row in rows],
                 )
 
     def release(self, rows: Sequence[int], *, untaken: bool = False) -> None:
@@ -289,7 +348,8 @@ class Ledger:
         if rows:
             with self._write() as db:
                 db.executemany(
-                    f"DELETE FROM attempts WHERE id = ?{condition}", [(row,) for row in rows]
+                    f"DELETE FROM attempts WHERE id = ?{condition}",
+                    [(self._row(row),) for row in rows],
                 )
 
 
@@ -300,6 +360,19 @@ def _latest_ok(keys: int = 0) -> str:
         f"SELECT key FROM attempts WHERE status = '{BatchStatus.OK}' AND id IN"
         f" (SELECT MAX(id) FROM attempts WHERE job = ?{among} GROUP BY key)"
     )
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file a path names now (None: none), to see it deleted or replaced."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _insert_sql(row: dict[str, object]) -> str:
+    return f"INSERT INTO attempts ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
 
 
 def _sql(words: tuple[str, ...]) -> str:
