@@ -94,6 +94,21 @@ def test_an_argument_that_is_not_utf8_reaches_the_program(project: Project) -> N
     assert (project.root / "record.jsonl").read_bytes() == b"\xff"
 
 
+def test_a_project_whose_path_is_not_utf8_runs_and_records_every_batch(tmp_path: Path) -> None:
+    """Paths are bytes on POSIX: the ledger keeps such text as the bytes it was."""
+    (tmp_path / os.fsdecode(b"p7_\xff\xfe")).mkdir()
+    project = Project(tmp_path / os.fsdecode(b"p7_\xff\xfe"))
+    project.yaml("jobs:\n  j:\n    run: echo printed\n    sets:\n      - each: i=1:3\n")
+    ran = project.here("run", "j")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert [row["status"] for row in ledger_rows(project)] == ["ok"] * 3
+    (attempt,) = Ledger(project.root / LEDGER).attempts("j")[:1]
+    assert attempt.log_path is not None and os.fsencode(attempt.log_path).find(b"\xff\xfe") > 0
+    assert Path(attempt.log_path).read_text().startswith("printed --multirun i=1 ")
+    resumed = project.here("run", "j", "--resume")
+    assert "3 skipped (done before)" in resumed.stdout
+
+
 def test_a_nul_in_the_command_is_a_usage_error(project: Project) -> None:
     project.yaml('jobs:\n  j:\n    run: "echo a\\0b"\n')
     result = project.here("run", "j")

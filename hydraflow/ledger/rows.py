@@ -178,15 +178,31 @@ def completion(batch: Attempt, rerun: Sequence[int], end: float) -> dict[str, ob
 
 
 def sql_value(value: object) -> object:
-    """Lists go into the ledger as JSON text, statuses as their words."""
+    """Lists go into the ledger as JSON text, statuses as their words; text that is not
+    UTF-8 (a path of bytes, as POSIX allows: ``p7_\\xff``) as its bytes."""
     if isinstance(value, list | tuple):
         return json.dumps(value)
-    return str(value) if isinstance(value, BatchStatus) else value
+    if isinstance(value, BatchStatus):
+        return str(value)
+    if isinstance(value, str) and not _utf8(value):
+        return os.fsencode(value)
+    return value
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def attempt_of(row: sqlite3.Row) -> Attempt:
     names = row.keys()
     values: dict[str, Any] = {name: row[name] if name in names else None for name in COLUMNS}
+    for name, value in values.items():
+        if isinstance(value, bytes):  # text kept as the bytes it was
+            values[name] = os.fsdecode(value)
     values["status"] = BatchStatus(values["status"])
     values["argv"] = json.loads(values["argv"])
     values["extra"] = json.loads(values["extra"] or "[]")
