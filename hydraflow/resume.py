@@ -26,26 +26,27 @@ def unrecorded_runs(folder: Path, batch: Batch, announced: int) -> tuple[int, ..
     """The runs of a batch that ended with status 0 that left no record of success in its
     sweep dir; none when hydraflow cannot tell which runs it makes, or when nothing says
     it is a Hydra app that records them (no run announced, no record at all)."""
+    if not announced and not _any_record(folder):  # no Hydra app that records its runs
+        return ()
     if batch.rerun:
         number = batch.rerun[0]
         record = read_record(str(folder / str(number)))
         if record is not None and record.get("status") == RunStatus.OK:
             return ()
-        return (number,) if announced or record is not None else ()
+        return (number,)
     planned = planned_runs(batch)
     if not planned:
         return ()
     succeeded = run_numbers(str(folder), [params_of(run) for run in planned])
-    missing = tuple(n for n in range(len(planned)) if n not in succeeded)
-    if missing and not announced and not succeeded and not _any_record(folder):
-        return ()
-    return missing
+    return tuple(n for n in range(len(planned)) if n not in succeeded)
 
 
 def _any_record(folder: Path) -> bool:
     try:
         with os.scandir(folder) as entries:
-            return any((Path(e.path) / RUN_RECORD).exists() for e in entries if e.is_dir())
+            return any(
+                os.path.exists(os.path.join(e.path, RUN_RECORD)) for e in entries if e.is_dir()
+            )
     except OSError:
         return False
 

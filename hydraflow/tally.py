@@ -58,7 +58,8 @@ class Tally:
     ) -> None:
         self.job, self.batches, self.runs, self.skipped = job, batches, runs, skipped
         self.started = started
-        self.root = root
+        # Where sweep dirs are, for the summary's outputs (a view needs none).
+        self.root = os.path.abspath(root) if root is not None else None
         self.ok = 0
         self.elsewhere = 0
         self.failures: list[BatchFinished] = []
@@ -120,9 +121,8 @@ class Tally:
         place = event.batch.place
         self.retrying.pop(place, None)
         self.running[place] = Running(event.batch, event.time)
-        if event.attempt == 1:
-            folder = self.root / event.sweep_dir if self.root else Path(event.sweep_dir)
-            self.outputs.append(os.path.abspath(folder))
+        if event.attempt == 1 and self.root is not None:  # what the summary's last line says
+            self.outputs.append(os.path.join(self.root, event.sweep_dir))
 
     def _finished(self, event: BatchFinished) -> None:
         running = self.running.pop(event.batch.place, None)

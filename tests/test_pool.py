@@ -250,3 +250,18 @@ def test_a_python_batch_shows_each_line_when_it_prints_it(project: Project, warm
     lines = shown.getvalue().decode().splitlines()
     assert code == 0, lines
     assert any(line.endswith("] the test saw it") for line in lines), lines
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the mask from /proc")
+def test_a_batch_starts_with_every_signal_as_its_default(project: Project) -> None:
+    """Python ignores SIGPIPE for itself; a program it starts must not inherit that (a
+    pipeline in a batch would run on after its reader went away), as subprocess ensures."""
+    project.write("mask.sh", 'grep -E "^Sig(Ign|Blk)" /proc/self/status >> "$RECORD"\n')
+    project.yaml("jobs:\n  j:\n    run: sh mask.sh\n")
+    assert project.here("run", "j").returncode == 0
+    masks = dict(
+        line.split(":") for line in (project.root / "record.jsonl").read_text().splitlines()
+    )
+    standard = (1 << 31) - 1  # glibc keeps its own 32 and 33 as they are
+    assert int(masks["SigIgn"], 16) & standard == 0
+    assert int(masks["SigBlk"], 16) & standard == 0

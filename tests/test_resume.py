@@ -255,7 +255,18 @@ def test_resume_right_after_a_kill_reruns_only_the_runs_without_a_record(
             (run / "hydraflow.run.json").write_text(json.dumps(record))
     ledger.close()
     clock = FakeClock()
-    starter = FakeStarter(clock, lambda argv, env: Script(ends_at=1.0))
+
+    def records_its_runs(argv: tuple[str, ...], env: dict[str, str]) -> Script:
+        """As the record callback would: a record of success in the folder of each run."""
+        words = dict(w.split("=", 1) for w in argv if "=" in w)
+        subdirs = [words["hydra.sweep.subdir"]] if "hydra.sweep.subdir" in words else ["0", "1"]
+        for subdir in subdirs:
+            run = tmp_path / words["hydra.sweep.dir"] / subdir
+            run.mkdir(parents=True, exist_ok=True)
+            (run / "hydraflow.run.json").write_text(json.dumps({"status": "ok"}))
+        return Script(ends_at=1.0)
+
+    starter = FakeStarter(clock, records_its_runs)
     request = Request(config, job, RunOptions(resume=True, jobs=2))
     try:
         assert run_job(request, [], runtime(clock, starter)) == 0

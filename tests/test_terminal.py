@@ -94,9 +94,10 @@ def plain(output: bytes) -> str:
 
 
 def fake_job(project: Project, each: str = "model=a,b", extra: str = "") -> None:
+    """A program that talks as Hydra does, without being one: its runs keep no record."""
     project.write("fake.py", FAKE_HYDRA)
     project.yaml(
-        f"jobs:\n  train:\n    run: {PY} fake.py\n{extra}    sets:\n"
+        f"jobs:\n  train:\n    run: {PY} fake.py\n    record: false\n{extra}    sets:\n"
         f"      - each: {each}\n        all: seed=0:2\n"
     )
 

@@ -321,3 +321,54 @@ def test_what_preloading_printed_is_in_no_batch(project: Project) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     logs = [p.read_text() for p in sorted(project.root.glob("multirun/j/*/hydraflow.log"))]
     assert logs == ["imported\nran\n"] * 2
+
+
+SIGNALS_AT_IMPORT = """\
+import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, signal.SIGUSR1})
+signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+os.environ["FROM_IMPORT"] = "set while loading"
+
+def mask(name):
+    for line in open("/proc/self/status"):
+        if line.startswith(name):
+            return int(line.split()[1], 16)
+
+def main():
+    with open(os.environ["RECORD"], "a") as f:
+        f.write(json_line(blocked=mask("SigBlk"), ignored=mask("SigIgn"),
+                          env=os.environ.get("FROM_IMPORT"), slot=os.environ["HYDRAFLOW_SLOT"]))
+
+def json_line(**values):
+    import json
+    return json.dumps(values) + "\\n"
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads masks from /proc")
+def test_an_app_that_blocks_sigchld_at_import_runs_warm_as_cold(project: Project) -> None:
+    """Warm, the batches of such an app were never seen to end: hydraflow hung. Each batch
+    now sees the signals (and the environment its imports set) it sees cold."""
+    project.write("sig.py", SIGNALS_AT_IMPORT)
+    seen = {}
+    for warm in ("false", "true"):
+        project.yaml(
+            f"jobs:\n  j:\n    run: {PY} sig.py\n    warm: {warm}\n    sets:\n      - each: i=1:3\n"
+        )
+        ran = project.hydraflow("run", "j", "-j", "2")  # bounded: 120 s
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        record = project.root / "record.jsonl"
+        rows = [json.loads(line) for line in record.read_text().splitlines()]
+        record.unlink()
+        assert len(rows) == 3
+        # The standard signals (glibc's posix_spawn leaves its own 32 and 33 as they were).
+        standard = (1 << 31) - 1
+        seen[warm] = {(r["blocked"], r["ignored"] & standard, r["env"]) for r in rows}
+    assert seen["true"] == seen["false"]
+    ((blocked, ignored, env),) = seen["true"]
+    assert blocked == (1 << (signal.SIGCHLD - 1)) | (1 << (signal.SIGUSR1 - 1))  # its own
+    assert ignored & (1 << (signal.SIGPIPE - 1))  # as Python has it
+    assert env == "set while loading"

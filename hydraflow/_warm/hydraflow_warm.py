@@ -46,6 +46,7 @@ from typing import Any
 
 _HEADER = struct.Struct("!I")
 _STATUS = struct.Struct("!i")
+_REAP_SECONDS = 0.05
 
 
 def prepare(spec: dict[str, Any]) -> Any:
@@ -138,9 +139,7 @@ def _child(
     code = 1
     try:
         os.setsid()
-        for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _as_a_fresh_interpreter()
         signal.set_wakeup_fd(-1)
         stdout, stderr, status = fds
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -161,6 +160,21 @@ def _child(
 
 
 _INHERITED: list[int] = []
+# What Python itself ignores at start: a fresh interpreter has these, and nothing else.
+_IGNORED_AT_START = {signal.SIGPIPE, *([signal.SIGXFSZ] if hasattr(signal, "SIGXFSZ") else [])}
+
+
+def _as_a_fresh_interpreter() -> None:
+    """The signal mask and dispositions a batch would have in a new Python: whatever the
+    app's imports blocked or caught (SIGCHLD blocked at import), and whatever this warm
+    process set for itself, is undone."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(sig, signal.SIG_IGN if sig in _IGNORED_AT_START else signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def serve(spec: dict[str, Any], control: socket.socket) -> None:
@@ -176,6 +190,9 @@ def serve(spec: dict[str, Any], control: socket.socket) -> None:
         control.sendall(json.dumps(unsafe).encode() + b"\n")
         return
     control.sendall(b'{"ready": true}\n')
+    # What the app's imports did to signals is not this process's to keep: its children's
+    # ends must reach it whatever the app blocked (SIGCHLD blocked at import).
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
@@ -183,7 +200,9 @@ def serve(spec: dict[str, Any], control: socket.socket) -> None:
     _INHERITED.extend([control.fileno(), wake_read, wake_write])
     statuses: dict[int, int] = {}
     while True:
-        ready, _, _ = select.select([control.fileno(), wake_read], [], [])
+        # Looked at again now and then even without a signal: an end is never missed.
+        timeout = _REAP_SECONDS if statuses else None
+        ready, _, _ = select.select([control.fileno(), wake_read], [], [], timeout)
         if wake_read in ready:
             os.read(wake_read, 512)
         while statuses:

@@ -80,6 +80,7 @@ class Pool:
         self.starter = starter
         self.cwd = cwd
         self.clock = clock
+        self._root = str(cwd)
         self._emit = emit
         self._running: dict[int, Running] = {}  # by pid
         self._fds: dict[int, Running] = {}  # pipe or pidfd -> its batch
@@ -176,7 +177,7 @@ class Pool:
 
     def _start(self, launch: Launch, slot: int, attempt: int, free: list[int]) -> None:
         batch, sweep_dir = launch.batch, launch.sweep_dir
-        log = Log(self.cwd / sweep_dir / LOG_NAME)
+        log = Log(os.path.join(self._root, sweep_dir, LOG_NAME))
         started = self.clock.time()
         try:
             child = self.starter.start(launch.argv, self._environment(batch, slot))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -60,14 +61,14 @@ class Log:
     nothing has no log, and every report says so instead of naming a path.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: str) -> None:
+        self.path = path  # a Path only when it is written: one per batch costs
         self._file: IO[bytes] | None = None
 
     def write(self, data: bytes) -> None:
         if self._file is None:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                os.makedirs(os.path.dirname(self.path), exist_ok=True)
                 self._file = open(self.path, "ab")  # noqa: SIM115 - closed by close()
             except OSError as error:
                 raise OSError(f"cannot write the log {self.path}: {error.strerror}") from None
@@ -75,7 +76,7 @@ class Log:
 
     @property
     def written(self) -> Path | None:
-        return self.path if self._file is not None else None
+        return Path(self.path) if self._file is not None else None
 
     def close(self) -> None:
         if self._file is not None:

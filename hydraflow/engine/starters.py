@@ -77,6 +77,11 @@ class SpawnedChild:
         self._pidfd = None
 
 
+# A new program starts with every signal as its default, whatever this Python ignores
+# (SIGPIPE, SIGXFSZ) or was given ignored.
+_RESTORED = tuple(s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP))
+
+
 class Spawner:
     """A new process per batch, made with ``posix_spawn``: the cheapest way to start a
     program from Python (no ``preexec_fn``, which would force fork over vfork, and none of
@@ -100,6 +105,10 @@ class Spawner:
                     (os.POSIX_SPAWN_DUP2, err_write, 2),
                 ],
                 setsid=True,
+                # As a new program has them, not as this one does: SIGPIPE ignored here
+                # would be ignored by the batch, and by whatever it starts.
+                setsigmask=(),
+                setsigdef=_RESTORED,
             )
         except BaseException:
             os.close(out_read)

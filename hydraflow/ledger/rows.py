@@ -184,7 +184,7 @@ def sql_value(value: object) -> object:
         return json.dumps(value)
     if isinstance(value, BatchStatus):
         return str(value)
-    if isinstance(value, str) and not _utf8(value):
+    if isinstance(value, str) and not value.isascii() and not _utf8(value):
         return os.fsencode(value)
     return value
 
