@@ -372,3 +372,26 @@ def test_an_app_that_blocks_sigchld_at_import_runs_warm_as_cold(project: Project
     assert blocked == (1 << (signal.SIGCHLD - 1)) | (1 << (signal.SIGUSR1 - 1))  # its own
     assert ignored & (1 << (signal.SIGPIPE - 1))  # as Python has it
     assert env == "set while loading"
+
+
+def test_what_imports_set_in_the_environment_reaches_every_warm_batch(project: Project) -> None:
+    """A helper imported once by the warm process sets a variable: its children must keep
+    it (they replaced their environment with hydraflow's), as a cold batch has it."""
+    project.write("helper.py", 'import os\nos.environ["FROM_HELPER"] = "1"\n')
+    project.write(
+        "uses.py",
+        "import helper, json, os\n"
+        "if __name__ == '__main__':\n"
+        "    with open(os.environ['RECORD'], 'a') as f:\n"
+        "        f.write(json.dumps([os.environ.get('FROM_HELPER'), os.environ['HYDRAFLOW_SLOT'],"
+        " os.environ.get('CUDA_VISIBLE_DEVICES')]) + '\\n')\n",
+    )
+    project.yaml(
+        f"jobs:\n  j:\n    run: {PY} uses.py\n    warm: true\n    devices: 4,5\n"
+        "    sets:\n      - each: i=1:4\n"
+    )
+    ran = project.here("run", "j", "-j", "2")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    seen = [json.loads(line) for line in (project.root / "record.jsonl").read_text().splitlines()]
+    assert len(seen) == 4 and all(helper == "1" for helper, _, _ in seen)
+    assert {(slot, device) for _, slot, device in seen} == {("0", "4"), ("1", "5")}

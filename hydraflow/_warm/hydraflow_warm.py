@@ -20,7 +20,8 @@ socket: ``{"ready": true}``, or ``{"error": …}`` (the target does not import),
 or ``{"unsafe": …}`` (a thread was started, so forking is not safe).
 
 Each request on the control socket is a length-prefixed JSON message
-``{"argv": […], "env": {…}, "cwd": …}`` carrying three descriptors: the
+``{"argv": […], "set": {…}, "unset": […], "cwd": …}`` (how the batch's environment
+differs from the one this process started with) carrying three descriptors: the
 batch's stdout and stderr pipes and a status pipe. The child leads its own
 session (so its whole process tree can be signalled), takes the pipes as its
 stdout and stderr and the environment as its own, and runs the batch. The
@@ -149,8 +150,10 @@ def _child(
         for fd in (devnull, stdout, stderr, status, *_INHERITED, *others):
             os.close(fd)
         os.chdir(request["cwd"])
-        os.environ.clear()
-        os.environ.update(request["env"])
+        # The warm process's environment as loading left it, with the batch's own changes.
+        for name in request["unset"]:
+            os.environ.pop(name, None)
+        os.environ.update(request["set"])
         code = run_batch(spec, function, request["argv"])
     finally:
         for stream in (sys.stdout, sys.stderr):

@@ -56,6 +56,9 @@ class WarmServer:
 
     def __init__(self, spec: AppSpec, env: Mapping[str, str], cwd: Path) -> None:
         self.spec = spec
+        # The environment it starts with: a batch is told only how its own differs, so what
+        # the app's imports set in the warm process stays (os.environ["X"] = … at import).
+        self._env = {os.fsencode(k): os.fsencode(v) for k, v in env.items()}
         ours, theirs = socket.socketpair()
         self._log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
         self._process = subprocess.Popen(
@@ -98,7 +101,10 @@ class WarmServer:
         status_read, status_write = os.pipe()
         request = {
             "argv": list(argv[self.spec.prefix :]),
-            "env": {os.fsdecode(k): os.fsdecode(v) for k, v in env.items()},
+            "set": {
+                os.fsdecode(k): os.fsdecode(v) for k, v in env.items() if self._env.get(k) != v
+            },
+            "unset": [os.fsdecode(k) for k in self._env if k not in env],
             "cwd": os.getcwd(),
         }
         body = json.dumps(request).encode()
