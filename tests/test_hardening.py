@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -464,3 +464,43 @@ def test_a_ledger_that_cannot_be_written_says_why(text: str) -> None:
 
     message = explain(Path("x.db"), sqlite3.OperationalError(text))
     assert "move it aside" not in message
+
+
+def _full_disk_at(size: int) -> Callable[[], None]:
+    """A child whose files cannot grow past ``size`` bytes: writes fail as on a full disk
+    (Python ignores SIGXFSZ, so a write past the limit is an error, as ENOSPC is)."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return limit
+
+
+@pytest.mark.parametrize(
+    ("size", "when"), [(0, "before the start"), (512 * 1024, "during the run")]
+)
+def test_a_full_disk_is_one_line_and_status_1(project: Project, size: int, when: str) -> None:
+    project.write(
+        "loud.py",
+        "import sys\nsys.stdout.write(('y' * 1023 + '\\n') * 2048)\n",  # 2 MiB to its log
+    )
+    project.yaml(f"jobs:\n  j:\n    run: {PY} loud.py\n    sets:\n      - each: i=1:3\n")
+    ran = subprocess.run(
+        [*command("hydraflow"), "run", "j"],
+        cwd=project.root,
+        env={**os.environ, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_full_disk_at(size),
+    )
+    assert ran.returncode == 1, (when, ran.stdout[-500:], ran.stderr[-2000:])
+    assert "Traceback" not in ran.stdout + ran.stderr
+    said = [line for line in (ran.stdout + ran.stderr).splitlines() if line.startswith("error:")]
+    assert len(said) == 1, said
+    if when == "during the run":
+        assert "cannot write the log" in said[0] and "File too large" in said[0]
+        statuses = [row["status"] for row in ledger_rows(project)]
+        assert statuses == ["failed"]  # recorded; the other batches never started
+    else:
+        assert "ledger" in said[0]

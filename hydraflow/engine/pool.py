@@ -280,7 +280,7 @@ class Pool:
             running.log.close()
         except OSError as error:  # the last of the log did not reach the disk
             running.problem = running.problem or error
-            self._break(OSError(f"cannot write the log {running.log.path}: {error.strerror}"))
+            self._break(error)
         running.child.close()
         launch = running.launch
         status = self._status(running)

@@ -64,20 +64,29 @@ class Log:
     def __init__(self, path: str) -> None:
         self.path = path  # a Path only when it is written: one per batch costs
         self._file: IO[bytes] | None = None
+        self._made = False
 
     def write(self, data: bytes) -> None:
         if self._file is None:
             try:
                 os.makedirs(os.path.dirname(self.path), exist_ok=True)
                 self._file = open(self.path, "ab")  # noqa: SIM115 - closed by close()
+                self._made = True
             except OSError as error:
                 raise OSError(f"cannot write the log {self.path}: {error.strerror}") from None
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError as error:  # a full disk: said in one line, as the README promises
+            raise OSError(f"cannot write the log {self.path}: {error.strerror}") from None
 
     @property
     def written(self) -> Path | None:
-        return Path(self.path) if self._file is not None else None
+        return Path(self.path) if self._made else None
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
+            file, self._file = self._file, None
+            try:
+                file.close()
+            except OSError as error:  # what was still buffered did not reach the disk
+                raise OSError(f"cannot write the log {self.path}: {error.strerror}") from None
