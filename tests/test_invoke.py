@@ -230,3 +230,13 @@ def test_output_whose_reader_has_gone_ends_quietly(
     # preview that reported a stopped run 141.
     assert ended.returncode == 0
     assert not ended.stderr or b"Traceback" not in ended.stderr
+
+
+@pytest.mark.parametrize("name", ["_", "__", "_a", "a_", "a__b"])
+def test_every_job_name_the_file_allows_is_a_task_invoke_runs(project: Project, name: str) -> None:
+    """Invoke turns only the separators inside a name; one at either end stays as written."""
+    project.write("tasks.py", TASKS)
+    project.yaml(f"jobs:\n  '{name}':\n    run: {PY} record.py\n")
+    ran = project.invoke_here(name)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert len(project.records()) == 1

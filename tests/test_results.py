@@ -313,3 +313,32 @@ def test_invoke_users_have_a_results_task(ran: Project) -> None:
     bare = app.invoke_here("results", "j")  # Invoke alone would show the table, then run j
     assert bare.returncode == 2 and "invoke results --job j" in bare.stderr
     assert set(app.root.glob("multirun/j/*")) == sweeps
+
+
+def test_while_a_batch_runs_its_runs_are_running_and_queued(project: Project) -> None:
+    """Runs of a batch still running are not "not run" nor "unknown": one is running, the
+    rest wait their turn."""
+    from hydraflow.attempts import attempt_fields
+    from hydraflow.config import load
+    from hydraflow.ledger import LEDGER, Ledger, Runner
+    from hydraflow.plan import batches
+
+    path = project.yaml(
+        "jobs:\n  j:\n    run: app\n    sets:\n      - each: x=1\n        all: seed=0:3\n"
+    )
+    (batch,) = batches(load(path).job("j"))
+    folder = "multirun/j/01JA0000000000000000000000"
+    ledger = Ledger(project.root / LEDGER)
+    ledger.insert(
+        "j", batch.key, attempt_fields(batch, folder, batch.argv(folder), ()), Runner.this()
+    )
+    ledger.close()
+    done = project.root / folder / "0"
+    done.mkdir(parents=True)
+    (done / "hydraflow.run.json").write_text(
+        json.dumps({"status": "ok", "overrides": ["x=1", "seed=0"]})
+    )
+    (project.root / folder / "1" / ".hydra").mkdir(parents=True)  # Hydra began it
+    rows = results(project, "j")
+    status = {r["params"]["seed"]: r["status"] for r in rows}  # type: ignore[index]
+    assert status == {"0": "ok", "1": "running", "2": "queued", "3": "queued"}
