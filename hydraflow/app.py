@@ -93,13 +93,13 @@ def print_results(found: Sequence[Run], query: Query, out: IO[str]) -> int:
             out.write(fmt.as_json(runs))
             return 0
         # Columns from every matching run: a shorter --top shows fewer rows, not other columns.
-        params, metrics = fmt.columns(matching, query.all_columns)
+        shown = fmt.columns(matching, query.all_columns)
         job = fmt.several_jobs(matching)
-        rows = fmt.run_rows(runs, params, metrics, job=job, exact=query.format == "csv")
+        rows = fmt.run_rows(runs, shown, job=job, exact=query.format == "csv")
         if query.format == "table" and _is_terminal(out):
             from hydraflow.display.results import print_runs
 
-            print_runs(runs, params, metrics, out, job=job)
+            print_runs(runs, shown, out, job=job)
             return 0
     if query.format == "csv":
         out.write(fmt.as_csv(rows))

@@ -17,9 +17,10 @@ import pytest
 
 from hydraflow import app
 from hydraflow.analysis import formats
-from hydraflow.analysis.model import Run
+from hydraflow.analysis.model import Results, Run
 from hydraflow.analysis.reading import numbers, read_metrics
 from hydraflow.analysis.table import Query, group
+from hydraflow.errors import UsageError
 from hydraflow.flags import RESULTS
 
 NAN, INF = math.nan, math.inf
@@ -274,3 +275,34 @@ def test_values_from_the_plan_are_written_as_hydra_recorded_them_job_wide() -> N
     assert [r.params["flag"] for r in runs] == ["True", "True", "True"]
     assert runs[2].params["lr"] == "1e-3"  # no run recorded it: left as planned
     assert runs[1] is recorded
+
+
+def test_parameters_metrics_and_fields_that_share_a_name_stay_apart() -> None:
+    runs = [
+        Run("j", "ok", "d/0", {"lr": "0.1", "status": "weird"}, {"lr": 0.9, "job": 7.0}),
+        Run("j", "ok", "d/1", {"lr": "0.2", "status": "weird"}, {"lr": 0.3, "job": 8.0}),
+        Run("j", "failed", "d/2", {"lr": "0.3", "status": "odd"}, {"lr": 0.5}),
+    ]
+    # A parameter or metric named like a field never hides the field.
+    assert len(strict_json(shown(runs, where="status=ok", json=True))) == 2
+    # A bare name is the parameter; params.NAME and metrics.NAME say which.
+    assert [r["params"]["lr"] for r in strict_json(shown(runs, sort="lr", json=True))] == [
+        "0.1", "0.2", "0.3",
+    ]  # fmt: skip
+    by_metric = strict_json(shown(runs, sort="metrics.lr", json=True))
+    assert [r["params"]["lr"] for r in by_metric] == ["0.2", "0.3", "0.1"]
+    assert len(strict_json(shown(runs, where="metrics.lr=0.9", json=True))) == 1
+    assert len(strict_json(shown(runs, where="params.lr=0.1", json=True))) == 1
+    header = shown(runs, csv=True).splitlines()[0].split(",")
+    assert header == [
+        "status", "params.lr", "params.status", "metrics.lr", "metrics.job", "duration", "dir",
+    ]  # fmt: skip
+    with pytest.raises(UsageError, match=r"'metrics\.lr' is a metric"):
+        shown(runs, group_by="metrics.lr")
+    pytest.importorskip("pandas")
+    frame = Results(runs).to_pandas()
+    assert list(frame.columns) == [
+        "job", "status", "params.lr", "params.status", "metrics.lr", "metrics.job",
+        "duration", "dir",
+    ]  # fmt: skip
+    assert list(frame["status"]) == ["ok", "ok", "failed"] and list(frame["job"]) == ["j"] * 3

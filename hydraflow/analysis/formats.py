@@ -8,10 +8,11 @@ import io
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from hydraflow.analysis.model import Run
-from hydraflow.analysis.table import Group, metric_keys, param_keys, varying
+from hydraflow.analysis.model import Run, metric_keys, param_keys, titles
+from hydraflow.analysis.table import Group, varying
 
 
 def number(value: float | None, exact: bool = False) -> str:
@@ -33,9 +34,28 @@ def seconds(value: float | None, exact: bool = False) -> str:
     return f"{value:.2g}" if value < 1 else f"{value:.1f}"
 
 
-def columns(runs: Sequence[Run], all_columns: bool) -> tuple[list[str], list[str]]:
+@dataclass(frozen=True)
+class Columns:
+    """The parameters and metrics a table shows, and the title of each: its name, or
+    ``params.NAME``/``metrics.NAME`` where the name is taken twice."""
+
+    params: list[str]
+    metrics: list[str]
+    param_titles: dict[str, str]
+    metric_titles: dict[str, str]
+
+    @property
+    def header(self) -> list[str]:
+        return [
+            *(self.param_titles[p] for p in self.params),
+            *(self.metric_titles[m] for m in self.metrics),
+        ]
+
+
+def columns(runs: Sequence[Run], all_columns: bool) -> Columns:
     """The parameter and metric columns: parameters that vary (or all of them)."""
-    return (param_keys(runs) if all_columns else varying(runs)), metric_keys(runs)
+    params = param_keys(runs) if all_columns else varying(runs)
+    return Columns(params, metric_keys(runs), *titles(runs))
 
 
 def several_jobs(runs: Sequence[Run]) -> bool:
@@ -45,8 +65,7 @@ def several_jobs(runs: Sequence[Run]) -> bool:
 
 def run_rows(
     runs: Sequence[Run],
-    params: Sequence[str],
-    metrics: Sequence[str],
+    shown: Columns,
     *,
     job: bool = False,
     exact: bool = False,
@@ -54,14 +73,14 @@ def run_rows(
     """The header and one row per run: its job (when ``job``), status, parameters, metrics,
     duration, dir; numbers with every digit when ``exact`` (for CSV, which programs read
     back)."""
-    rows = [[*(["job"] if job else []), "status", *params, *metrics, "duration", "dir"]]
+    rows = [[*(["job"] if job else []), "status", *shown.header, "duration", "dir"]]
     for run in runs:
         rows.append(
             [
                 *([run.job] if job else []),
                 run.status,
-                *(run.params.get(p, "") for p in params),
-                *(number(run.metrics.get(m), exact) for m in metrics),
+                *(run.params.get(p, "") for p in shown.params),
+                *(number(run.metrics.get(m), exact) for m in shown.metrics),
                 seconds(run.duration, exact),
                 run.dir or "",
             ]

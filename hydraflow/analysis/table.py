@@ -8,18 +8,24 @@ import difflib
 import math
 import re
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from hydraflow.analysis.model import Run
+from hydraflow.analysis.model import (
+    FIELDS,
+    METRICS,
+    PARAMS,
+    Run,
+    metric_keys,
+    param_keys,
+)
 from hydraflow.errors import UsageError
 from hydraflow.selection import Selection, ValuesSeen
 from hydraflow.statuses import RunStatus
 
 # A metric is better low when its name says so; otherwise high is better.
 _LOWER_IS_BETTER = re.compile(r"loss|err|mse|mae|rmse|nll|perplexity|cost|time|duration|regret")
-FIELDS = ("job", "status", "duration", "dir")
 GROUP_FIELDS = ("count", "ok")  # what --sort may also name with --group-by
 T = TypeVar("T")
 
@@ -40,23 +46,29 @@ class Group:
         }
 
 
-def param_keys(runs: Sequence[Run]) -> list[str]:
-    keys: dict[str, None] = {}
-    for run in runs:
-        keys.update(dict.fromkeys(run.params))
-    return list(keys)
-
-
-def metric_keys(runs: Sequence[Run]) -> list[str]:
-    keys: dict[str, None] = {}
-    for run in runs:
-        keys.update(dict.fromkeys(run.metrics))
-    return list(keys)
-
-
 def varying(runs: Sequence[Run]) -> list[str]:
     """The parameters whose values differ between the runs (the ones worth a column)."""
     return [k for k in param_keys(runs) if len({run.params.get(k) for run in runs}) > 1]
+
+
+def value_of(run: Run, key: str) -> object:
+    """What a key names in a run: a fixed field, else a parameter, else a metric;
+    ``params.KEY`` and ``metrics.KEY`` say which outright. None when it has none."""
+    if key.startswith(PARAMS) and key[len(PARAMS) :] in run.params:
+        return run.params[key[len(PARAMS) :]]
+    if key.startswith(METRICS) and key[len(METRICS) :] in run.metrics:
+        return run.metrics[key[len(METRICS) :]]
+    if key in FIELDS:
+        return {"job": run.job, "status": run.status, "duration": run.duration, "dir": run.dir}[key]
+    if key in run.params:
+        return run.params[key]
+    return run.metrics.get(key)
+
+
+def known_keys(runs: Sequence[Run]) -> list[str]:
+    params, metrics = param_keys(runs), metric_keys(runs)
+    prefixed = [f"{PARAMS}{p}" for p in params] + [f"{METRICS}{m}" for m in metrics]
+    return [*dict.fromkeys([*params, *metrics, *FIELDS, *prefixed])]
 
 
 def check_keys(runs: Sequence[Run], wanted: Sequence[str], flag: str) -> None:
@@ -64,12 +76,13 @@ def check_keys(runs: Sequence[Run], wanted: Sequence[str], flag: str) -> None:
     known yet, and "no runs yet" says all there is to say."""
     if not runs:
         return
-    known = [*param_keys(runs), *metric_keys(runs), *FIELDS]
+    known = known_keys(runs)
     for key in wanted:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UsageError(f"{flag}: no run has {key!r}{hint}; keys: {', '.join(known)}")
+            shown = [k for k in known if not k.startswith((PARAMS, METRICS))]
+            raise UsageError(f"{flag}: no run has {key!r}{hint}; keys: {', '.join(shown)}")
 
 
 def where(runs: Sequence[Run], expressions: Sequence[str]) -> list[Run]:
@@ -90,11 +103,27 @@ def unmatched(runs: Sequence[Run], expressions: Sequence[str]) -> str:
     return f"no run matches --where {' '.join(expressions)}: {seen}"
 
 
-def _values(run: Run) -> dict[str, str]:
-    values = {"job": run.job, "status": run.status, "dir": run.dir or ""}
-    values.update({k: f"{v:g}" for k, v in run.metrics.items()})
-    values.update(run.params)
-    return values
+class _Values(Mapping[str, str]):
+    """A run's values as ``--where`` matches them, each key named as ``value_of`` names it."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def __getitem__(self, key: str) -> str:
+        value = value_of(self.run, key)
+        if value is None:
+            raise KeyError(key)
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(known_keys([self.run]))
+
+    def __len__(self) -> int:
+        return len(known_keys([self.run]))
+
+
+def _values(run: Run) -> Mapping[str, str]:
+    return _Values(run)
 
 
 def sort(runs: Sequence[Run], key: str, *, reverse: bool = False) -> list[Run]:
@@ -131,7 +160,7 @@ def _ordered(items: Sequence[T], value_of: Callable[[T], object], reverse: bool)
 
 
 def _run_value(run: Run, key: str) -> object:
-    return run.metrics.get(key) if key in run.metrics else _field(run, key)
+    return value_of(run, key)
 
 
 def _group_value(one: Group, key: str) -> object:
@@ -140,12 +169,6 @@ def _group_value(one: Group, key: str) -> object:
     if key in one.metrics:
         return one.metrics[key][0]
     return {"count": one.count, "ok": one.ok}.get(key)  # GROUP_FIELDS
-
-
-def _field(run: Run, key: str) -> object:
-    if key in run.params:
-        return run.params[key]
-    return {"job": run.job, "status": run.status, "duration": run.duration, "dir": run.dir}.get(key)
 
 
 def _number(raw: object) -> float | None:
@@ -159,9 +182,17 @@ def _number(raw: object) -> float | None:
 def group(runs: Sequence[Run], keys: Sequence[str]) -> list[Group]:
     """One group per combination of ``keys``, in order of first appearance."""
     check_keys(runs, keys, "--group-by")
+    params, measured = set(param_keys(runs)), set(metric_keys(runs))
+    for key in keys:
+        bare_metric = key in measured and key not in params and key not in FIELDS
+        if bare_metric or (key.startswith(METRICS) and key[len(METRICS) :] in measured):
+            raise UsageError(
+                f"--group-by: {key!r} is a metric: groups are made by parameters"
+                " (or job, status), and each metric is summed up within them"
+            )
     groups: dict[tuple[str, ...], list[Run]] = {}
     for run in runs:
-        groups.setdefault(tuple(str(_field(run, k) or "") for k in keys), []).append(run)
+        groups.setdefault(tuple(_cell(value_of(run, k)) for k in keys), []).append(run)
     summary = []
     for values, members in groups.items():
         ok = [run for run in members if run.status == RunStatus.OK]
@@ -172,6 +203,10 @@ def group(runs: Sequence[Run], keys: Sequence[str]) -> list[Group]:
                 metrics[name] = mean_and_spread(numbers)
         summary.append(Group(dict(zip(keys, values, strict=True)), len(members), len(ok), metrics))
     return summary
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def mean_and_spread(numbers: Sequence[float]) -> tuple[float, float | None]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import IO
 
-from hydraflow.analysis.formats import number, printable, seconds
+from hydraflow.analysis.formats import Columns, number, printable, seconds
 from hydraflow.analysis.model import Run
 from hydraflow.analysis.table import best
 from hydraflow.statuses import RunStatus
@@ -14,8 +14,7 @@ from hydraflow.statuses import RunStatus
 
 def print_runs(
     runs: Sequence[Run],
-    params: Sequence[str],
-    metrics: Sequence[str],
+    shown: Columns,
     out: IO[str],
     *,
     job: bool = False,
@@ -27,9 +26,10 @@ def print_runs(
     from hydraflow.display.console import TableConsole
 
     table = Table(highlight=False, header_style="bold")
-    for title in (*(["job"] if job else []), "status", *params):
+    params, metrics = shown.params, shown.metrics
+    for title in (*(["job"] if job else []), "status", *(shown.param_titles[p] for p in params)):
         table.add_column(printable(title))
-    for title in (*metrics, "duration"):
+    for title in (*(shown.metric_titles[m] for m in metrics), "duration"):
         table.add_column(printable(title), justify="right")
     # Folded, not cut with an ellipsis: a folder is for copying, so it must stay whole.
     table.add_column("dir", overflow="fold")
