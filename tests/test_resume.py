@@ -323,3 +323,48 @@ def test_exit_0_with_runs_unrecorded_is_incomplete_and_resumed(project: Project,
     resumed = project.hydraflow("run", "j", "--resume")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert calls(project)[2:] == ["1 1", "1 2"]  # the two runs without a record, once each
+
+
+LOGS_EACH_RUN = """\
+import os, time
+import hydra
+from omegaconf import DictConfig
+
+def note(word, cfg):
+    with open(os.environ["RECORD"], "a") as f:
+        f.write(f"{word} {cfg.b} {cfg.i}\\n")
+
+@hydra.main(version_base=None, config_path="conf", config_name="config")
+def main(cfg: DictConfig):
+    note("start", cfg)
+    time.sleep(0.3)
+    note("done", cfg)
+    return {"b": cfg.b, "i": cfg.i}
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.parametrize("warm", ["false", "true"])
+def test_sigkill_then_resume_runs_every_run_exactly_once(project: Project, warm: str) -> None:
+    """The repro of the report, cold and warm, against a real Hydra app: SIGKILL as soon
+    as ``b=1 i=2`` starts, resume at once; the app's own log counts each run's ends."""
+    project.write("app.py", LOGS_EACH_RUN)
+    project.write("conf/config.yaml", "b: 0\ni: 0\n")
+    project.yaml(
+        f"jobs:\n  j:\n    run: {PY} app.py\n    warm: {warm}\n"
+        "    sets:\n      - each: b=1:6\n        all: i=1,2\n"
+    )
+    runner = project.start("run", "j", "-j", "2")
+    deadline = time.monotonic() + 60
+    while "start 1 2" not in (calls_text := "\n".join(calls(project))):
+        assert time.monotonic() < deadline and runner.poll() is None, calls_text
+        time.sleep(0.01)
+    runner.kill()
+    runner.wait()
+    resumed = project.hydraflow("run", "j", "-j", "2", "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    done = [line for line in calls(project) if line.startswith("done ")]
+    counts = {f"b={b} i={i}": done.count(f"done {b} {i}") for b in range(1, 7) for i in (1, 2)}
+    assert set(counts.values()) == {1}, counts
