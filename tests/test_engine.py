@@ -438,3 +438,26 @@ def test_a_ledger_deleted_during_a_run_is_made_anew_and_forgets_nothing(tmp_path
     assert [a.status for a in ledger.attempts("j")] == [BatchStatus.OK] * 4
     # Every batch is known to have succeeded: a resume has nothing left to do.
     assert execute(config, ledger=True, resume=True).started == []
+
+
+def test_slow_batches_that_end_together_claim_no_batch_ahead(tmp_path: Path) -> None:
+    """A claim of a batch that has not started reads ``running`` until the runner writes
+    its end; killed outright in between, the runner leaves it ``lost``, hiding how it
+    ended before. Two 30 s batches that end at once must not look quick."""
+    config = project(tmp_path, "      - each: i=1:6\n")
+    clock = FakeClock(START)
+    starter = FakeStarter(clock, lambda argv, env: Script(ends_at=30.0))
+    seen: list[tuple[int, int]] = []
+
+    def look() -> None:
+        ledger = Ledger(tmp_path / LEDGER, create=False)
+        claimed = sum(a.status == BatchStatus.RUNNING for a in ledger.attempts("j"))
+        ledger.close()
+        running = sum(s.returncode is None for s in starter.started)
+        seen.append((claimed, running))
+
+    for moment in (0.5, 30.5, 60.5):
+        clock.at(START + moment, look)
+    request = Request(config, config.job("j"), RunOptions(jobs=2))
+    assert run_job(request, [], runtime(clock, starter)) == ExitStatus.OK
+    assert seen == [(2, 2), (2, 2), (2, 2)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 from collections.abc import Callable, Generator, Iterable, Sequence
 from pathlib import Path
@@ -115,8 +116,8 @@ class Launcher:
         """
         planned = iter(batches)
         group = workers
+        asked: collections.deque[float] = collections.deque(maxlen=workers + 1)
         while chunk := list(itertools.islice(planned, group)):
-            started = self.clock.monotonic()
             results = self.claim([(batch, self.folder_of(batch)) for batch in chunk])
             unstarted = [r for r in results if isinstance(r, Claimed)]
             try:
@@ -124,15 +125,15 @@ class Launcher:
                     if isinstance(result, Claimed):
                         unstarted.remove(result)
                         yield Launch(batch, result.sweep_dir, batch.argv(result.sweep_dir))
+                        asked.append(self.clock.monotonic())  # a slot is free again
                     else:
                         yield None
             finally:
                 self.claims.release(unstarted)
-            # The pool asks again when a slot frees, so this is how long batches take; a
-            # batch skipped at its claim left its slot free, which says nothing of that.
-            skipped = any(not isinstance(result, Claimed) for result in results)
-            took = self.clock.monotonic() - started
-            quick = not skipped and took < QUICK_SECONDS * len(chunk)
+            # Batches are quick when every worker asked again soon: once for each of
+            # them within QUICK_SECONDS apiece. Two slow batches that end together ask
+            # twice at once, which says nothing of how long a batch takes.
+            quick = len(asked) > workers and asked[-1] - asked[0] < QUICK_SECONDS * workers
             group = min(group * 2, MAX_GROUP) if quick else 1
 
 
