@@ -42,7 +42,7 @@ def execute(
         rerun = f"{rerun} -- {shlex.join(extra)}"
     request = Request(config, job, options, tuple(extra))
     if options.dry_run:
-        code = run_job(request, [PlainDisplay(out)])
+        code = run_job(request, [PlainDisplay(out, aside=sys.stderr)])
         _paste_hint(job)
         return code
     display = make_display(options.quiet, out, rerun if options.ledger else None)

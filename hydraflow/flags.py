@@ -181,6 +181,7 @@ RUN = Command(
         ),
         Flag("resume", "switch", "skip batches (and runs) that already succeeded", short="r"),
         Flag("ledger", "negatable", "record every attempt in .hydraflow/ledger.db"),
+        Flag("check", "negatable", "compose every batch's config before anything starts"),
         Flag(
             "only",
             "repeated",
@@ -251,6 +252,7 @@ class RunOptions:
     quiet: bool = False
     resume: bool = False
     ledger: bool = True
+    check: bool = True
     only: tuple[str, ...] = ()
     keep_file: bool = False
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from hydraflow.engine.check import Checked
 from hydraflow.engine.execution import Runtime
 from hydraflow.events import Event
 from hydraflow.modes import AppSpec
@@ -200,7 +201,10 @@ def runtime(clock: FakeClock, starter: FakeStarter) -> Runtime:
     def probe(app: AppSpec, root: Path) -> None:
         pass
 
-    return Runtime(clock=clock, starter_for=starter_for, guard=FakeGuard, probe=probe)
+    def check(app: AppSpec, batches: object, words: object, root: Path) -> Checked:
+        return Checked(hydra=False)
+
+    return Runtime(clock=clock, starter_for=starter_for, guard=FakeGuard, probe=probe, check=check)
 
 
 class Events:

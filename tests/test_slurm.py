@@ -18,8 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from check_apps import started_nothing, write_app
 from conftest import Project, command, expected, hydra_runs, run_demo
 from slurm_cluster import LocalSlurm, SlurmError, missing_binaries
+from test_check import JOB, expected_problems, problems_of
 
 PY = shlex.quote(sys.executable)
 
@@ -250,3 +252,25 @@ def test_handler_options_after_dashes_are_not_part_of_a_batch(project: Project) 
     assert _status(project, _env()) == {"ok": 2, "failed": 1}
     preview = project.hydraflow("run", "j", "--resume", "--dry-run", env=_env()).stdout
     assert preview.count("# skipped, succeeded before") == 2
+
+
+@pytest.mark.parametrize("kind", ["yaml", "dataclass"])
+def test_the_check_stops_a_submit_job_before_sbatch(
+    project: Project, slurm: LocalSlurm, kind: str
+) -> None:
+    """Every problem of the array's batches is found before anything is submitted."""
+    write_app(project, kind)
+    name = f"check-{kind}"
+    project.yaml(JOB.replace("run:", f"submit: hydraflow-slurm --job-name {name} --time 5"))
+    ran = project.here("run", "fit", env={**_env(), "SLURM_CONF": str(slurm.conf)})
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert problems_of(ran.stderr) == expected_problems(kind)
+    assert started_nothing(project) and "submitted" not in ran.stdout
+    jobs = subprocess.run(
+        ["squeue", "-h", "-t", "all", "-n", name, "-o", "%i"],
+        env={**os.environ, "SLURM_CONF": str(slurm.conf)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert jobs.stdout.strip() == ""

@@ -15,7 +15,9 @@ The spec says what a batch runs:
 - ``{"kind": "call", "target": "pkg.mod.func"}``: ``func([ARGS])``.
 
 ``"preload"`` names more modules to import first, ``"path"`` folders to put
-on ``sys.path``. After preloading it writes one JSON line on the control
+on ``sys.path``; ``"checked"`` says hydraflow's check composed every batch, so
+Hydra's basic sweeper need not compose each a second time to validate it
+(``hydraflow_seams``). After preloading it writes one JSON line on the control
 socket: ``{"ready": true}``, or ``{"error": …}`` (the target does not import),
 or ``{"unsafe": …}`` (a thread was started, so forking is not safe).
 
@@ -45,6 +47,8 @@ import threading
 import traceback
 from typing import Any
 
+from hydraflow_seams import trust_the_check
+
 _HEADER = struct.Struct("!I")
 _STATUS = struct.Struct("!i")
 _REAP_SECONDS = 0.05
@@ -72,6 +76,8 @@ def prepare(spec: dict[str, Any]) -> Any:
             raise ImportError(f"{module_name!r} has no function {name!r}")
     if "hydra" in sys.modules:
         _warm_hydra()
+        if spec.get("checked"):
+            trust_the_check()
     return function
 
 

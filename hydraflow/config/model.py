@@ -134,6 +134,8 @@ class Job:
     # Batches start as forks of one process that imported what they need (call jobs: yes).
     warm: bool = False
     preload: tuple[str, ...] = ()
+    # Every batch's config composed against the app's before anything starts.
+    check_config: bool = True
 
     @cached_property
     def raw(self) -> Any:

@@ -17,7 +17,7 @@ from hydraflow.modes import MODES, Mode
 
 JOB_KEYS = (
     *MODES,
-    *("name", "help", "add", "sets", "parallel", "devices", "record", "metrics", "warm"),
+    *("name", "help", "add", "sets", "parallel", "devices", "record", "metrics", "warm", "check"),
 )
 SET_KEYS = ("each", "all", "zip", "add")
 # Invoke turns job names into task names; a '.' would break every invoke command.
@@ -150,6 +150,9 @@ class _Reader:
             if "metrics" in entries
             else DEFAULT_METRICS,
             **self.warm(entries, mode),
+            check_config=self.values.boolean(entries["check"][1], "check")
+            if "check" in entries
+            else True,
             line=line(node),
             node=node,
             path=self.path,

@@ -59,8 +59,17 @@ def closing_lines(event: ExecutionFinished, rerun: str | None) -> list[str]:
 
 
 class PlainDisplay:
-    def __init__(self, stream: IO[str], *, quiet: bool = False, rerun: str | None = None) -> None:
+    def __init__(
+        self,
+        stream: IO[str],
+        *,
+        quiet: bool = False,
+        rerun: str | None = None,
+        aside: IO[str] | None = None,
+    ) -> None:
         self.stream = stream
+        # Where notices go when the stream carries only commands (a dry run's stdout).
+        self.aside = aside
         self.raw: IO[bytes] | None = getattr(stream, "buffer", None)
         self.quiet = quiet
         self.rerun = rerun
@@ -84,7 +93,10 @@ class PlainDisplay:
         elif isinstance(event, ExecutionStarted):
             self._line(header(event))
         elif isinstance(event, Notice):
-            self._line(event.text)
+            if self.aside is not None:
+                self.aside.write(f"hydraflow: {event.text}\n")
+            else:
+                self._line(event.text)
         elif isinstance(event, ExecutionFinished):
             for line in closing_lines(event, self.rerun):
                 self._write(line.encode("utf-8", "surrogateescape") + b"\n")

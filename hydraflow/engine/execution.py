@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -14,6 +14,8 @@ from typing import Protocol
 from hydraflow.attempts import AttemptLog
 from hydraflow.config import Config, Job
 from hydraflow.engine.broadcast import Broadcast
+from hydraflow.engine.check import Checked
+from hydraflow.engine.check import probe as probe_config
 from hydraflow.engine.clock import SYSTEM_CLOCK, Clock
 from hydraflow.engine.launches import Claiming, Launcher, Unclaimed, workers_and_devices
 from hydraflow.engine.pool import Pool, PoolSettings
@@ -64,6 +66,7 @@ class Guard(Protocol):
 StarterFor = Callable[
     [AppSpec | None, Mapping[str, str], Path, Callable[[str], None], bool], Starter
 ]
+CheckApp = Callable[[AppSpec, Sequence[Sequence[str]], Sequence[str], Path], Checked]
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class Runtime:
     starter_for: StarterFor = starter_for
     guard: Callable[[], Guard] = Watchdog
     probe: Callable[[AppSpec, Path], None] = probe_app
+    check: CheckApp = probe_config
 
 
 @dataclass
@@ -88,6 +92,8 @@ class Execution:
     claims: Claiming = field(default_factory=Unclaimed)
     resume: Resume | None = None
     attempts: AttemptLog | None = None
+    # the check before launch composed every batch: a warm child need not compose it twice
+    checked: bool = False
     plan: Plan = field(init=False)
     counts: Counts = field(init=False)
     tally: Tally = field(init=False)
@@ -152,6 +158,8 @@ class Execution:
         process, or a fork of the warm process); in the project's folder, guarded by a
         watchdog that outlives this runner."""
         job, options = self.job, self.options
+        if app is not None and self.checked:
+            app = replace(app, checked=True)
         workers, devices = workers_and_devices(
             options.jobs, job.parallel, options.devices or job.devices
         )

@@ -11,18 +11,22 @@ reaches the user as events.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Sequence
 
 from hydraflow.attempts import AttemptLog
 from hydraflow.cluster import refresh as refresh_cluster
 from hydraflow.engine.broadcast import Broadcast, OutputClosed
+from hydraflow.engine.check import report
 from hydraflow.engine.execution import Execution, Request, Runtime
 from hydraflow.engine.launches import workers_and_devices
 from hydraflow.engine.signals import signals_as_interrupts
 from hydraflow.errors import UsageError
 from hydraflow.events import ExecutionFinished, Observer
 from hydraflow.ledger import LEDGER, Claims, Ledger
+from hydraflow.modes import AppSpec
 from hydraflow.plan import Extras, Plan, no_match, unknown_key
+from hydraflow.plan.origins import origin
 from hydraflow.resume import Resume
 from hydraflow.selection import Selection
 from hydraflow.statuses import ExitStatus
@@ -48,6 +52,45 @@ def check(execution: Execution) -> int | None:
     if job.mode.uses_pool:
         workers_and_devices(options.jobs, job.parallel, options.devices or job.devices)
     return None
+
+
+def check_config(execution: Execution) -> int | None:
+    """Every distinct batch composed against the app's own config before anything starts
+    (no folder, no ledger row, no sbatch): every problem is said at once, status 2."""
+    job, options, root = execution.job, execution.options, execution.root
+    if not (options.check and job.check_config):
+        return None
+    app = job.mode.app(job, root, os.environ)
+    if app is None or not could_be_hydra(app):
+        return None
+    selection = Selection.parse(options.only)
+    planned = list(Plan(job, execution.extras, selection).batches())
+    if not planned:
+        return None
+    # every batch, not each distinct one: a problem's count is of the batches it stops
+    words = job.mode.app_words(job, planned[0].command, app)
+    checked = execution.runtime.check(app, [batch.overrides for batch in planned], words, root)
+    if not checked.hydra:
+        return None
+    if checked.problems:
+        where = {p.key: origin(job, execution.extras, p.key) for p in checked.problems}
+        raise report(job.key, checked.problems, where)
+    batches = f"{len(planned)} batch{'es' if len(planned) != 1 else ''}"
+    configs = f"{checked.configs} config{'s' if checked.configs != 1 else ''}"
+    execution.checked = True
+    execution.notice(f"checked: {batches}, {configs} composed")
+    return None
+
+
+def could_be_hydra(app: AppSpec) -> bool:
+    """A script that never names Hydra is no Hydra app: no probe for it."""
+    if app.kind != "script":
+        return True
+    try:
+        with open(app.target, "rb") as handle:
+            return b"hydra" in handle.read()
+    except OSError:
+        return True
 
 
 def open_ledger(execution: Execution) -> int | None:
@@ -130,7 +173,16 @@ def summarise(execution: Execution) -> int:
     return summary.exit_code
 
 
-STEPS: tuple[Step, ...] = (check, open_ledger, refresh, make_plan, preview, execute, summarise)
+STEPS: tuple[Step, ...] = (
+    check,
+    check_config,
+    open_ledger,
+    refresh,
+    make_plan,
+    preview,
+    execute,
+    summarise,
+)
 
 
 def run_job(

@@ -26,10 +26,11 @@ class AppSpec:
     prefix: int  # argv words before the batch's own: [python, script] is 2
     preload: tuple[str, ...] = ()
     path: tuple[str, ...] = ()
+    checked: bool = False  # hydraflow's check composed every batch before it started
 
     def as_json(self) -> str:
         fields = {"kind": self.kind, "target": self.target, "preload": list(self.preload)}
-        return json.dumps({**fields, "path": list(self.path)})
+        return json.dumps({**fields, "path": list(self.path), "checked": self.checked})
 
 
 def call_app(function: str, root: Path, preload: Sequence[str] = ()) -> AppSpec:

@@ -102,6 +102,11 @@ class Mode:
         """The Python app behind the batches, when hydraflow can load it."""
         return None
 
+    def app_words(self, job: Job, command: Sequence[str], app: AppSpec) -> tuple[str, ...]:
+        """The words a batch's command gives its app before the overrides
+        (``--config-name x``), from the batch's command words."""
+        return tuple(command[app.prefix :])
+
     def pasted_needs_callback(self, job: Job) -> bool:
         """Whether a dry run's commands, pasted into a shell, need the record callback's
         folder on PYTHONPATH."""

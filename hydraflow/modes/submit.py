@@ -14,12 +14,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hydraflow.errors import UsageError
 from hydraflow.ids import new_id
+from hydraflow.modes.app import AppSpec, python_app
 from hydraflow.modes.base import Mode, Services
 from hydraflow.process import GRACE_SECONDS, stop_groups
 from hydraflow.statuses import ExitStatus
@@ -29,6 +30,12 @@ if TYPE_CHECKING:
     from hydraflow.plan import Extras
 
 BUILT_IN = "hydraflow-slurm"
+# The built-in handler's options that take a value (``hydraflow-slurm --time 60 python
+# train.py``): what follows its options is the command every batch runs.
+HANDLER_VALUE_OPTIONS = (
+    *("--partition", "--time", "--gpus", "--cpus", "--mem", "--max-running", "--per-task"),
+    *("--job-name", "--output", "--sbatch"),
+)
 
 
 def built_in(job: Job) -> bool:
@@ -63,10 +70,30 @@ def batch_line(words: Sequence[str]) -> str:
     return shlex.join(words)
 
 
+def handler_command(words: Sequence[str]) -> list[str]:
+    """The command the built-in handler's batches run: its words after its options."""
+    rest = list(words)
+    while rest and rest[0].startswith("--"):
+        option = rest.pop(0)
+        if option in HANDLER_VALUE_OPTIONS and rest:
+            rest.pop(0)
+    return rest
+
+
 class SubmitMode(Mode):
     key = "submit"
     can_be_warm = False
     uses_pool = False
+
+    def app(self, job: Job, root: Path, environ: Mapping[str, str] = os.environ) -> AppSpec | None:
+        """The app behind the built-in handler's batches; another handler's is its own."""
+        if not built_in(job):
+            return None
+        found = python_app(handler_command(job.command[1:]), root, environ)
+        return found if isinstance(found, AppSpec) else None
+
+    def app_words(self, job: Job, command: Sequence[str], app: AppSpec) -> tuple[str, ...]:
+        return tuple(handler_command(job.command[1:])[app.prefix :])
 
     def batch_command(self, job: Job, front: Sequence[str]) -> tuple[str, ...]:
         return job.command  # the other extra words are the handler's options
