@@ -17,6 +17,9 @@ from hydraflow.statuses import BatchStatus
 _EXCEPTION = re.compile(r"^\s*(?:[\w.]+\.)?\w*(?:Error|Exception|Exit|Interrupt)\b:?")
 _TELLING = re.compile(r"Could not|Error|error:|Exception|Traceback|failed|cannot", re.IGNORECASE)
 _BOILERPLATE = ("HYDRA_FULL_ERROR", "Traceback (most recent call last)")
+# Hydra's lines that wrap a reason given below them, and its hints around that reason.
+_WRAPPERS = ("Error merging override", "Could not override", "Could not append to config")
+_HINTS = re.compile(r"^(?:To append to your config use|full_key:|reference_type=|object_type=)")
 
 
 def status_text(finished: BatchFinished) -> str:
@@ -117,10 +120,19 @@ def cause_of(lines: Sequence[str]) -> str:
         if line.strip() and not any(noise in line for noise in _BOILERPLATE)
     ]
     for pattern in (_EXCEPTION, _TELLING):
-        for line in reversed(meaningful):
-            if pattern.search(line):
-                return line
+        for index in reversed(range(len(meaningful))):
+            if pattern.search(meaningful[index]):
+                return _with_reason(meaningful[index], meaningful[index + 1 :])
     return meaningful[-1] if meaningful else ""
+
+
+def _with_reason(line: str, below: Sequence[str]) -> str:
+    """``Error merging override x=ten`` says where, the line under it why: both are the
+    cause (``…: Value 'ten' of type 'str' could not be converted to Integer``)."""
+    if not line.startswith(_WRAPPERS):
+        return line
+    reason = next((text for text in below if not _HINTS.match(text)), "")
+    return f"{line.rstrip('.')}: {reason}" if reason else line
 
 
 def failure_block(finished: BatchFinished, rerun: str | None) -> list[str]:

@@ -309,6 +309,22 @@ HYDRA_CONFIG_ERROR = (
     "\tsmall",
     "Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.",
 )
+HYDRA_TYPE_ERROR = (
+    "Error merging override optim.steps=ten",
+    "Value 'ten' of type 'str' could not be converted to Integer",
+    "    full_key: optim.steps",
+    "    reference_type=Optim",
+    "",
+    "Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.",
+)
+HYDRA_UNKNOWN_KEY = (
+    "Could not override 'modl'.",
+    "To append to your config use +modl=3",
+    "Key 'modl' not in 'Config'",
+    "    full_key: modl",
+    "    object_type=Config",
+    "Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.",
+)
 HYDRA_EXCEPTION = (
     "Error executing job with overrides: ['model=large']",
     "Traceback (most recent call last):",
@@ -325,6 +341,12 @@ HYDRA_EXCEPTION = (
     [
         (HYDRA_CONFIG_ERROR, "In 'config': Could not find 'model/lage'"),
         (HYDRA_EXCEPTION, "ValueError: loss is nan"),
+        (
+            HYDRA_TYPE_ERROR,
+            "Error merging override optim.steps=ten:"
+            " Value 'ten' of type 'str' could not be converted to Integer",
+        ),
+        (HYDRA_UNKNOWN_KEY, "Could not override 'modl': Key 'modl' not in 'Config'"),
         (("step 1", "step 2", "something odd"), "something odd"),
         ((), ""),
     ],
