@@ -13,8 +13,8 @@ from hydraflow.config import Config, Job
 from hydraflow.flags import RunOptions
 
 if TYPE_CHECKING:
-    from hydraflow.analysis.model import Run
-    from hydraflow.analysis.table import Query
+    from hydraflow.analysis.query import Query
+    from hydraflow.analysis.runs import Runs
 
 
 def error_line(error: BaseException) -> str:
@@ -68,38 +68,46 @@ def show_results(config: Config, query: Query, out: IO[str] | None = None) -> in
     """``hydraflow results``: collect the runs, shape them as asked, and print them."""
     from hydraflow.analysis import collect
 
-    found = collect(config, query.job)
+    found = collect(config, query.job, all_attempts=query.all_attempts)
     for problem in found.problems:  # said once each, beside output that stays well-formed
         sys.stderr.write(f"hydraflow: warning: {problem}\n")
     return print_results(found, query, out or sys.stdout)
 
 
-def print_results(found: Sequence[Run], query: Query, out: IO[str]) -> int:
+def print_results(found: Runs, query: Query, out: IO[str]) -> int:
     """The runs found, shaped as ``query`` asks, on ``out``."""
     from hydraflow.analysis import formats as fmt
 
-    matching = query.choose(found)
+    goals = found.goals
+    query.check_columns(found)
+    matching = query.choose(found, goals)
     if not matching:  # said beside the (empty) output, which stays well-formed for scripts
         sys.stderr.write(f"hydraflow: {_nothing_found(found, query)}\n")
-    if query.group_by:
-        groups = query.groups(matching)
+    if query.group_by and not query.best:
+        groups = query.groups(matching, goals)
         if query.format == "json":
             out.write(fmt.as_json(groups=groups))
             return 0
         rows = fmt.group_rows(groups, query.group_by, exact=query.format == "csv")
     else:
-        runs = query.cut(matching)
-        if query.format == "json":
-            out.write(fmt.as_json(runs))
-            return 0
+        runs = query.bests(matching, goals) if query.best else query.cut(matching)
         # Columns from every matching run: a shorter --top shows fewer rows, not other columns.
-        shown = fmt.columns(matching, query.all_columns)
-        job = fmt.several_jobs(matching)
-        rows = fmt.run_rows(runs, shown, job=job, exact=query.format == "csv")
+        shown = fmt.columns(
+            matching,
+            query.shown_params(matching),
+            query.shown_metrics(matching, goals),
+            query.shown_fields(),
+        )
+        if query.format == "json":
+            out.write(fmt.as_json(runs, shown=shown if query.columns else None))
+            return 0
+        rows = fmt.run_rows(runs, shown, exact=query.format == "csv")
         if query.format == "table" and _is_terminal(out):
+            from hydraflow.analysis.query import goal_of
             from hydraflow.display.results import print_runs
 
-            print_runs(runs, shown, out, job=job)
+            goal = goal_of(matching, goals)
+            print_runs(runs, shown, out, goal=goal)
             return 0
     if query.format == "csv":
         out.write(fmt.as_csv(rows))
@@ -114,7 +122,7 @@ def print_results(found: Sequence[Run], query: Query, out: IO[str]) -> int:
     return 0
 
 
-def _nothing_found(found: Sequence[Run], query: Query) -> str:
+def _nothing_found(found: Runs, query: Query) -> str:
     from hydraflow.analysis.table import unmatched
 
     if found:

@@ -323,7 +323,7 @@ def _status(namespace: argparse.Namespace, extra: list[str]) -> int:
 
 def _results(namespace: argparse.Namespace, extra: list[str]) -> int:
     from hydraflow import app
-    from hydraflow.analysis.table import Query
+    from hydraflow.analysis.query import Query
 
     query = Query.of(RESULTS.parse(vars(namespace)))
     loaded = _config(namespace)

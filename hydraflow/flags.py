@@ -206,7 +206,8 @@ RESULTS = Command(
         Flag(
             "where",
             "repeated",
-            "only runs whose KEY matches PAT[,PAT] (globs, as --only; KEY= for none; repeatable)",
+            "only runs whose KEY matches PAT[,PAT] (numbers as numbers, else globs; KEY= for"
+            " none; KEY!=, KEY<, <=, >, >= N; repeatable)",
             metavar="KEY=PAT",
             short="w",
         ),
@@ -232,6 +233,15 @@ RESULTS = Command(
         Flag("csv", "switch", "CSV: a header row, a row per run", exclusive="format"),
         Flag("md", "switch", "a Markdown table", exclusive="format"),
         Flag("all_columns", "switch", "every parameter, not only those that vary"),
+        Flag(
+            "columns",
+            "value",
+            "only these columns, in this order (names or globs: lr,optimizer.*,loss,dir)",
+            parse_keys,
+            "KEY[,KEY]",
+        ),
+        Flag("all_attempts", "switch", "every attempt of each config, not only its latest"),
+        Flag("best", "switch", "only the best run by the job's goal (each group's, with -g)"),
     ),
 )
 

@@ -26,3 +26,16 @@ def new_id() -> str:
         _last[0], _last[1] = now, randomness
     value = (now << 80) | (randomness & ((1 << 80) - 1))
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def time_of(ident: str) -> float | None:
+    """When a ULID was made, in seconds since the epoch; None for a name that is no ULID."""
+    if len(ident) != 26:
+        return None
+    milliseconds = 0
+    for char in ident[:10].upper():
+        digit = _CROCKFORD.find(char)
+        if digit < 0:
+            return None
+        milliseconds = milliseconds * 32 + digit
+    return milliseconds / 1000

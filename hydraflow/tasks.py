@@ -201,7 +201,7 @@ class ResultsTask(_HydraflowTask):
         from dataclasses import replace
 
         from hydraflow import app
-        from hydraflow.analysis.table import Query
+        from hydraflow.analysis.query import Query
 
         with endings_for_invoke():
             query = Query.of(RESULTS.parse(flags))

@@ -17,14 +17,31 @@ import pytest
 
 from hydraflow import app
 from hydraflow.analysis import formats
-from hydraflow.analysis.model import Results, Run
+from hydraflow.analysis.model import Run
+from hydraflow.analysis.query import Query
 from hydraflow.analysis.reading import numbers, read_metrics
-from hydraflow.analysis.table import Query, group
+from hydraflow.analysis.runs import Runs
+from hydraflow.analysis.table import group
 from hydraflow.errors import UsageError
 from hydraflow.flags import RESULTS
+from hydraflow.statuses import RunStatus
 
 NAN, INF = math.nan, math.inf
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+ROOT = Path("/project")
+
+
+def made(
+    job: str,
+    status: str,
+    folder: str | None,
+    params: dict[str, Any] | None = None,
+    metrics: dict[str, float] | None = None,
+    duration: float | None = None,
+) -> Run:
+    """A run as the collector makes it, in a project at ROOT."""
+    where = ROOT / folder if folder else None
+    return Run(job, RunStatus(status), where, params or {}, metrics or {}, duration, root=ROOT)
 
 
 def strict_json(text: str) -> Any:
@@ -52,8 +69,8 @@ def test_an_int_too_large_for_a_float_is_not_a_number_column(tmp_path: Path) -> 
 
 def test_json_writes_non_finite_numbers_as_null() -> None:
     runs = [
-        Run("j", "ok", "d/0", {"x": "1"}, {"loss": NAN, "up": INF, "down": -INF, "acc": 0.5}),
-        Run("j", "ok", "d/1", {"x": "2"}, {"loss": INF, "up": 1.0}, duration=NAN),
+        made("j", "ok", "d/0", {"x": "1"}, {"loss": NAN, "up": INF, "down": -INF, "acc": 0.5}),
+        made("j", "ok", "d/1", {"x": "2"}, {"loss": INF, "up": 1.0}, duration=NAN),
     ]
     with pytest.raises(ValueError, match="not JSON"):
         strict_json('{"a": NaN}')  # the check itself can fail
@@ -68,7 +85,7 @@ def test_json_writes_non_finite_numbers_as_null() -> None:
 def shown(runs: list[Run], **flags: Any) -> str:
     """What ``hydraflow results`` prints to a pipe for ``runs`` found."""
     out = io.StringIO()
-    assert app.print_results(runs, Query.of(RESULTS.parse(flags)), out) == 0
+    assert app.print_results(Runs(runs), Query.of(RESULTS.parse(flags)), out) == 0
     return out.getvalue()
 
 
@@ -87,7 +104,7 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[str]]:
     def show(runs: list[Run], width: int = 120, **flags: Any) -> list[str]:
         monkeypatch.setenv("COLUMNS", str(width))
         out = Terminal()
-        assert app.print_results(runs, Query.of(RESULTS.parse(flags)), out) == 0
+        assert app.print_results(Runs(runs), Query.of(RESULTS.parse(flags)), out) == 0
         return ANSI.sub("", out.getvalue()).splitlines()
 
     return show
@@ -96,9 +113,9 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[str]]:
 def test_csv_keeps_every_digit_and_the_other_formats_round() -> None:
     loss, duration = 0.12345678912345678, 12.345678901234
     runs = [
-        Run("j", "ok", "d/0", {"x": "1"}, {"loss": loss, "big": 123456789.123}, duration),
-        Run("j", "ok", "d/1", {"x": "1"}, {"loss": 1 / 3}, None),
-        Run("j", "failed", "d/2", {"x": "1"}, {"big": NAN}),  # not in the group's mean
+        made("j", "ok", "d/0", {"x": "1"}, {"loss": loss, "big": 123456789.123}, duration),
+        made("j", "ok", "d/1", {"x": "1"}, {"loss": 1 / 3}, None),
+        made("j", "failed", "d/2", {"x": "1"}, {"big": NAN}),  # not in the group's mean
     ]
     first, second, third = csv.DictReader(io.StringIO(shown(runs, csv=True)))
     assert float(first["loss"]) == loss and float(first["big"]) == 123456789.123
@@ -110,7 +127,7 @@ def test_csv_keeps_every_digit_and_the_other_formats_round() -> None:
     assert float(grouped[0]["loss.std"]) == stdev([loss, 1 / 3])
     assert grouped[0]["big.mean"] == "123456789.123" and grouped[0]["big.std"] == ""
     assert "0.123457" in shown(runs, md=True) and "12.3" in shown(runs)  # for people
-    quick = [Run("j", "ok", "d/0", {}, {}, 0.0058), Run("j", "ok", "d/1", {}, {}, 0.25)]
+    quick = [made("j", "ok", "d/0", {}, {}, 0.0058), made("j", "ok", "d/1", {}, {}, 0.25)]
     assert "0.0058" in shown(quick) and "0.25" in shown(quick)  # not 0.0
 
 
@@ -119,10 +136,10 @@ def test_csv_keeps_every_digit_and_the_other_formats_round() -> None:
 
 def test_a_group_counts_its_runs_and_those_that_succeeded() -> None:
     runs = [
-        Run("j", "ok", "d/0", {"x": "1"}, {"loss": 1.0}),
-        Run("j", "failed", "d/1", {"x": "1"}),
-        Run("j", "not run", None, {"x": "1"}),
-        Run("j", "ok", "d/3", {"x": "2"}, {"loss": 3.0}),
+        made("j", "ok", "d/0", {"x": "1"}, {"loss": 1.0}),
+        made("j", "failed", "d/1", {"x": "1"}),
+        made("j", "not run", None, {"x": "1"}),
+        made("j", "ok", "d/3", {"x": "2"}, {"loss": 3.0}),
     ]
     assert [(g.count, g.ok) for g in group(runs, ["x"])] == [(3, 1), (1, 1)]
     header, *rows = csv.reader(io.StringIO(shown(runs, group_by="x", csv=True)))
@@ -136,7 +153,7 @@ def test_groups_are_sorted_by_their_mean_and_top_keeps_whole_groups() -> None:
     # small's best run beats large's, but large's mean is lower.
     losses = {"small": [0.1, 0.9, 0.8], "large": [0.3, 0.4, 0.2], "tiny": [0.5]}
     runs = [
-        Run("j", "ok", f"d/{m}{n}", {"model": m, "seed": str(n)}, {"loss": loss})
+        made("j", "ok", f"d/{m}{n}", {"model": m, "seed": str(n)}, {"loss": loss})
         for m, values in losses.items()
         for n, loss in enumerate(values)
     ]
@@ -157,8 +174,8 @@ def test_an_empty_pattern_picks_the_runs_without_the_key(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     runs = [
-        Run("j", "ok", "d/0", {"model": "a"}, {"loss": 1.0}),
-        Run("j", "ok", "d/1", {"model": "a", "epochs": "1"}, {"loss": 9.0}),
+        made("j", "ok", "d/0", {"model": "a"}, {"loss": 1.0}),
+        made("j", "ok", "d/1", {"model": "a", "epochs": "1"}, {"loss": 9.0}),
     ]
     plain = csv.DictReader(io.StringIO(shown(runs, where="epochs=", csv=True)))
     assert [row["dir"] for row in plain] == ["d/0"]
@@ -170,7 +187,7 @@ def test_an_empty_pattern_picks_the_runs_without_the_key(
 def test_nothing_found_is_said_beside_well_formed_output(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    runs = [Run("j", "ok", "d/0", {"model": "small"}), Run("j", "ok", "d/1", {"model": "big"})]
+    runs = [made("j", "ok", "d/0", {"model": "small"}), made("j", "ok", "d/1", {"model": "big"})]
     assert strict_json(shown(runs, where="model=xx", json=True)) == []
     assert capsys.readouterr().err == (
         "hydraflow: no run matches --where model=xx: model is one of small, big\n"
@@ -194,7 +211,7 @@ def test_nothing_found_is_said_beside_well_formed_output(
 def test_groups_of_non_finite_or_huge_metrics_never_crash(
     values: list[float], mean: float, spread: float
 ) -> None:
-    runs = [Run("j", "ok", f"d/{n}", {"x": "1"}, {"loss": v}) for n, v in enumerate(values)]
+    runs = [made("j", "ok", f"d/{n}", {"x": "1"}, {"loss": v}) for n, v in enumerate(values)]
     (only,) = group(runs, ["x"])
     got_mean, got_spread = only.metrics["loss"]
     assert got_mean == pytest.approx(mean, nan_ok=True)
@@ -207,16 +224,16 @@ def test_groups_of_non_finite_or_huge_metrics_never_crash(
 
 def test_the_columns_come_from_every_matching_run_not_only_the_top_ones() -> None:
     runs = [
-        Run("j", "ok", "d/0", {"x": "1", "seed": "0", "lr": "0.1"}, {"loss": 1.0}),
-        Run("j", "ok", "d/1", {"x": "1", "seed": "1", "lr": "0.1"}, {"loss": 2.0}),
-        Run("j", "ok", "d/2", {"x": "2", "seed": "0", "lr": "0.1"}, {"loss": 3.0, "acc": 0.5}),
-        Run("j", "failed", "d/3", {"x": "3", "seed": "0", "lr": "0.2"}),
+        made("j", "ok", "d/0", {"x": "1", "seed": "0", "lr": "0.1"}, {"loss": 1.0}),
+        made("j", "ok", "d/1", {"x": "1", "seed": "1", "lr": "0.1"}, {"loss": 2.0}),
+        made("j", "ok", "d/2", {"x": "2", "seed": "0", "lr": "0.1"}, {"loss": 3.0, "acc": 0.5}),
+        made("j", "failed", "d/3", {"x": "3", "seed": "0", "lr": "0.2"}),
     ]
 
     def header(**flags: Any) -> list[str]:
         return next(csv.reader(io.StringIO(shown(runs, csv=True, **flags))))
 
-    every = ["status", "x", "seed", "loss", "acc", "duration", "dir"]
+    every = ["status", "x", "seed", "loss", "acc", "started", "duration", "dir"]
     assert [header(where="status=ok", top=n) for n in (1, 2, 3)] == [every] * 3
     assert header(where="status=ok", sort="loss", reverse=True, top=1) == every
     assert header(top=1)[:4] == ["status", "x", "seed", "lr"]  # the failed run matches
@@ -224,9 +241,9 @@ def test_the_columns_come_from_every_matching_run_not_only_the_top_ones() -> Non
 
 def test_runs_of_several_jobs_name_their_job(terminal: Callable[..., list[str]]) -> None:
     runs = [
-        Run("train", "ok", "multirun/train/A/0", {"x": "1"}, {"loss": 1.0}),
-        Run("train", "ok", "multirun/train/A/1", {"x": "2"}, {"loss": 2.0}),
-        Run("eval", "ok", "multirun/eval/B/0", {"x": "1"}, {"acc": 0.5}),
+        made("train", "ok", "multirun/train/A/0", {"x": "1"}, {"loss": 1.0}),
+        made("train", "ok", "multirun/train/A/1", {"x": "2"}, {"loss": 2.0}),
+        made("eval", "ok", "multirun/eval/B/0", {"x": "1"}, {"acc": 0.5}),
     ]
     header, *rows = csv.reader(io.StringIO(shown(runs, csv=True)))
     assert header[:3] == ["job", "status", "x"]
@@ -244,7 +261,7 @@ def test_runs_of_several_jobs_name_their_job(terminal: Callable[..., list[str]])
 def test_a_terminal_under_ci_gets_the_plain_table(
     terminal: Callable[..., list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runs = [Run("train", "ok", "multirun/train/A/0", {"x": "1"}, {"loss": 1.0})]
+    runs = [made("train", "ok", "multirun/train/A/0", {"x": "1"}, {"loss": 1.0})]
     assert "┃" in "".join(terminal(runs))
     monkeypatch.setenv("CI", "true")
     assert terminal(runs) == shown(runs).splitlines()
@@ -255,8 +272,8 @@ def test_a_long_dir_folds_on_a_narrow_terminal_and_stays_whole(
 ) -> None:
     folder = "multirun/train/01M8JXB4HHAX8JR2BHNF3THKGR/12"
     runs = [
-        Run("train", "ok", folder, {"model": "small"}, {"loss": 0.25}, 1.5),
-        Run("train", "failed", "multirun/train/01M8JXB4HHAX8JR2BHNF3THKGR/13", {"model": "big"}),
+        made("train", "ok", folder, {"model": "small"}, {"loss": 0.25}, 1.5),
+        made("train", "failed", "multirun/train/01M8JXB4HHAX8JR2BHNF3THKGR/13", {"model": "big"}),
     ]
     table = terminal(runs, width=50)
     assert max(map(len, table)) <= 50 and "…" not in "".join(table)
@@ -265,23 +282,11 @@ def test_a_long_dir_folds_on_a_narrow_terminal_and_stays_whole(
     assert len(first) > 1 and "".join(c[-2].strip() for c in first) == folder
 
 
-def test_values_from_the_plan_are_written_as_hydra_recorded_them_job_wide() -> None:
-    from hydraflow.analysis.collect import _as_recorded
-
-    recorded = Run("j", "ok", "m/j/A/0", {"x": "1", "flag": "True"})
-    cut_short = Run("j", "interrupted", "m/j/A/1", {"x": "1", "flag": "true"})  # by number
-    other_batch = Run("j", "not run", None, {"x": "2", "flag": "true", "lr": "1e-3"})
-    runs = _as_recorded([(cut_short, True), (recorded, False), (other_batch, True)])
-    assert [r.params["flag"] for r in runs] == ["True", "True", "True"]
-    assert runs[2].params["lr"] == "1e-3"  # no run recorded it: left as planned
-    assert runs[1] is recorded
-
-
 def test_parameters_metrics_and_fields_that_share_a_name_stay_apart() -> None:
     runs = [
-        Run("j", "ok", "d/0", {"lr": "0.1", "status": "weird"}, {"lr": 0.9, "job": 7.0}),
-        Run("j", "ok", "d/1", {"lr": "0.2", "status": "weird"}, {"lr": 0.3, "job": 8.0}),
-        Run("j", "failed", "d/2", {"lr": "0.3", "status": "odd"}, {"lr": 0.5}),
+        made("j", "ok", "d/0", {"lr": "0.1", "status": "weird"}, {"lr": 0.9, "job": 7.0}),
+        made("j", "ok", "d/1", {"lr": "0.2", "status": "weird"}, {"lr": 0.3, "job": 8.0}),
+        made("j", "failed", "d/2", {"lr": "0.3", "status": "odd"}, {"lr": 0.5}),
     ]
     # A parameter or metric named like a field never hides the field.
     assert len(strict_json(shown(runs, where="status=ok", json=True))) == 2
@@ -295,14 +300,15 @@ def test_parameters_metrics_and_fields_that_share_a_name_stay_apart() -> None:
     assert len(strict_json(shown(runs, where="params.lr=0.1", json=True))) == 1
     header = shown(runs, csv=True).splitlines()[0].split(",")
     assert header == [
-        "status", "params.lr", "params.status", "metrics.lr", "metrics.job", "duration", "dir",
+        "status", "params.lr", "params.status", "metrics.lr", "metrics.job", "started",
+        "duration", "dir",
     ]  # fmt: skip
     with pytest.raises(UsageError, match=r"'metrics\.lr' is a metric"):
         shown(runs, group_by="metrics.lr")
     pytest.importorskip("pandas")
-    frame = Results(runs).to_pandas()
+    frame = Runs(runs).to_pandas()
     assert list(frame.columns) == [
         "job", "status", "params.lr", "params.status", "metrics.lr", "metrics.job",
-        "duration", "dir",
+        "started", "duration", "dir",
     ]  # fmt: skip
     assert list(frame["status"]) == ["ok", "ok", "failed"] and list(frame["job"]) == ["j"] * 3

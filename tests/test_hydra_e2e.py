@@ -28,12 +28,13 @@ def test_grid_demo_uses_every_syntax(demo: Path) -> None:
     assert len(planned.stdout.splitlines()) == 12
     tags = {w for line in planned.stdout.splitlines() for w in line.split() if "+tag=" in w}
     assert tags == {"+tag=base_v1", "+tag=base_v2", "+tag=wide_v1", "+tag=wide_v2"}
-    # One lr and one tag of the first set, both pipe sections, both zipped pairs.
+    # One tag of the first set, both pipe sections, both zipped pairs; --only compares
+    # numbers as numbers, so 1e-1 picks the first set's lr=0.1 as well as the pair's.
     only = ["--only", "tag=base_v1,", "--only", "optimizer.lr=0.05,10e-3*,,1e-1,2e-1"]
     result = run_demo(demo, "run", "grid", "-j", "2", *only)
     assert result.returncode == 0, result.stdout + result.stderr
     first = expected(
-        ["optimizer.lr=0.05"],
+        ["optimizer.lr=0.05", "optimizer.lr=0.1"],
         ["+tag=base_v1"],
         ["optimizer.momentum=0", "optimizer.momentum=0.5"],
         ["epochs=50"],

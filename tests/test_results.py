@@ -88,11 +88,16 @@ def test_a_failing_run_among_four_and_returned_dicts(ran: Project) -> None:
     rows = results(app, "j")
     assert len(rows) == 8
     assert {(r["params"]["x"], r["params"]["seed"], r["status"]) for r in rows} == {
-        (x, s, "failed" if s == "2" else "ok") for x in ("1", "2") for s in ("0", "1", "2", "3")
+        (x, s, "failed" if s == 2 else "ok") for x in (1, 2) for s in (0, 1, 2, 3)
     }
     for row in rows:
+        # every key of the config Hydra composed, typed as the config has it
+        assert row["params"] == {  # type: ignore[index]
+            **{"x": row["params"]["x"], "seed": row["params"]["seed"]},  # type: ignore[index]
+            **{"fail_at": 2, "hang_at": -1, "nap": 0, "write": False},
+        }
         if row["status"] == "ok":
-            x, seed = int(row["params"]["x"]), int(row["params"]["seed"])  # type: ignore[index]
+            x, seed = row["params"]["x"], row["params"]["seed"]  # type: ignore[index]
             assert row["metrics"] == {"score": seed * 10 + x, "nested.a": 1.5}
             assert isinstance(row["duration"], float)
         else:
@@ -139,9 +144,9 @@ def test_runs_that_never_started_are_not_run(app: Project) -> None:
     stopped_at_run_1(app)
     rows = results(app, "j")
     status = {r["params"]["seed"]: r["status"] for r in rows}  # type: ignore[index]
-    assert status == {"0": "ok", "1": "interrupted", "2": "not run", "3": "not run"}
-    # Hydra wrote `true` down as `True`: the runs that never ran say it the same way.
-    assert {r["params"]["flag"] for r in rows} == {"True"}  # type: ignore[index]
+    assert status == {0: "ok", 1: "interrupted", 2: "not run", 3: "not run"}
+    # The runs that never ran have their values typed as Hydra reads the words.
+    assert [r["params"]["flag"] for r in rows] == [True] * 4  # type: ignore[index]
 
 
 def test_runs_of_a_killed_runner_are_lost_as_status_says(app: Project) -> None:
@@ -164,7 +169,7 @@ def test_runs_of_a_killed_runner_are_lost_as_status_says(app: Project) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.2)
     rows = {r["params"]["seed"]: r["status"] for r in results(app, "j")}  # type: ignore[index]
-    assert rows == {"0": "ok", "1": "lost", "2": "not run", "3": "not run"}
+    assert rows == {0: "ok", 1: "lost", 2: "not run", 3: "not run"}
 
 
 def test_a_run_stopped_before_hydra_wrote_its_overrides_is_known_by_its_number(
@@ -180,7 +185,8 @@ def test_a_run_stopped_before_hydra_wrote_its_overrides_is_known_by_its_number(
     (cut / "hydraflow.run.json").unlink()
     (cut / ".hydra" / "overrides.yaml").unlink()
     rows = {str(r["dir"]).rpartition("/")[2]: r["params"] for r in results(app, "j")}
-    assert rows == {str(n): {"x": "1", "seed": str(n)} for n in range(4)}
+    config = {"fail_at": -1, "hang_at": -1, "nap": 0, "write": False}
+    assert rows == {str(n): {"x": 1, "seed": n, **config} for n in range(4)}
 
 
 def test_si_values_match_their_records_so_no_run_is_counted_twice(app: Project) -> None:
@@ -207,14 +213,16 @@ def test_without_records_a_stopped_batch_vouches_for_none_of_its_runs(app: Proje
     )
     stopped_at_run_1(app)
     status = {r["params"]["seed"]: r["status"] for r in results(app, "j")}  # type: ignore[index]
-    assert status == {"0": "unknown", "1": "unknown", "2": "not run", "3": "not run"}
+    assert status == {0: "unknown", 1: "unknown", 2: "not run", 3: "not run"}
 
 
 def test_every_format_reads_back(ran: Project) -> None:
     app = ran
     as_csv = list(csv.DictReader(io.StringIO(app.here("results", "j", "--csv").stdout)))
     assert len(as_csv) == 8
-    assert list(as_csv[0]) == ["status", "x", "seed", "score", "nested.a", "duration", "dir"]
+    assert list(as_csv[0]) == [
+        "status", "x", "seed", "score", "nested.a", "started", "duration", "dir"
+    ]  # fmt: skip
     markdown = app.here("results", "j", "--md").stdout.splitlines()
     assert markdown[0].startswith("| status | x | seed |") and len(markdown) == 10
     cells = [line.strip("|").split("|") for line in markdown[2:]]
@@ -224,10 +232,10 @@ def test_every_format_reads_back(ran: Project) -> None:
     grouped = json.loads(app.here("results", "j", "--group-by", "x", "--json").stdout)
     spread = pytest.approx(15.275, abs=1e-3)  # seeds 0, 1 and 3: the ok runs of each group
     assert grouped == [
-        {"params": {"x": "1"}, "count": 4, "ok": 3,
+        {"params": {"x": 1}, "count": 4, "ok": 3,
          "metrics": {"score": {"mean": pytest.approx(43 / 3), "std": spread},
                      "nested.a": {"mean": 1.5, "std": 0.0}}},
-        {"params": {"x": "2"}, "count": 4, "ok": 3,
+        {"params": {"x": 2}, "count": 4, "ok": 3,
          "metrics": {"score": {"mean": pytest.approx(46 / 3), "std": spread},
                      "nested.a": {"mean": 1.5, "std": 0.0}}},
     ]  # fmt: skip
@@ -245,7 +253,7 @@ def test_where_sort_top_and_mistakes(ran: Project) -> None:
     top = results(app, "j", "--where", "status=ok", "--sort", "score", "--reverse", "--top", "2")
     assert [r["metrics"]["score"] for r in top] == [32, 31]  # type: ignore[index]
     numbers = results(app, "j", "--where", "status=ok", "--sort", "seed")
-    assert [r["params"]["seed"] for r in numbers][:4] == ["0", "0", "1", "1"]  # type: ignore[index]
+    assert [r["params"]["seed"] for r in numbers][:4] == [0, 0, 1, 1]  # type: ignore[index]
     typo = app.here("results", "j", "--sort", "scor")
     assert typo.returncode == 2 and "did you mean 'score'" in typo.stderr
     job = app.here("results", "jo")
@@ -341,4 +349,4 @@ def test_while_a_batch_runs_its_runs_are_running_and_queued(project: Project) ->
     (project.root / folder / "1" / ".hydra").mkdir(parents=True)  # Hydra began it
     rows = results(project, "j")
     status = {r["params"]["seed"]: r["status"] for r in rows}  # type: ignore[index]
-    assert status == {"0": "ok", "1": "running", "2": "queued", "3": "queued"}
+    assert status == {0: "ok", 1: "running", 2: "queued", 3: "queued"}

@@ -8,25 +8,29 @@ when the current file still makes its batch.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-from hydraflow.analysis.model import Results, Run
+from hydraflow.analysis.model import Run, when
 from hydraflow.analysis.reading import (
     TooMany,
-    canonical,
     numbers,
+    read_config,
     read_metrics,
     read_overrides,
     same_values,
 )
+from hydraflow.analysis.runs import Runs
 from hydraflow.config import Config, Job
+from hydraflow.ids import time_of
 from hydraflow.plan import RECORD_OVERRIDE, SWEEP_ROOT, Batch, Extras, batches, planned_runs
 from hydraflow.run_files import Unreadable, load
 from hydraflow.run_record import RUN_RECORD, load_record
 from hydraflow.statuses import BatchStatus, RunStatus
+from hydraflow.typed import from_word
 from hydraflow.words import params_of
 
 
@@ -46,23 +50,41 @@ class _Sweep:
         return (planned_runs(self.batch) if self.batch else None) or []
 
 
-def collect(config: Config, job_name: str | None = None) -> Results:
-    """Every run of ``job_name`` (or of every job), as ``Run`` rows."""
+def collect(config: Config, job_name: str | None = None, *, all_attempts: bool = False) -> Runs:
+    """Every run of ``job_name`` (or of every job): the latest attempt of each distinct
+    config (the same overrides, however spelt), or every attempt with ``all_attempts``."""
     jobs = [config.job(job_name)] if job_name else list(config.jobs.values())
-    results = Results()
+    problems: list[str] = []
+    found: list[Run] = []
     known = _ledger_sweeps(config, jobs)
     older = _older_sweeps(config.root, set(config.jobs))
     for job in jobs:
         sweeps = known.get(job.key, {})
         for path in [*_job_sweeps(config.root, job), *older.get(job.name, [])]:
             sweeps.setdefault(path, _Sweep(path))
-        runs = [
-            pair
-            for sweep in sweeps.values()
-            for pair in _runs_of(config.root, job, sweep, results.problems)
-        ]
-        results.extend(_as_recorded(runs))
-    return results
+        runs = [run for sweep in sweeps.values() for run in _runs_of(config, job, sweep, problems)]
+        found.extend(runs if all_attempts else latest(runs))
+    goals = {job.key: (job.metric, job.goal) for job in jobs if job.metric and job.goal}
+    return Runs(found, problems=problems, goals=goals)
+
+
+def latest(runs: Sequence[Run]) -> list[Run]:
+    """The latest attempt of each config, in the order the configs first came. A run that
+    never started (its batch stopped first) stands for its config only if no attempt of
+    it started: an earlier result is worth more than a later "not run"."""
+    chosen: dict[frozenset[tuple[str, str]], Run] = {}
+    for run in runs:
+        identity = same_values(params_of(run.overrides))
+        before = chosen.get(identity)
+        if before is None or _later(run, before):
+            chosen[identity] = run
+    return list(chosen.values())
+
+
+def _later(run: Run, before: Run) -> bool:
+    if run.started is None:
+        return before.started is None
+    return before.started is None or run.started >= before.started
 
 
 def _ledger_sweeps(config: Config, jobs: Iterable[Job]) -> dict[str, dict[str, _Sweep]]:
@@ -137,62 +159,64 @@ def _run_dirs(sweep: str) -> list[str]:
     return sorted(found, key=lambda n: (not n.isdigit(), int(n) if n.isdigit() else 0, n))
 
 
-def _runs_of(
-    root: Path, job: Job, sweep: _Sweep, problems: list[str]
-) -> Iterator[tuple[Run, bool]]:
+def _runs_of(config: Config, job: Job, sweep: _Sweep, problems: list[str]) -> Iterator[Run]:
     """The runs in a sweep dir; then, for a batch that did not succeed, the planned runs
-    that have no folder (its process stopped before them), as ``not run``. Each with
-    whether its parameters come from the plan rather than from what Hydra recorded."""
+    that have no folder (its process stopped before them), as ``not run``."""
+    root = config.root
     found: set[frozenset[tuple[str, str]]] = set()
     numbers: set[int] = set()
+    began = time_of(sweep.path.rpartition("/")[2])
     for name in _run_dirs(str(root / sweep.path)):
-        run = _run(root, job, sweep, f"{sweep.path}/{name}", problems)
-        from_plan = not run.params and name.isdigit() and int(name) < len(sweep.planned)
-        if from_plan:
+        run = _run(root, job, sweep, f"{sweep.path}/{name}", began, problems)
+        if not run.overrides and name.isdigit() and int(name) < len(sweep.planned):
             # Stopped after Hydra made the folder but before it wrote overrides.yaml:
             # Hydra numbers runs in plan order, so the number says which run it was.
-            run = replace(run, params=params_of(sweep.planned[int(name)]))
-        found.add(same_values(run.params))
+            overrides = tuple(sweep.planned[int(name)])
+            run = replace(run, overrides=overrides, params=typed_params(overrides, run.params))
+        found.add(same_values(params_of(run.overrides)))
         if name.isdigit():
             numbers.add(int(name))
-        yield run, from_plan
+        yield run
     if sweep.batch is None or sweep.batch_status in (None, BatchStatus.OK):
         return
-    for number, overrides in enumerate(sweep.planned):
-        params = params_of(overrides)
-        if number not in numbers and same_values(params) not in found:
-            # While the batch runs, its runs to come are queued, not "not run".
-            live = sweep.batch_status is not None and sweep.batch_status.live
-            yield Run(job.key, RunStatus.QUEUED if live else RunStatus.NOT_RUN, None, params), True
+    # While the batch runs, its runs to come are queued, not "not run".
+    live = sweep.batch_status is not None and sweep.batch_status.live
+    for number, planned in enumerate(sweep.planned):
+        if number not in numbers and same_values(params_of(planned)) not in found:
+            status = RunStatus.QUEUED if live else RunStatus.NOT_RUN
+            words = tuple(planned)
+            yield Run(job.key, status, None, typed_params(words), overrides=words, root=root)
 
 
-def _as_recorded(runs: list[tuple[Run, bool]]) -> list[Run]:
-    """Values taken from the plan, written as Hydra recorded them in the job's other runs
-    (it keeps ``true`` as ``True``), so that one value never looks like two."""
-    if not any(from_plan for _, from_plan in runs):
-        return [run for run, _ in runs]
-    spellings: dict[tuple[str, str], str] = {}
-    for run, from_plan in runs:
-        if not from_plan:
-            for key, value in run.params.items():
-                spellings.setdefault((key, canonical(value)), value)
-    return [
-        replace(run, params={k: spellings.get((k, canonical(v)), v) for k, v in run.params.items()})
-        if from_plan
-        else run
-        for run, from_plan in runs
-    ]
+def typed_params(
+    overrides: Sequence[str], config: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A run's parameters: the keys its overrides set, in their order, then every other key
+    of its composed config; each valued as the config has it, or (a config group's
+    choice, a run without a saved config) as Hydra reads the override's value."""
+    config = config or {}
+    params = {
+        key: config[key] if key in config else from_word(value)
+        for key, value in params_of(overrides).items()
+    }
+    for key, value in config.items():
+        params.setdefault(key, value)
+    return params
 
 
-def _run(root: Path, job: Job, sweep: _Sweep, run_dir: str, problems: list[str]) -> Run:
+def _run(
+    root: Path, job: Job, sweep: _Sweep, run_dir: str, began: float | None, problems: list[str]
+) -> Run:
     folder = str(root / run_dir)
     record, damaged = load_record(folder)
     if damaged:
         problems.append(f"{damaged}; the run shows as unknown")
     metrics: dict[str, float] = {}
+    start: float | None = began
+    duration, error = None, None
     if record is not None:
         status = RunStatus.OK if record.get("status") == RunStatus.OK else RunStatus.FAILED
-        params = params_of(record.get("overrides") or read_overrides(folder) or [])
+        overrides = record.get("overrides") or read_overrides(folder) or []
         try:
             metrics.update(numbers(record.get("value")))
         except TooMany as why:
@@ -201,8 +225,7 @@ def _run(root: Path, job: Job, sweep: _Sweep, run_dir: str, problems: list[str])
         duration = end - start if isinstance(start, float) and isinstance(end, float) else None
         error = record.get("error")
     elif damaged:
-        status, duration, error = RunStatus.UNKNOWN, None, None
-        params = params_of(read_overrides(folder) or [])
+        status, overrides = RunStatus.UNKNOWN, read_overrides(folder) or []
     else:
         # A run without a record (made before runs kept them, or cut short before its
         # end) takes its status from its batch's, where that says more than "unknown".
@@ -211,7 +234,11 @@ def _run(root: Path, job: Job, sweep: _Sweep, run_dir: str, problems: list[str])
         batch = sweep.batch_status
         known = batch is not None and (sweep.recorded or batch == BatchStatus.OK)
         status = RunStatus.of_batch(batch) if batch is not None and known else RunStatus.UNKNOWN
-        params = params_of(read_overrides(folder) or [])
-        duration, error = None, None
+        overrides = read_overrides(folder) or []
     metrics.update(read_metrics(folder, job.metrics, problems))
-    return Run(job.key, status, run_dir, params, metrics, duration, error)
+    words = tuple(map(str, overrides))
+    params = typed_params(words, read_config(folder, problems))
+    moment = when(start if isinstance(start, int | float) else began)
+    return Run(
+        job.key, status, root / run_dir, params, metrics, duration, moment, error, words, root
+    )

@@ -4,6 +4,7 @@ with the table on a terminal. No Rich here; every format is parsed back by the t
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
 import math
@@ -11,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hydraflow.analysis.model import Run, metric_keys, param_keys, titles
-from hydraflow.analysis.table import Group, varying
+from hydraflow.analysis.model import Run, cell, titles
+from hydraflow.analysis.table import Group
 
 
 def number(value: float | None, exact: bool = False) -> str:
@@ -34,28 +35,50 @@ def seconds(value: float | None, exact: bool = False) -> str:
     return f"{value:.2g}" if value < 1 else f"{value:.1f}"
 
 
+LEADING, TRAILING = ("job", "status"), ("started", "duration", "dir")
+
+
 @dataclass(frozen=True)
 class Columns:
-    """The parameters and metrics a table shows, and the title of each: its name, or
+    """What a table of runs shows: fixed fields (job, status; started, duration, dir),
+    parameters and metrics, and the title of each parameter and metric: its name, or
     ``params.NAME``/``metrics.NAME`` where the name is taken twice."""
 
     params: list[str]
     metrics: list[str]
     param_titles: dict[str, str]
     metric_titles: dict[str, str]
+    fields: tuple[str, ...] = ("status", *TRAILING)
+
+    @property
+    def leading(self) -> list[str]:
+        return [f for f in LEADING if f in self.fields]
+
+    @property
+    def trailing(self) -> list[str]:
+        return [f for f in TRAILING if f in self.fields]
 
     @property
     def header(self) -> list[str]:
         return [
+            *self.leading,
             *(self.param_titles[p] for p in self.params),
             *(self.metric_titles[m] for m in self.metrics),
+            *self.trailing,
         ]
 
 
-def columns(runs: Sequence[Run], all_columns: bool) -> Columns:
-    """The parameter and metric columns: parameters that vary (or all of them)."""
-    params = param_keys(runs) if all_columns else varying(runs)
-    return Columns(params, metric_keys(runs), *titles(runs))
+def columns(
+    runs: Sequence[Run],
+    params: list[str],
+    metrics: list[str],
+    fields: Sequence[str] | None = None,
+) -> Columns:
+    """The columns of a table of ``runs``: the job too when they come from several jobs."""
+    if fields is None:
+        fields = ["job"] if several_jobs(runs) else []
+        fields += ["status", *TRAILING]
+    return Columns(params, metrics, *titles(runs), tuple(fields))
 
 
 def several_jobs(runs: Sequence[Run]) -> bool:
@@ -63,26 +86,34 @@ def several_jobs(runs: Sequence[Run]) -> bool:
     return len({run.job for run in runs}) > 1
 
 
-def run_rows(
-    runs: Sequence[Run],
-    shown: Columns,
-    *,
-    job: bool = False,
-    exact: bool = False,
-) -> list[list[str]]:
-    """The header and one row per run: its job (when ``job``), status, parameters, metrics,
-    duration, dir; numbers with every digit when ``exact`` (for CSV, which programs read
-    back)."""
-    rows = [[*(["job"] if job else []), "status", *shown.header, "duration", "dir"]]
+def started_text(moment: datetime.datetime | None, exact: bool = False) -> str:
+    """When a run started: ISO 8601 for programs, ``12-05 14:03`` for people."""
+    if moment is None:
+        return ""
+    return moment.isoformat(timespec="seconds") if exact else moment.strftime("%m-%d %H:%M")
+
+
+def field_text(run: Run, name: str, exact: bool = False) -> str:
+    if name == "started":
+        return started_text(run.started, exact)
+    if name == "duration":
+        return seconds(run.duration, exact)
+    if name == "dir":
+        return run.folder
+    return str(run.field(name))
+
+
+def run_rows(runs: Sequence[Run], shown: Columns, *, exact: bool = False) -> list[list[str]]:
+    """The header and one row per run: numbers with every digit when ``exact`` (for CSV,
+    which programs read back)."""
+    rows = [shown.header]
     for run in runs:
         rows.append(
             [
-                *([run.job] if job else []),
-                run.status,
-                *(run.params.get(p, "") for p in shown.params),
+                *(field_text(run, name, exact) for name in shown.leading),
+                *(cell(run.params[p]) if p in run.params else "" for p in shown.params),
                 *(number(run.metrics.get(m), exact) for m in shown.metrics),
-                seconds(run.duration, exact),
-                run.dir or "",
+                *(field_text(run, name, exact) for name in shown.trailing),
             ]
         )
     return rows
@@ -109,17 +140,32 @@ def group_rows(
                 cells += [shown_mean, shown_std]
             else:
                 cells.append(shown_mean + (f" ± {shown_std}" if shown_mean and shown_std else ""))
-        rows.append([*(g.params[k] for k in keys), str(g.count), str(g.ok), *cells])
+        rows.append([*(cell(g.params[k]) for k in keys), str(g.count), str(g.ok), *cells])
     return rows
 
 
-def as_json(runs: Sequence[Run] | None = None, groups: Sequence[Group] | None = None) -> str:
+def as_json(
+    runs: Sequence[Run] | None = None,
+    groups: Sequence[Group] | None = None,
+    shown: Columns | None = None,
+) -> str:
     """Strict JSON: a non-finite number is ``null``, since ``NaN`` and ``Infinity`` are not
-    JSON and other programs' parsers refuse them."""
-    items = (
-        [g.as_dict() for g in groups] if groups is not None else [r.as_dict() for r in runs or []]
-    )
-    return json.dumps(_finite(items), indent=2, allow_nan=False) + "\n"
+    JSON and other programs' parsers refuse them. ``shown`` (``--columns``) keeps only
+    the parameters and metrics it names."""
+    if groups is not None:
+        items = [g.as_dict() for g in groups]
+    else:
+        items = [_only(run.as_dict(), shown) for run in runs or []]
+    return json.dumps(_finite(items), indent=2, allow_nan=False, default=str) + "\n"
+
+
+def _only(item: dict[str, Any], shown: Columns | None) -> dict[str, Any]:
+    if shown is None:
+        return item
+    params, metrics = item["params"], item["metrics"]
+    item["params"] = {key: params[key] for key in shown.params if key in params}
+    item["metrics"] = {key: metrics[key] for key in shown.metrics if key in metrics}
+    return item
 
 
 def _finite(value: Any) -> Any:

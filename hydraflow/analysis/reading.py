@@ -16,12 +16,69 @@ from typing import Any
 from hydraflow.run_files import Unreadable, load
 from hydraflow.run_record import read_record
 from hydraflow.statuses import RunStatus
+from hydraflow.typed import plain
 from hydraflow.words import params_of
 
 OVERRIDES = os.path.join(".hydra", "overrides.yaml")
+CONFIG = os.path.join(".hydra", "config.yaml")
 # A metrics file holds a few numbers; a walk past this many values is an alias bomb.
 MAX_VALUES = 100_000
 _NON_FINITE = ("nan", "inf", "-inf")
+
+
+def read_config(run_dir: str, problems: list[str] | None = None) -> dict[str, Any] | None:
+    """The config Hydra composed for the run (``.hydra/config.yaml``), flattened to
+    dotted keys; None when it saved none, or one that cannot be read (said in
+    ``problems``: the run's parameters are then its overrides)."""
+    path = os.path.join(run_dir, CONFIG)
+    try:
+        config = load(path)
+        if not isinstance(config, Mapping):
+            raise Unreadable("not a mapping")
+        return flatten(config)
+    except FileNotFoundError:
+        return None
+    except (OSError, Unreadable, TooMany, RecursionError) as why:
+        if problems is not None:
+            reason = "nested too deeply" if isinstance(why, RecursionError) else why
+            problems.append(f"{path}: {reason}; the run's parameters are its overrides")
+        return None
+
+
+def flatten(config: Mapping[Any, Any]) -> dict[str, Any]:
+    """``{"optimizer": {"lr": 0.1}}`` as ``{"optimizer.lr": 0.1}``, in the config's order.
+    A list (and an empty mapping) is one value; a date is its ISO text. At most
+    ``MAX_VALUES`` values, counted through every list: aliases may expand without end."""
+    found: dict[str, Any] = {}
+    budget = [MAX_VALUES]
+    pending: list[tuple[str, Any]] = [
+        (str(key), value) for key, value in reversed(list(config.items()))
+    ]
+    while pending:
+        name, item = pending.pop()
+        _spend(budget)
+        if isinstance(item, Mapping) and item:
+            pending.extend((f"{name}.{key}", inner) for key, inner in reversed(list(item.items())))
+        else:
+            found[name] = _whole(item, budget)
+    return found
+
+
+def _whole(value: Any, budget: list[int]) -> Any:
+    """A value made plain (``typed.plain``), each item of a list or mapping counted."""
+    if isinstance(value, Mapping):
+        _spend(budget, len(value))
+        return {str(key): _whole(item, budget) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        _spend(budget, len(value))
+        return [_whole(item, budget) for item in value]
+    return plain(value)
+
+
+def _spend(budget: list[int], count: int = 1) -> None:
+    budget[0] -= count
+    if budget[0] < 0:
+        raise TooMany(f"more than {MAX_VALUES:,} values")
 
 
 def read_overrides(run_dir: str) -> list[str] | None:

@@ -1,12 +1,12 @@
-"""Shaping runs into a table: choose (``--where``), order (``--sort``), cut (``--top``),
-and summarise (``--group-by``: count, how many are ``ok``, and mean ± std of each metric
-over those)."""
+"""Shaping runs into a table: choose (``--where``), order (``--sort``), and summarise
+(``--group-by``: count, how many are ``ok``, and mean ± std of each metric over those).
+Values are typed: numbers compare and sort as numbers, whatever their spelling."""
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import math
-import re
 import statistics
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,16 +23,15 @@ from hydraflow.analysis.model import (
 from hydraflow.errors import UsageError
 from hydraflow.selection import Selection, ValuesSeen
 from hydraflow.statuses import RunStatus
+from hydraflow.typed import number_of, same_key, text_of
 
-# A metric is better low when its name says so; otherwise high is better.
-_LOWER_IS_BETTER = re.compile(r"loss|err|mse|mae|rmse|nll|perplexity|cost|time|duration|regret")
 GROUP_FIELDS = ("count", "ok")  # what --sort may also name with --group-by
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Group:
-    params: dict[str, str]
+    params: dict[str, Any]
     count: int
     ok: int  # how many of the count succeeded: the runs the means are over
     metrics: dict[str, tuple[float, float | None]]  # mean, std (None with one run)
@@ -48,21 +47,14 @@ class Group:
 
 def varying(runs: Sequence[Run]) -> list[str]:
     """The parameters whose values differ between the runs (the ones worth a column)."""
-    return [k for k in param_keys(runs) if len({run.params.get(k) for run in runs}) > 1]
+    return [
+        key
+        for key in param_keys(runs)
+        if len({same_key(run.params.get(key, _NONE)) for run in runs}) > 1
+    ]
 
 
-def value_of(run: Run, key: str) -> object:
-    """What a key names in a run: a fixed field, else a parameter, else a metric;
-    ``params.KEY`` and ``metrics.KEY`` say which outright. None when it has none."""
-    if key.startswith(PARAMS) and key[len(PARAMS) :] in run.params:
-        return run.params[key[len(PARAMS) :]]
-    if key.startswith(METRICS) and key[len(METRICS) :] in run.metrics:
-        return run.metrics[key[len(METRICS) :]]
-    if key in FIELDS:
-        return {"job": run.job, "status": run.status, "duration": run.duration, "dir": run.dir}[key]
-    if key in run.params:
-        return run.params[key]
-    return run.metrics.get(key)
+_NONE = object()  # a key a run does not have, unlike any value it may have
 
 
 def known_keys(runs: Sequence[Run]) -> list[str]:
@@ -103,17 +95,20 @@ def unmatched(runs: Sequence[Run], expressions: Sequence[str]) -> str:
     return f"no run matches --where {' '.join(expressions)}: {seen}"
 
 
-class _Values(Mapping[str, str]):
-    """A run's values as ``--where`` matches them, each key named as ``value_of`` names it."""
+class _Values(Mapping[str, Any]):
+    """A run's values as ``--where`` matches them, each key named as ``Run.value`` names it."""
 
     def __init__(self, run: Run) -> None:
         self.run = run
 
-    def __getitem__(self, key: str) -> str:
-        value = value_of(self.run, key)
-        if value is None:
+    def __getitem__(self, key: str) -> Any:
+        if not self.run.has(key):
             raise KeyError(key)
-        return f"{value:g}" if isinstance(value, float) else str(value)
+        value = self.run.value(key)
+        return value.isoformat() if isinstance(value, datetime.datetime) else value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.run.has(key) and self.run.value(key) is not None
 
     def __iter__(self) -> Iterator[str]:
         return iter(known_keys([self.run]))
@@ -122,7 +117,7 @@ class _Values(Mapping[str, str]):
         return len(known_keys([self.run]))
 
 
-def _values(run: Run) -> Mapping[str, str]:
+def _values(run: Run) -> Mapping[str, Any]:
     return _Values(run)
 
 
@@ -130,37 +125,34 @@ def sort(runs: Sequence[Run], key: str, *, reverse: bool = False) -> list[Run]:
     """Runs ordered by a parameter, metric or field: numbers as numbers, then text; runs
     without the key stay last whichever the direction."""
     check_keys(runs, [key], "--sort")
-    return _ordered(runs, lambda run: _run_value(run, key), reverse)
+    return ordered(runs, lambda run: run.value(key), reverse)
 
 
 def sort_groups(groups: Sequence[Group], key: str, *, reverse: bool = False) -> list[Group]:
     """Groups ordered by one of their keys, the mean of a metric, ``count`` or ``ok``, as
     ``sort`` orders runs; by anything else (a parameter they are not grouped by) they
     keep their order, which is that of their runs."""
-    return _ordered(groups, lambda one: _group_value(one, key), reverse)
+    return ordered(groups, lambda one: _group_value(one, key), reverse)
 
 
-def _ordered(items: Sequence[T], value_of: Callable[[T], object], reverse: bool) -> list[T]:
-    """Numbers as numbers, then text, then the items without a value (last either way)."""
+def ordered(items: Sequence[T], value_of: Callable[[T], object], reverse: bool) -> list[T]:
+    """Numbers as numbers (times as times), then text, then the items without a value
+    (last either way)."""
     numeric: list[tuple[float, T]] = []
     text: list[tuple[str, T]] = []
     missing: list[T] = []
     for item in items:
         raw = value_of(item)
-        number = _number(raw)
+        number = raw.timestamp() if isinstance(raw, datetime.datetime) else number_of(raw)
         if number is not None:
             numeric.append((number, item))
         elif raw is None or raw == "":
             missing.append(item)
         else:
-            text.append((str(raw), item))
+            text.append((text_of(raw), item))
     numeric.sort(key=lambda pair: pair[0], reverse=reverse)
     text.sort(key=lambda pair: pair[0], reverse=reverse)
     return [item for _, item in numeric] + [item for _, item in text] + missing
-
-
-def _run_value(run: Run, key: str) -> object:
-    return value_of(run, key)
 
 
 def _group_value(one: Group, key: str) -> object:
@@ -169,14 +161,6 @@ def _group_value(one: Group, key: str) -> object:
     if key in one.metrics:
         return one.metrics[key][0]
     return {"count": one.count, "ok": one.ok}.get(key)  # GROUP_FIELDS
-
-
-def _number(raw: object) -> float | None:
-    try:
-        number = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if not math.isnan(number) else None
 
 
 def group(runs: Sequence[Run], keys: Sequence[str]) -> list[Group]:
@@ -190,11 +174,12 @@ def group(runs: Sequence[Run], keys: Sequence[str]) -> list[Group]:
                 f"--group-by: {key!r} is a metric: groups are made by parameters"
                 " (or job, status), and each metric is summed up within them"
             )
-    groups: dict[tuple[str, ...], list[Run]] = {}
+    groups: dict[tuple[Any, ...], tuple[tuple[Any, ...], list[Run]]] = {}
     for run in runs:
-        groups.setdefault(tuple(_cell(value_of(run, k)) for k in keys), []).append(run)
+        values = tuple(run.value(key) for key in keys)
+        groups.setdefault(tuple(map(same_key, values)), (values, []))[1].append(run)
     summary = []
-    for values, members in groups.items():
+    for values, members in groups.values():
         ok = [run for run in members if run.status == RunStatus.OK]
         metrics: dict[str, tuple[float, float | None]] = {}
         for name in metric_keys(ok):
@@ -203,10 +188,6 @@ def group(runs: Sequence[Run], keys: Sequence[str]) -> list[Group]:
                 metrics[name] = mean_and_spread(numbers)
         summary.append(Group(dict(zip(keys, values, strict=True)), len(members), len(ok), metrics))
     return summary
-
-
-def _cell(value: object) -> str:
-    return "" if value is None else str(value)
 
 
 def mean_and_spread(numbers: Sequence[float]) -> tuple[float, float | None]:
@@ -227,64 +208,10 @@ def _mean_and_spread(numbers: Sequence[float], scale: float) -> tuple[float, flo
     return statistics.fmean(scaled) * scale, spread
 
 
-def lower_is_better(metric: str) -> bool:
-    return bool(_LOWER_IS_BETTER.search(metric.lower()))
-
-
-def best(runs: Sequence[Run], metric: str) -> float | None:
-    """The best value of a metric among the ``ok`` runs."""
+def best_value(runs: Sequence[Run], metric: str, minimize: bool) -> float | None:
+    """The best value of a metric among the ``ok`` runs, in the declared direction."""
     values = [r.metrics[metric] for r in runs if r.status == RunStatus.OK and metric in r.metrics]
     values = [v for v in values if not math.isnan(v)]
     if not values:
         return None
-    return min(values) if lower_is_better(metric) else max(values)
-
-
-@dataclass(frozen=True)
-class Query:
-    """What ``hydraflow results`` (and the Invoke ``results`` task) were asked for."""
-
-    job: str | None = None
-    where: tuple[str, ...] = ()
-    sort: str | None = None
-    reverse: bool = False
-    top: int | None = None
-    group_by: tuple[str, ...] = ()
-    format: str = "table"  # table, json, csv or md
-    all_columns: bool = False
-
-    @classmethod
-    def of(cls, values: Mapping[str, Any]) -> Query:
-        """From ``flags.RESULTS.parse``: the values of the results flags, checked."""
-        formats = [name for name in ("json", "csv", "md") if values.get(name)]
-        return cls(
-            job=values.get("job") or None,
-            where=tuple(values.get("where") or ()),
-            sort=values.get("sort") or None,
-            reverse=bool(values.get("reverse")),
-            top=values.get("top"),
-            group_by=tuple(values.get("group_by") or ()),
-            format=formats[0] if formats else "table",
-            all_columns=bool(values.get("all_columns")),
-        )
-
-    def choose(self, runs: Sequence[Run]) -> list[Run]:
-        """The runs that match ``--where``, in the asked order: every one of them, so that
-        what they vary in (the columns) does not depend on ``--top``."""
-        chosen = where(runs, self.where) if self.where else list(runs)
-        if self.sort and not (self.group_by and self.sort in GROUP_FIELDS):
-            chosen = sort(chosen, self.sort, reverse=self.reverse)
-        elif self.reverse:
-            chosen.reverse()
-        return chosen
-
-    def cut(self, chosen: Sequence[Run]) -> list[Run]:
-        return list(chosen[: self.top] if self.top else chosen)
-
-    def groups(self, chosen: Sequence[Run]) -> list[Group]:
-        """``--group-by`` over every chosen run; ``--sort`` orders the groups (a metric by
-        its mean) and ``--top`` keeps the first groups, each with all of its runs."""
-        groups = group(chosen, self.group_by)
-        if self.sort:
-            groups = sort_groups(groups, self.sort, reverse=self.reverse)
-        return groups[: self.top] if self.top else groups
+    return min(values) if minimize else max(values)

@@ -16,8 +16,8 @@ the fault.
 from __future__ import annotations
 
 from hydraflow.config.devices import parse_devices
-from hydraflow.config.model import Config, Job, JobSet
+from hydraflow.config.model import Config, Goal, Job, JobSet
 from hydraflow.config.reader import load
 from hydraflow.config.source import FILENAME, find
 
-__all__ = ["FILENAME", "Config", "Job", "JobSet", "find", "load", "parse_devices"]
+__all__ = ["FILENAME", "Config", "Goal", "Job", "JobSet", "find", "load", "parse_devices"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -112,6 +113,11 @@ def _zipped_runs(tokens: tuple[Token, ...]) -> int:
     return sum(math.prod(section.values.size() for section in row) for row in rows)
 
 
+class Goal(StrEnum):
+    MINIMIZE = "minimize"
+    MAXIMIZE = "maximize"
+
+
 @dataclass(frozen=True)
 class Job:
     key: str
@@ -136,6 +142,9 @@ class Job:
     preload: tuple[str, ...] = ()
     # Every batch's config composed against the app's before anything starts.
     check_config: bool = True
+    # The metric that says which run is best, and which way (None: no run is best).
+    metric: str | None = None
+    goal: Goal | None = None
 
     @cached_property
     def raw(self) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from hydraflow.config.model import DEFAULT_METRICS, Config, Job, JobSet
+from hydraflow.config.model import DEFAULT_METRICS, Config, Goal, Job, JobSet
 from hydraflow.config.source import check_aliases, compose, is_null, line, place, read
 from hydraflow.config.values import Values, kind
 from hydraflow.errors import ConfigError, did_you_mean, shown
@@ -18,6 +18,7 @@ from hydraflow.modes import MODES, Mode
 JOB_KEYS = (
     *MODES,
     *("name", "help", "add", "sets", "parallel", "devices", "record", "metrics", "warm", "check"),
+    *("metric", "goal"),
 )
 SET_KEYS = ("each", "all", "zip", "add")
 # Invoke turns job names into task names; a '.' would break every invoke command.
@@ -153,10 +154,32 @@ class _Reader:
             check_config=self.values.boolean(entries["check"][1], "check")
             if "check" in entries
             else True,
+            **self.goal(key, node, entries),
             line=line(node),
             node=node,
             path=self.path,
         )
+
+    def goal(
+        self, key: str, node: yaml.Node, entries: Mapping[str, tuple[yaml.Node, yaml.Node]]
+    ) -> dict[str, Any]:
+        """``metric: loss`` with ``goal: minimize`` (or ``maximize``): the run that is best."""
+        if "metric" not in entries and "goal" not in entries:
+            return {}
+        if "metric" not in entries or "goal" not in entries:
+            given, missing = ("metric", "goal") if "metric" in entries else ("goal", "metric")
+            raise self.error(
+                f"job {key!r} has {given}: but no {missing}: a run is best by a metric"
+                " and a goal (metric: loss, goal: minimize)",
+                entries[given][1],
+            )
+        metric = self.values.text(entries["metric"][1], "metric")
+        goal_node = entries["goal"][1]
+        goal = self.values.text(goal_node, "goal")
+        if goal not in {g.value for g in Goal}:
+            choices = _choices([g.value for g in Goal])
+            raise self.error(f"goal must be {choices}, not {shown(goal)}", goal_node)
+        return {"metric": metric, "goal": Goal(goal)}
 
     def warm(
         self, entries: Mapping[str, tuple[yaml.Node, yaml.Node]], mode: Mode

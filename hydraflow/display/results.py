@@ -1,15 +1,18 @@
-"""The results table on a terminal: the best value of each metric stands out, failed runs
-are red and runs that never started are dim. Cells are data, never markup."""
+"""The results table on a terminal: the best value of the declared metric stands out,
+failed runs are red and runs that never started are dim. Cells are data, never markup."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import IO
 
-from hydraflow.analysis.formats import Columns, number, printable, seconds
-from hydraflow.analysis.model import Run
-from hydraflow.analysis.table import best
+from hydraflow.analysis.formats import Columns, field_text, number, printable
+from hydraflow.analysis.model import Run, cell
+from hydraflow.analysis.table import best_value
+from hydraflow.config import Goal
 from hydraflow.statuses import RunStatus
+
+_STYLES = {RunStatus.FAILED: "red", RunStatus.NOT_RUN: "dim"}
 
 
 def print_runs(
@@ -17,36 +20,37 @@ def print_runs(
     shown: Columns,
     out: IO[str],
     *,
-    job: bool = False,
+    goal: tuple[str, Goal] | None = None,
 ) -> None:
-    """One row per run; its job first when ``job`` (the runs come from several)."""
+    """One row per run; the best value of the declared metric (``goal``) in bold green."""
     from rich.table import Table
     from rich.text import Text
 
     from hydraflow.display.console import TableConsole
 
     table = Table(highlight=False, header_style="bold")
-    params, metrics = shown.params, shown.metrics
-    for title in (*(["job"] if job else []), "status", *(shown.param_titles[p] for p in params)):
-        table.add_column(printable(title))
-    for title in (*(shown.metric_titles[m] for m in metrics), "duration"):
-        table.add_column(printable(title), justify="right")
-    # Folded, not cut with an ellipsis: a folder is for copying, so it must stay whole.
-    table.add_column("dir", overflow="fold")
-    bests = {m: best(runs, m) for m in metrics}
+    for name in shown.leading:
+        table.add_column(name)
+    for key in shown.params:
+        table.add_column(printable(shown.param_titles[key]))
+    for key in shown.metrics:
+        table.add_column(printable(shown.metric_titles[key]), justify="right")
+    for name in shown.trailing:
+        # Folded, not cut with an ellipsis: a folder is for copying, so it must stay whole.
+        table.add_column(name, justify="right" if name == "duration" else "left",
+                         overflow="fold" if name == "dir" else "ellipsis")  # fmt: skip
+    best = best_value(runs, goal[0], goal[1] == Goal.MINIMIZE) if goal else None
     for run in runs:
-        style = {RunStatus.FAILED: "red", RunStatus.NOT_RUN: "dim"}.get(run.status, "")
-        cells = [Text(run.job)] if job else []
+        style = _STYLES.get(run.status, "")
+        cells = [Text(printable(field_text(run, name)), style=style) for name in shown.leading]
         cells += [
-            Text(run.status, style=style),
-            *(Text(printable(run.params.get(p, ""))) for p in params),
+            Text(printable(cell(run.params[p]) if p in run.params else "")) for p in shown.params
         ]
-        for metric in metrics:
+        for metric in shown.metrics:
             value = run.metrics.get(metric)
-            shine = value is not None and value == bests[metric]
+            shine = goal is not None and metric == goal[0] and value is not None and value == best
             cells.append(Text(number(value), style="bold green" if shine else ""))
-        cells.append(Text("" if run.duration is None else f"{seconds(run.duration)}s"))
-        cells.append(Text(run.dir or ""))
+        cells += [Text(printable(field_text(run, name))) for name in shown.trailing]
         table.add_row(*cells)
     TableConsole(out).show(table)
 
