@@ -31,9 +31,11 @@ class ExecutionStarted:
 
 @dataclass(frozen=True)
 class Notice:
-    """A line for the user from the engine itself (a fallback taken, a choice made)."""
+    """A line for the user from the engine itself: a fallback taken (a warning), or what
+    was done before the batches (the check's count)."""
 
     text: str
+    warning: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Two real Hydra apps for the check before launch, with the same shape: a ``model`` group
 (``small``, ``large``), an ``optim`` node (``lr``, ``steps``), ``epochs`` and a mandatory
 ``name``. One is read from YAML files, one from dataclasses in Hydra's ConfigStore (so
-its values have types). Each run of either appends its overrides to ``$RECORD``.
+its values have types). Each run of either appends a few of its values to ``$RECORD``
+and returns its ``loss`` (the model's width times the learning rate).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ def record(cfg):
     import json, os
     with open(os.environ["RECORD"], "a") as out:
         out.write(json.dumps([cfg.model.width, cfg.epochs, cfg.name]) + "\\n")
+    return {"loss": cfg.model.width * cfg.optim.lr}
 """
 
 YAML_APP = (
@@ -26,7 +28,7 @@ YAML_APP = (
     + """
 @hydra.main(version_base=None, config_path="conf", config_name="config")
 def main(cfg):
-    record(cfg)
+    return record(cfg)
 
 
 if __name__ == "__main__":
@@ -79,7 +81,7 @@ store.store(group="model", name="large", node=Large)
     + """
 @hydra.main(version_base=None, config_name="config")
 def main(cfg):
-    record(cfg)
+    return record(cfg)
 
 
 if __name__ == "__main__":

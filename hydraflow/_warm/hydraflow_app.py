@@ -29,6 +29,19 @@ from collections.abc import Iterator
 from typing import Any
 
 MAIN_NAME = "__hydraflow_app__"
+UNSET = "<unset>"  # hydra.main given no version_base: Hydra 1.1's defaults hold
+
+
+def _before_1_2(version_base: Any) -> bool:
+    """Whether ``version_base`` asks for the defaults of Hydra before 1.2 (unset does)."""
+    if version_base == UNSET:
+        return True
+    if not isinstance(version_base, str):
+        return False  # None: the installed Hydra's own defaults
+    try:
+        return tuple(int(part) for part in version_base.split(".")[:2]) < (1, 2)
+    except ValueError:
+        return False
 
 
 class HydraMain:
@@ -37,8 +50,11 @@ class HydraMain:
     def __init__(self, kwargs: dict[str, Any], file: str | None) -> None:
         self.config_path = kwargs.get("config_path")
         self.config_name = kwargs.get("config_name")
-        self.version_base = kwargs.get("version_base", "<unset>")
+        self.version_base = kwargs.get("version_base", UNSET)
         self.file = file
+        if "config_path" not in kwargs and _before_1_2(self.version_base):
+            # Hydra's own default then: the folder of the app's file
+            self.config_path = "."
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -112,7 +128,7 @@ def static_hydra_main(source: str, file: str) -> HydraMain | None:
     except SyntaxError:
         return None
     for node in ast.walk(tree):
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         for decorator in node.decorator_list:
             if isinstance(decorator, ast.Call) and _names_hydra_main(decorator.func):

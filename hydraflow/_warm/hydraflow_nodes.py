@@ -11,17 +11,61 @@ _KINDS = {int: "an int", float: "a float", bool: "a bool", str: "a string"}
 
 
 def node_at(cfg: Any, key: str) -> Any | None:
-    """The node at a dotted key, even a ``???`` one (which ``in`` does not see); None when
-    the key is not there."""
+    """The node at a dotted key, even a ``???`` one (which ``in`` does not see), an item
+    of a list by its index (``layers.0.units``); None when the key is not there."""
+    from omegaconf import ListConfig
+
     node: Any = cfg
     for part in key.split("."):
         try:
-            node = node._get_node(part)
+            if isinstance(node, ListConfig):
+                node = node._get_node(int(part)) if part.lstrip("-").isdigit() else None
+            else:
+                node = node._get_node(part)
         except Exception:
             return None
         if node is None:
             return None
     return node
+
+
+def selected(cfg: Any, key: str) -> Any:
+    """The value at a key as Hydra asks for it before ``+`` or ``~``: None when the key is
+    not there, or is null or ``???``."""
+    from omegaconf import OmegaConf
+
+    try:
+        return OmegaConf.select(cfg, key, throw_on_missing=False)
+    except Exception:  # an interpolation only a run resolves: something is there
+        return True
+
+
+def missing_keys(cfg: Any, skip: tuple[str, ...] = ()) -> list[str]:
+    """The dotted keys whose value is ``???``, read without resolving anything (an
+    interpolation such as ``${hydra:runtime.output_dir}`` resolves only in a run)."""
+    from omegaconf import DictConfig, ListConfig
+
+    found = []
+    pending: list[tuple[str, Any]] = [("", cfg)]
+    while pending:
+        name, node = pending.pop()
+        if isinstance(node, DictConfig | ListConfig):
+            if node._is_missing():
+                found.append(name)
+                continue
+            if node._is_none() or node._is_interpolation():
+                continue
+            keys: list[Any] = list(
+                node.keys() if isinstance(node, DictConfig) else range(len(node))
+            )
+            for key in keys:
+                if not name and str(key) in skip:
+                    continue
+                child = node._get_node(key)
+                pending.append((f"{name}.{key!s}" if name else str(key), child))
+        elif node is not None and not node._is_interpolation() and node._value() == "???":
+            found.append(name)
+    return sorted(found)
 
 
 def kind_of(node: Any) -> Hashable | None:

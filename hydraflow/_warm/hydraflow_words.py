@@ -23,10 +23,11 @@ _ALONE = 2  # fewer words than this under a key gain nothing from a joint parse
 class Words:
     """Each distinct word parsed once, into Hydra's ``Override`` or the reason it is not one."""
 
-    def __init__(self) -> None:
+    def __init__(self, loader: Any = None) -> None:
         from hydra.core.override_parser.overrides_parser import OverridesParser
 
-        self._parser = OverridesParser.create()
+        # With the app's config loader, a glob over a group's options can be listed.
+        self._parser = OverridesParser.create(config_loader=loader)
         self.parsed: dict[str, Any] = {}
 
     def read(self, words: Iterable[str]) -> None:
@@ -82,6 +83,18 @@ def prefix(override: Any) -> str:
     if override.is_add():
         return "+"
     return "~" if override.is_delete() else ""
+
+
+def shown_word(override: Any, value: Any) -> str:
+    """One value of an override as the user would write it: the word itself, or for an item
+    of a sweep, its key (with its ``+``) and that item."""
+    if not override.is_sweep_override():
+        return str(override.input_line)
+    try:
+        item = override._get_value_element_as_str(value)
+    except Exception:  # a seam of Hydra's for display only: fall back to Python's text
+        item = str(value)
+    return f"{override.get_key_element()}={item}"
 
 
 def values(override: Any) -> list[Any]:

@@ -118,7 +118,7 @@ class LiveDisplay:
             self.console.print(Text(header(event), style="bold"))
             self.live.start()
         elif isinstance(event, Notice):
-            self.console.print(Text(event.text, style="yellow"))
+            self.console.print(Text(event.text, style="yellow" if event.warning else "dim"))
         elif isinstance(event, Preview):
             self.console.print(Text(event.text), soft_wrap=True)
         elif isinstance(event, ExecutionFinished):

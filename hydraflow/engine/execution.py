@@ -119,8 +119,8 @@ class Execution:
         new = new_sweep_dir(self.job, new_id())
         return self.resume.sweep_dir(batch, new) if self.resume else new
 
-    def notice(self, text: str) -> None:
-        self.emit(Notice(text))
+    def notice(self, text: str, warning: bool = True) -> None:
+        self.emit(Notice(text, warning))
 
     def launcher(self) -> Launcher:
         claimed = self.attempts.claimed if self.attempts else (lambda batch, row: None)

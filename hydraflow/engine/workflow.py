@@ -78,7 +78,7 @@ def check_config(execution: Execution) -> int | None:
     batches = f"{len(planned)} batch{'es' if len(planned) != 1 else ''}"
     configs = f"{checked.configs} config{'s' if checked.configs != 1 else ''}"
     execution.checked = True
-    execution.notice(f"checked: {batches}, {configs} composed")
+    execution.notice(f"checked: {batches}, {configs} composed", warning=False)
     return None
 
 
