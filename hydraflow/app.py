@@ -10,11 +10,13 @@ from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING
 
 from hydraflow.config import Config, Job
-from hydraflow.flags import RunOptions
+from hydraflow.errors import UsageError
+from hydraflow.flags import ForgetOptions, RunOptions
 
 if TYPE_CHECKING:
     from hydraflow.analysis.query import Query
     from hydraflow.analysis.runs import Runs
+    from hydraflow.forget import Choice, Outcome
 
 
 def error_line(error: BaseException) -> str:
@@ -136,3 +138,119 @@ def _is_terminal(out: IO[str]) -> bool:
     from hydraflow.display import wants_live
 
     return wants_live(out)
+
+
+# Runs listed before the question on a terminal; --dry-run lists them all.
+ASKED_LIST = 20
+
+
+def forget(
+    config: Config, options: ForgetOptions, *, usage: str, out: IO[str] | None = None
+) -> int:
+    """``hydraflow forget``: choose the runs, then list them (``--dry-run``), or forget
+    them once a terminal said yes or ``--yes`` did. ``usage`` is how the front end spells
+    the command, for the error that names no job."""
+    from hydraflow.forget import apply, choose
+
+    out = out or sys.stdout
+    if not options.job:
+        jobs = ", ".join(config.jobs)
+        raise UsageError(f"name the job whose runs to forget: {usage} (jobs: {jobs})")
+    job = config.job(options.job)
+    choice = choose(config, job, options.where, all_attempts=options.all_attempts)
+    _tell_choice(choice)
+    if not choice.runs:
+        return 0
+    if options.dry_run:
+        out.writelines(choice.line(one) + "\n" for one in choice.runs)
+        _say(f"would {_asked(choice, options)}{_consequences(choice)}; nothing changed (--dry-run)")
+        return 0
+    if not options.yes and not _agreed(choice, options, out):
+        _say("nothing forgotten")
+        return 1
+    outcome = apply(config, choice, delete=options.delete)
+    out.write(_done(choice, outcome, options.delete) + "\n")
+    for folder in outcome.refused:
+        _say(f"not deleted: {folder}")
+    for sweep in outcome.running:
+        _say(f"left alone: a batch began running in {sweep} meanwhile; none of its runs forgotten")
+    return 1 if outcome.refused else 0
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(f"hydraflow: {text}\n")
+
+
+def _tell_choice(choice: Choice) -> None:
+    """What the choice leaves out, on stderr: runs of a batch running now, or everything."""
+    from hydraflow.report import plural
+
+    for problem in choice.problems:
+        _say(f"warning: {problem}")
+    if choice.running:
+        sweeps = ", ".join(dict.fromkeys(one.sweep for one in choice.running))
+        runs = plural(len(choice.running), "run")
+        _say(f"left alone: {runs} whose batch is running now ({sweeps})")
+    if not choice.runs:
+        _say(f"nothing to forget: {choice.unmatched or f'no run of {choice.job} to forget'}")
+
+
+def _asked(choice: Choice, options: ForgetOptions) -> str:
+    """``forget 3 runs of train and delete their folders``."""
+    from hydraflow.report import plural
+
+    deleting = " and delete their folders" if options.delete else ""
+    return f"forget {plural(len(choice.runs), 'run')} of {choice.job}{deleting}"
+
+
+def _consequences(choice: Choice) -> str:
+    """What else follows, each part after ``; ``: batches left without a run, and the older
+    attempts ``results`` shows once the latest are forgotten."""
+    from hydraflow.report import plural
+
+    said = ""
+    if choice.whole:
+        have = "has" if len(choice.whole) == 1 else "have"
+        said += f"; {plural(len(choice.whole), 'batch')} then {have} no run left and read as"
+        said += " never run (--resume runs them again)"
+    if choice.older:
+        said += f"; {plural(choice.older, 'other attempt')} of these configs stay, and results"
+        said += " shows them instead (--all-attempts forgets them too)"
+    return said
+
+
+def _agreed(choice: Choice, options: ForgetOptions, out: IO[str]) -> bool:
+    """A yes from the terminal, after the runs (the first few) and what follows; anything
+    but ``y`` is a no. Where no one can answer, a usage error: ``--yes`` says it."""
+    if not _can_ask():
+        raise UsageError(
+            f"{_asked(choice, options)}: there is no terminal to ask, so it needs --yes"
+            " (--dry-run lists the runs); nothing changed"
+        )
+    out.writelines(choice.line(one) + "\n" for one in choice.runs[:ASKED_LIST])
+    if len(choice.runs) > ASKED_LIST:
+        out.write(f"… and {len(choice.runs) - ASKED_LIST} more (--dry-run lists them all)\n")
+    if consequences := _consequences(choice).removeprefix("; "):
+        out.write(f"({consequences})\n")
+    out.write(f"{_asked(choice, options)}? [y/N] ")
+    out.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _can_ask() -> bool:
+    """Someone is there to answer: standard input and output are both a terminal."""
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):  # no stream, or a closed one
+        return False
+
+
+def _done(choice: Choice, outcome: Outcome, delete: bool) -> str:
+    from hydraflow.report import plural
+
+    line = f"forgot {plural(outcome.forgotten, 'run')} of {choice.job}"
+    if outcome.batches:
+        line += f"; {plural(outcome.batches, 'batch')} with no run left now read as never run"
+    if delete:
+        line += f"; deleted {plural(len(outcome.deleted), 'folder')}"
+    return line

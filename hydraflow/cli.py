@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from hydraflow.errors import HydraflowError, UsageError
-from hydraflow.flags import COMMANDS, RESULTS, RUN, Command, RunOptions
+from hydraflow.flags import COMMANDS, FORGET, RESULTS, RUN, Command, ForgetOptions, RunOptions
 
 EXAMPLES = """\
 examples:
@@ -160,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     add_flags(_command_parser(commands, RESULTS, file_option), RESULTS)
+    add_flags(_command_parser(commands, FORGET, file_option), FORGET)
 
     expand = commands.add_parser("expand", help="expand a sweep expression")
     expand.add_argument(
@@ -332,6 +333,13 @@ def _results(namespace: argparse.Namespace, extra: list[str]) -> int:
     return app.show_results(loaded, query)
 
 
+def _forget(namespace: argparse.Namespace, extra: list[str]) -> int:
+    from hydraflow import app
+
+    options = ForgetOptions.parse(vars(namespace))
+    return app.forget(_config(namespace), options, usage="hydraflow forget JOB")
+
+
 _HANDLERS: dict[str, Callable[[argparse.Namespace, list[str]], int]] = {
     "run": _run,
     "show": _show,
@@ -339,6 +347,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, list[str]], int]] = {
     "expand": _expand,
     "status": _status,
     "results": _results,
+    "forget": _forget,
 }
 
 if __name__ == "__main__":

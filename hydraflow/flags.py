@@ -245,7 +245,24 @@ RESULTS = Command(
     ),
 )
 
-COMMANDS: dict[str, Command] = {command.name: command for command in (RUN, RESULTS)}
+FORGET = Command(
+    "forget",
+    "remove runs from the ledger (and their folders)",
+    "Forget runs of a job, as results shows them (--where, --all-attempts): status and results "
+    "no longer show them, and a batch none of whose runs is left reads as never run. "
+    "--delete also deletes their folders, only inside multirun/. A batch running now is left "
+    "alone. Asks first on a terminal; elsewhere it needs --yes.",
+    (
+        Flag("job", "subject", "the job whose runs to forget", metavar="JOB"),
+        RESULTS.flag("where"),
+        RESULTS.flag("all_attempts"),
+        Flag("delete", "switch", "also delete their folders (only inside multirun/)"),
+        Flag("dry_run", "switch", "list the runs that would go, change nothing", short="n"),
+        Flag("yes", "switch", "do not ask (needed where there is no terminal to ask)", short="y"),
+    ),
+)
+
+COMMANDS: dict[str, Command] = {command.name: command for command in (RUN, RESULTS, FORGET)}
 
 
 @dataclass(frozen=True)
@@ -280,10 +297,27 @@ class RunOptions:
         return None if self.keep_going else 1
 
 
+@dataclass(frozen=True)
+class ForgetOptions:
+    """What to forget: ``FORGET``'s flags, checked."""
+
+    job: str | None = None
+    where: tuple[str, ...] = ()
+    all_attempts: bool = False
+    delete: bool = False
+    dry_run: bool = False
+    yes: bool = False
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> ForgetOptions:
+        return cls(**{k: v for k, v in FORGET.parse(raw).items() if v is not None})
+
+
 def _check_declarations() -> None:
     """A table that cannot be turned into flags stops the import, not a user's run."""
-    if {flag.name for flag in RUN.flags} != {spec.name for spec in fields(RunOptions)}:
-        raise TypeError("RUN's flags and RunOptions disagree")
+    for command, options in ((RUN, RunOptions), (FORGET, ForgetOptions)):
+        if {flag.name for flag in command.flags} != {spec.name for spec in fields(options)}:
+            raise TypeError(f"{command.name.upper()}'s flags and {options.__name__} disagree")
     for command in COMMANDS.values():
         shorts = [flag.short for flag in command.flags if flag.short]
         if len(shorts) != len(set(shorts)):

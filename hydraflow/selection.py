@@ -103,6 +103,14 @@ def _matches(value: Any, present: bool, patterns: tuple[str, ...]) -> bool:
     return False
 
 
+def _shown(value: Any) -> str:
+    """A value as the message lists it: a float to six significant digits (a metric's
+    0.30000000000000004 reads as 0.3), anything else as it was written."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return value if isinstance(value, str) else text_of(value)
+
+
 class ValuesSeen:
     """The values each key of a selection was seen with, for the message that says why it
     chose nothing (``model is one of small, large``); a few per key are enough."""
@@ -115,7 +123,7 @@ class ValuesSeen:
     def add(self, key: str, value: Any) -> None:
         seen = self.values.get(key)
         if seen is not None and len(seen) <= self.SHOWN:
-            seen.setdefault(value if isinstance(value, str) else text_of(value))
+            seen.setdefault(_shown(value))
 
     def __str__(self) -> str:
         return "; ".join(

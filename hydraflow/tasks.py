@@ -24,7 +24,7 @@ from hydraflow import config as config_module
 from hydraflow.config import Config, Job
 from hydraflow.config.cache import Listing, listing
 from hydraflow.errors import ConfigError, HydraflowError
-from hydraflow.flags import RESULTS, RUN, Command, RunOptions
+from hydraflow.flags import FORGET, RESULTS, RUN, Command, ForgetOptions, RunOptions
 from hydraflow.invoking import hooks
 from hydraflow.stdio import flush_output, open_closed_streams, reader_went_away
 
@@ -49,6 +49,7 @@ def collection(path: str | Path | None = None) -> Collection:
     for job in loaded.jobs.values():
         namespace.add_task(JobTask(loaded, job, lines))
     namespace.add_task(ResultsTask(loaded))
+    namespace.add_task(ForgetTask(loaded))
     problems = [f"job {key!r} cannot run: {error}" for key, error in lines.problems.items()]
     hooked = hooks.install(problems=problems)
     for problem in problems:
@@ -208,6 +209,28 @@ class ResultsTask(_HydraflowTask):
             if query.job:
                 query = replace(query, job=self.loaded.job(query.job).key)
             app.show_results(self.loaded.check(), query)
+
+
+class ForgetTask(_HydraflowTask):
+    """``invoke forget``: take runs out of the ledger (and their folders, with
+    ``--delete``). Named ``hydraflow-forget`` when a job already has the name."""
+
+    hydraflow_command = FORGET
+
+    def __init__(self, loaded: Config) -> None:
+        self.loaded = loaded
+        name = "hydraflow-forget" if "forget" in loaded.jobs else "forget"
+        self.usage = f"invoke {name} --job JOB"
+        super().__init__(name, "Forget runs of a job: status and results no longer show them.")
+
+    def _call(self, c: Context, **flags: Any) -> None:
+        from hydraflow import app
+
+        with endings_for_invoke():
+            options = ForgetOptions.parse(flags)
+            code = app.forget(self.loaded.check(), options, usage=self.usage)
+        if code:
+            raise Exit(code=code)
 
 
 def _dry(c: Context) -> bool:

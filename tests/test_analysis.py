@@ -194,6 +194,9 @@ def test_nothing_found_is_said_beside_well_formed_output(
     )
     assert strict_json(shown([], job="grid", json=True)) == []
     assert "no runs of 'grid' yet" in capsys.readouterr().err
+    sums = [made("j", "ok", "d/0", {"lr": 0.1 + 0.2}, {"loss": 1 / 3})]
+    assert shown(sums, where=["lr>1", "loss>1"], json=True) == "[]\n"
+    assert "lr is one of 0.3; loss is one of 0.333333\n" in capsys.readouterr().err
     # Before the first run no key is known: grouping or sorting by one is no mistake yet.
     assert strict_json(shown([], job="grid", group_by="model", sort="loss", json=True)) == []
     assert "no runs of 'grid' yet" in capsys.readouterr().err
@@ -267,19 +270,51 @@ def test_a_terminal_under_ci_gets_the_plain_table(
     assert terminal(runs) == shown(runs).splitlines()
 
 
-def test_a_long_dir_folds_on_a_narrow_terminal_and_stays_whole(
+def _cells(table: list[str]) -> list[list[str]]:
+    """The body rows of a one-table terminal view, split into stripped cells."""
+    return [[c.strip() for c in line.split("│")[1:-1]] for line in table if line.startswith("│")]
+
+
+def test_a_narrow_terminal_shortens_the_dir_first_and_cuts_no_number(
     terminal: Callable[..., list[str]],
 ) -> None:
-    folder = "multirun/train/01M8JXB4HHAX8JR2BHNF3THKGR/12"
+    sweep = "multirun/train/01M8JXB4HHAX8JR2BHNF3THKGR"
     runs = [
-        made("train", "ok", folder, {"model": "small"}, {"loss": 0.25}, 1.5),
-        made("train", "failed", "multirun/train/01M8JXB4HHAX8JR2BHNF3THKGR/13", {"model": "big"}),
+        made("train", "ok", f"{sweep}/12", {"model": "small"}, {"loss": 0.123456}, 1.5),
+        made("train", "failed", f"{sweep}/13", {"model": "big"}),
     ]
-    table = terminal(runs, width=50)
-    assert max(map(len, table)) <= 50 and "…" not in "".join(table)
-    cells = [line.split("│") for line in table[3:-1]]
-    first = cells[: [c[1].strip() for c in cells].index("failed")]  # the lines of row one
-    assert len(first) > 1 and "".join(c[-2].strip() for c in first) == folder
+    wide = terminal(runs, width=200)
+    assert [row[-1] for row in _cells(wide)] == [f"{sweep}/12", f"{sweep}/13"]
+    table = terminal(runs, width=66)
+    assert max(map(len, table)) <= 66
+    rows = _cells(table)
+    assert [row[-1] for row in rows] == ["…THKGR/12", "…THKGR/13"]  # the sweep's end
+    assert "0.123456" in rows[0] and "small" in rows[0]  # nothing else needed to give way
+
+
+def test_words_give_way_after_the_dir_numbers_never_and_titles_stay_apart(
+    terminal: Callable[..., list[str]],
+) -> None:
+    runs = [
+        made(
+            "j",
+            "ok",
+            f"multirun/j/01M8JXB4HHAX8JR2BHNF3THK{n}Z/0",
+            {"encoder.layers.name": f"transformer-{n}-" * 3, "decoder.layers.name": f"lstm{n}"},
+            {"validation_loss": 1234.56789 * n, "validation_accuracy": 0.987654},
+            123.4,
+        )
+        for n in range(1, 4)
+    ]
+    table = terminal(runs, width=60)
+    assert max(map(len, table)) <= 60
+    text = "\n".join(table)
+    for run in runs:  # every number whole, in some table
+        assert formats.number(run.metrics["validation_loss"]) in text
+    assert "0.987654" in text and "…" in text  # a word gave way
+    for header in (line for line in table if line.startswith("┃")):  # one per table
+        titles = [title.strip() for title in header.split("┃")[1:-1]]
+        assert len(set(titles)) == len(titles)  # each still names one column
 
 
 def test_parameters_metrics_and_fields_that_share_a_name_stay_apart() -> None:
@@ -312,3 +347,55 @@ def test_parameters_metrics_and_fields_that_share_a_name_stay_apart() -> None:
         "started", "duration", "dir",
     ]  # fmt: skip
     assert list(frame["status"]) == ["ok", "ok", "failed"] and list(frame["job"]) == ["j"] * 3
+
+
+# -- the Runs collection ----------------------------------------------------------------
+
+
+def test_runs_filter_sort_group_and_aggregate_by_typed_values() -> None:
+    runs = Runs(
+        [
+            made("j", "ok", "m/j/A/0", {"lr": 1e-3, "model": "small", "flag": True}, {"loss": 3.0}),
+            made(
+                "j", "ok", "m/j/A/1", {"lr": 1e-2, "model": "small", "flag": False}, {"loss": 1.0}
+            ),
+            made("j", "failed", "m/j/B/0", {"lr": 0.001, "model": "big", "flag": True}),
+            made("j", "ok", "m/j/B/1", {"lr": 0.01, "model": "big", "flag": False}, {"loss": 2.0}),
+        ]
+    )
+    assert [r.folder for r in runs.filter(lr="1e-3")] == ["m/j/A/0", "m/j/B/0"]
+    assert [r.folder for r in runs.filter(lr=[1e-2], model="big")] == ["m/j/B/1"]
+    assert len(runs.filter(loss=(1.5, None))) == 2 and len(runs.filter(loss=lambda v: v < 2)) == 1
+    assert len(runs.filter(flag=True)) == 2 and len(runs.filter(flag=1)) == 0  # a bool is no 1
+    assert len(runs.filter(lambda run: run.status == "failed")) == 1
+    assert [r.metrics.get("loss") for r in runs.sort("loss")] == [1.0, 2.0, 3.0, None]
+    assert [r.metrics.get("loss") for r in runs.sort("loss", reverse=True)] == [3.0, 2.0, 1.0, None]
+    assert runs.filter(model="none").first() is None
+    with pytest.raises(LookupError, match="expected one run, found 2"):
+        runs.filter(model="big").one()
+    groups = runs.group_by("model")
+    assert list(groups) == ["small", "big"] and len(groups["big"]) == 2
+    assert runs.group_by("model", "flag")[("big", True)].one().status == "failed"
+    assert groups.agg(loss="mean", runs=("loss", "count")) == [
+        {"model": "small", "loss": 2.0, "runs": 2},
+        {"model": "big", "loss": 2.0, "runs": 1},
+    ]
+    assert runs.agg(worst=("loss", "max"), spread=("loss", "std")) == {"worst": 3.0, "spread": 1.0}
+    with pytest.raises(ValueError, match="unknown aggregate"):
+        runs.agg(loss="average")
+    assert isinstance(runs[1:], Runs) and len(runs[1:]) == 3
+    with pytest.raises(LookupError, match="declares no metric and goal"):
+        runs.best()  # nothing is best without a declared goal, whatever the metric's name
+    from hydraflow.config import Goal
+
+    judged = Runs(runs, goals={"j": ("loss", Goal.MAXIMIZE)})
+    assert judged.best().folder == "m/j/A/0"
+    assert judged.group_by("model").best()["big"].folder == "m/j/B/1"  # the failed run never is
+
+
+def test_a_missing_frame_library_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "polars", None)
+    with pytest.raises(ImportError, match=r"pip install 'hydraflow\[frames\]'"):
+        Runs([made("j", "ok", "m/j/A/0")]).to_polars()

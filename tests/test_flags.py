@@ -19,7 +19,7 @@ from hydraflow import cli
 from hydraflow.errors import UsageError
 from hydraflow.flags import COMMANDS, RESULTS, RUN, Command, RunOptions
 from hydraflow.invoking.command_line import rewrite
-from hydraflow.tasks import JobTask, ResultsTask, collection
+from hydraflow.tasks import ForgetTask, JobTask, ResultsTask, collection
 
 
 def cli_flags(command: Command) -> dict[str, tuple[str, ...]]:
@@ -40,7 +40,7 @@ def cli_flags(command: Command) -> dict[str, tuple[str, ...]]:
     return found
 
 
-def invoke_flags(task: JobTask | ResultsTask) -> dict[str, tuple[str, ...]]:
+def invoke_flags(task: JobTask | ResultsTask | ForgetTask) -> dict[str, tuple[str, ...]]:
     """Each argument of a task, with the option strings Invoke gives it."""
     found = {}
     for argument in task.get_arguments():
@@ -53,15 +53,19 @@ def invoke_flags(task: JobTask | ResultsTask) -> dict[str, tuple[str, ...]]:
 
 
 @pytest.fixture
-def tasks(tmp_path: Path) -> dict[str, JobTask | ResultsTask]:
+def tasks(tmp_path: Path) -> dict[str, JobTask | ResultsTask | ForgetTask]:
     (tmp_path / "hydraflow.yaml").write_text("jobs:\n  train:\n    run: app\n")
     namespace = collection(tmp_path / "hydraflow.yaml")
-    return {"run": namespace["train"], "results": namespace["results"]}
+    return {
+        "run": namespace["train"],
+        "results": namespace["results"],
+        "forget": namespace["forget"],
+    }
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_flag_exists_in_both_front_ends(
-    name: str, tasks: dict[str, JobTask | ResultsTask]
+    name: str, tasks: dict[str, JobTask | ResultsTask | ForgetTask]
 ) -> None:
     command = COMMANDS[name]
     from_cli = cli_flags(command)
@@ -75,7 +79,7 @@ def test_every_flag_exists_in_both_front_ends(
 
 
 def test_the_parity_check_would_see_a_flag_missing_from_one_side(
-    tasks: dict[str, JobTask | ResultsTask],
+    tasks: dict[str, JobTask | ResultsTask | ForgetTask],
 ) -> None:
     lacking = Command(RUN.name, RUN.help, RUN.description, RUN.flags[:-1])
     assert set(invoke_flags(tasks["run"])) != {flag.name for flag in lacking.flags}

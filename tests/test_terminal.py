@@ -4,6 +4,7 @@ kept apart, NO_COLOR, Ctrl-C, and a failure report that reads in 60 columns."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import pty
 import re
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import Project, command
 
+from hydraflow.analysis.formats import number
 from hydraflow.events import (
     BatchFinished,
     BatchStarted,
@@ -244,3 +246,22 @@ def test_after_ctrl_c_the_bar_says_stopping_and_stopped_batches_are_not_done() -
     view.handle(BatchFinished(batches[1], "D", BatchStatus.INTERRUPTED, -2, 0.0, 1.5, 1, None))
     assert "1/4 batches" in bar() and "1/4 runs" in bar()
     assert "stopping…" in bar() and "ETA" not in bar()
+
+
+def test_results_in_60_columns_keep_every_number_whole(project: Project) -> None:
+    from check_apps import write_app
+
+    write_app(project, "yaml")
+    lrs = "0.123456789,0.000987654321,0.5"
+    project.yaml(
+        f"jobs:\n  fit:\n    run: {PY} app.py\n    add: name=a-rather-long-run-name\n"
+        f"    sets:\n      - each: model=small,large optim.lr={lrs}\n"
+    )
+    assert project.here("run", "fit", "-j", "2").returncode == 0
+    runs = json.loads(project.here("results", "fit", "--json").stdout)
+    code, output = in_terminal(project, ["results", "fit", "--all-columns"], columns=60)
+    text = plain(output)
+    assert code == 0 and all(len(line) <= 60 for line in text.splitlines()), text
+    for run in runs:  # as the screen rounds it, never cut
+        assert number(run["metrics"]["loss"]) in text
+        assert run["dir"] not in text and run["dir"][-4:] in text  # the folder shortened

@@ -52,7 +52,7 @@ def _project_file(file: str | os.PathLike[str] | None) -> Path:
     from hydraflow.config import FILENAME
 
     if file is not None:
-        path = Path(file)
+        path = Path(file).expanduser()
         if path.is_dir():
             path = path / FILENAME
         if not path.is_file():

@@ -2,7 +2,8 @@
 folder, so that runs made on Slurm, on another machine or with ``--no-ledger`` count.
 
 A planned run that never started (its batch stopped early) is a ``not run`` row
-when the current file still makes its batch.
+when the current file still makes its batch. Runs forgotten (``hydraflow forget``,
+recorded in the ledger) are left out.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydraflow.analysis.model import Run, when
 from hydraflow.analysis.reading import (
@@ -33,6 +34,9 @@ from hydraflow.statuses import BatchStatus, RunStatus
 from hydraflow.typed import from_word
 from hydraflow.words import params_of
 
+if TYPE_CHECKING:
+    from hydraflow.ledger.forgotten import Forgotten
+
 
 @dataclass
 class _Sweep:
@@ -50,22 +54,55 @@ class _Sweep:
         return (planned_runs(self.batch) if self.batch else None) or []
 
 
+@dataclass(frozen=True)
+class Placed:
+    """A run with its sweep dir and its place there (both from the project's folder): its
+    folder, or for a planned run that never started the one Hydra would have given it."""
+
+    run: Run
+    sweep: str
+    place: str
+
+
+@dataclass(frozen=True)
+class Found:
+    """Every attempt of every run of some jobs, by job, with what could not be read."""
+
+    jobs: list[Job]
+    runs: dict[str, list[Placed]]
+    problems: list[str]
+
+
 def collect(config: Config, job_name: str | None = None, *, all_attempts: bool = False) -> Runs:
     """Every run of ``job_name`` (or of every job): the latest attempt of each distinct
     config (the same overrides, however spelt), or every attempt with ``all_attempts``."""
+    found = find(config, job_name)
+    chosen: list[Run] = []
+    for placed in found.runs.values():
+        runs = [one.run for one in placed]
+        chosen.extend(runs if all_attempts else latest(runs))
+    goals = {job.key: (job.metric, job.goal) for job in found.jobs if job.metric and job.goal}
+    return Runs(chosen, problems=found.problems, goals=goals)
+
+
+def find(config: Config, job_name: str | None = None) -> Found:
+    """Every attempt of every run of ``job_name`` (or of every job), each with its place
+    (what ``hydraflow forget`` records); the runs forgotten are left out."""
     jobs = [config.job(job_name)] if job_name else list(config.jobs.values())
     problems: list[str] = []
-    found: list[Run] = []
-    known = _ledger_sweeps(config, jobs)
+    known, forgotten = _ledger_sweeps(config, jobs)
     older = _older_sweeps(config.root, set(config.jobs))
+    found: dict[str, list[Placed]] = {}
     for job in jobs:
         sweeps = known.get(job.key, {})
         for path in [*_job_sweeps(config.root, job), *older.get(job.name, [])]:
             sweeps.setdefault(path, _Sweep(path))
-        runs = [run for sweep in sweeps.values() for run in _runs_of(config, job, sweep, problems)]
-        found.extend(runs if all_attempts else latest(runs))
-    goals = {job.key: (job.metric, job.goal) for job in jobs if job.metric and job.goal}
-    return Runs(found, problems=problems, goals=goals)
+        found[job.key] = [
+            placed
+            for sweep in sweeps.values()
+            for placed in _runs_of(config, job, sweep, problems, forgotten)
+        ]
+    return Found(jobs, found, problems)
 
 
 def latest(runs: Sequence[Run]) -> list[Run]:
@@ -87,14 +124,17 @@ def _later(run: Run, before: Run) -> bool:
     return before.started is None or run.started >= before.started
 
 
-def _ledger_sweeps(config: Config, jobs: Iterable[Job]) -> dict[str, dict[str, _Sweep]]:
+def _ledger_sweeps(
+    config: Config, jobs: Iterable[Job]
+) -> tuple[dict[str, dict[str, _Sweep]], Forgotten]:
     """Each job's sweep dirs in the ledger, in the order they were claimed, with the batch
-    of the current plan that wrote them (found by content key)."""
+    of the current plan that wrote them (found by content key); and the runs forgotten."""
     from hydraflow.ledger import Ledger
+    from hydraflow.ledger.forgotten import Forgotten, forgotten
 
     ledger = Ledger.existing(config.root)
     if ledger is None:
-        return {}
+        return {}, Forgotten()
     try:
         found: dict[str, dict[str, _Sweep]] = {}
         for job in jobs:
@@ -111,7 +151,7 @@ def _ledger_sweeps(config: Config, jobs: Iterable[Job]) -> dict[str, dict[str, _
                     sweep.batch_status = attempt.state  # a dead runner's row: lost
                     sweep.recorded = RECORD_OVERRIDE in attempt.argv
             found[job.key] = sweeps
-        return found
+        return found, forgotten(ledger)
     finally:
         ledger.close()
 
@@ -159,9 +199,12 @@ def _run_dirs(sweep: str) -> list[str]:
     return sorted(found, key=lambda n: (not n.isdigit(), int(n) if n.isdigit() else 0, n))
 
 
-def _runs_of(config: Config, job: Job, sweep: _Sweep, problems: list[str]) -> Iterator[Run]:
+def _runs_of(
+    config: Config, job: Job, sweep: _Sweep, problems: list[str], forgotten: Forgotten
+) -> Iterator[Placed]:
     """The runs in a sweep dir; then, for a batch that did not succeed, the planned runs
-    that have no folder (its process stopped before them), as ``not run``."""
+    that have no folder (its process stopped before them), as ``not run``. A run forgotten
+    still counts as there (its planned run is no ``not run``), but is not given."""
     root = config.root
     found: set[frozenset[tuple[str, str]]] = set()
     numbers: set[int] = set()
@@ -176,16 +219,22 @@ def _runs_of(config: Config, job: Job, sweep: _Sweep, problems: list[str]) -> It
         found.add(same_values(params_of(run.overrides)))
         if name.isdigit():
             numbers.add(int(name))
-        yield run
+        place = f"{sweep.path}/{name}"
+        if not forgotten.hides(place, run.started.timestamp() if run.started else None):
+            yield Placed(run, sweep.path, place)
     if sweep.batch is None or sweep.batch_status in (None, BatchStatus.OK):
         return
     # While the batch runs, its runs to come are queued, not "not run".
     live = sweep.batch_status is not None and sweep.batch_status.live
     for number, planned in enumerate(sweep.planned):
-        if number not in numbers and same_values(params_of(planned)) not in found:
+        place = f"{sweep.path}/{number}"
+        if number in numbers or same_values(params_of(planned)) in found:
+            continue
+        if not forgotten.hides_planned(place):
             status = RunStatus.QUEUED if live else RunStatus.NOT_RUN
             words = tuple(planned)
-            yield Run(job.key, status, None, typed_params(words), overrides=words, root=root)
+            run = Run(job.key, status, None, typed_params(words), overrides=words, root=root)
+            yield Placed(run, sweep.path, place)
 
 
 def typed_params(

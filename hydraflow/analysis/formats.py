@@ -103,6 +103,34 @@ def field_text(run: Run, name: str, exact: bool = False) -> str:
     return str(run.field(name))
 
 
+# A sweep folder's name is a ULID, whose first characters are its time (alike within a
+# day) and whose last are random: its tail is what tells two batches apart.
+SHORT_TAIL = 5
+
+
+def short_dirs(folders: Sequence[str]) -> list[str]:
+    """Run folders as a narrow terminal shows them: the run's number whole after the
+    last characters of its sweep folder (``…7PNDT/0``). The sweep folder keeps
+    ``SHORT_TAIL`` characters, more where two of ``folders`` would read alike, all
+    of them where nothing else tells them apart; an empty folder stays empty."""
+    distinct = set(folders)
+    longest = max((len(folder) for folder in distinct), default=0)
+    for keep in range(SHORT_TAIL, longest + 1):
+        shown = [_short_dir(folder, keep) for folder in folders]
+        if len(set(shown)) == len(distinct):
+            return shown
+    return list(folders)
+
+
+def _short_dir(folder: str, keep: int) -> str:
+    """``folder`` with its run's number whole and ``keep`` characters before it."""
+    sweep, slash, number = folder.rpartition("/")
+    if len(sweep) <= keep:
+        return folder
+    short = f"…{sweep[-keep:]}{slash}{number}"
+    return short if len(short) < len(folder) else folder
+
+
 def run_rows(runs: Sequence[Run], shown: Columns, *, exact: bool = False) -> list[list[str]]:
     """The header and one row per run: numbers with every digit when ``exact`` (for CSV,
     which programs read back)."""

@@ -310,12 +310,7 @@ class Ledger:
             "seen": now,
             **{k: sql_value(v) for k, v in fields.items()},
         }
-        names = ", ".join(values)
-        marks = ", ".join("?" * len(values))
-        cursor = db.execute(
-            f"INSERT INTO attempts ({names}) VALUES ({marks})", tuple(values.values())
-        )
-        return int(cursor.lastrowid or 0)
+        return int(db.execute(_insert_sql(values), tuple(values.values())).lastrowid or 0)
 
     def update(self, updates: Sequence[Update]) -> None:
         with self._write() as db:
@@ -351,6 +346,10 @@ class Ledger:
                     f"DELETE FROM attempts WHERE id = ?{condition}",
                     [(self._row(row),) for row in rows],
                 )
+
+    # The ledger's other tables (``forgotten.py``) are read and written under the same lock.
+    transaction = _write
+    read = _query
 
 
 def _latest_ok(keys: int = 0) -> str:
