@@ -194,7 +194,12 @@ class FakeGuard:
 
 def runtime(clock: FakeClock, starter: FakeStarter) -> Runtime:
     def starter_for(
-        app: AppSpec | None, env: Mapping[str, str], cwd: Path, notice: object, warm: bool
+        app: AppSpec | None,
+        env: Mapping[str, str],
+        cwd: Path,
+        notice: object,
+        warm: bool,
+        limit: float | None,
     ) -> FakeStarter:
         return starter
 

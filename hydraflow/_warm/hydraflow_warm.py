@@ -9,8 +9,8 @@ the app, with or without hydraflow installed.
 The spec says what a batch runs:
 
 - ``{"kind": "script", "target": "train.py"}``: ``python train.py ARGS`` (the
-  script is loaded once under another name, so its imports are done; each
-  child runs it again as ``__main__``);
+  script is loaded once without its work, as ``hydraflow_app.load`` does, so its
+  imports are done; each child runs it as ``__main__``);
 - ``{"kind": "module", "target": "pkg.train"}``: ``python -m pkg.train ARGS``;
 - ``{"kind": "call", "target": "pkg.mod.func"}``: ``func([ARGS])``.
 
@@ -34,7 +34,6 @@ written to the status pipe, which is then closed.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import runpy
@@ -47,6 +46,7 @@ import threading
 import traceback
 from typing import Any
 
+from hydraflow_app import load
 from hydraflow_seams import trust_the_check
 
 _HEADER = struct.Struct("!I")
@@ -55,25 +55,11 @@ _REAP_SECONDS = 0.05
 
 
 def prepare(spec: dict[str, Any]) -> Any:
-    """Import everything a batch needs; return the function of a call job."""
-    for folder in reversed(spec.get("path", [])):
-        if folder not in sys.path:
-            sys.path.insert(0, folder)
-    for name in spec.get("preload", []):
-        importlib.import_module(name)
-    kind, target = spec["kind"], spec["target"]
-    function = None
-    if kind == "script":
-        # Run the script's top level under another name: its imports are done once,
-        # and `if __name__ == "__main__":` keeps the app itself from starting.
-        runpy.run_path(target, run_name="__hydraflow_warm__")
-    elif kind == "module":
-        importlib.import_module(target)
-    else:
-        module_name, _, name = target.rpartition(".")
-        function = getattr(importlib.import_module(module_name), name, None)
-        if not callable(function):
-            raise ImportError(f"{module_name!r} has no function {name!r}")
+    """Import everything a batch needs, without running the app's work; return the
+    function of a call job. A script guarded by ``if __name__ == "__main__":`` is run
+    under another name; one without the guard would do its work as it loads, so only
+    what its top level imports is imported here, and the script runs in each child."""
+    function, _ = load(spec)
     if "hydra" in sys.modules:
         _warm_hydra()
         if spec.get("checked"):

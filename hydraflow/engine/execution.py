@@ -64,7 +64,8 @@ class Guard(Protocol):
 
 
 StarterFor = Callable[
-    [AppSpec | None, Mapping[str, str], Path, Callable[[str], None], bool], Starter
+    [AppSpec | None, Mapping[str, str], Path, Callable[[str], None], bool, float | None],
+    Starter,
 ]
 CheckApp = Callable[[AppSpec, Sequence[Sequence[str]], Sequence[str], Path], Checked]
 
@@ -168,7 +169,7 @@ class Execution:
         with contextlib.chdir(self.root), self.runtime.guard() as guard:
             env = {**guard.env, **record_env(job, os.environ), **_unbuffered(os.environ)}
             start = self.runtime.starter_for(
-                app, {**os.environ, **env}, self.root, self.notice, job.warm
+                app, {**os.environ, **env}, self.root, self.notice, job.warm, options.timeout
             )
             try:
                 self.emit(

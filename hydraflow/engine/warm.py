@@ -48,14 +48,23 @@ def probe_app(app: AppSpec, root: Path) -> None:
 
 
 class Unsafe(Exception):
-    """The warm process cannot fork safely (preloading started threads)."""
+    """The warm process cannot fork safely (preloading started threads), or did not load
+    the app in time: batches start cold instead."""
+
+
+# How long loading may take when the job sets no --timeout: a script that waits on
+# something at its top level must not hold the run forever.
+LOAD_SECONDS = 60.0
 
 
 class WarmServer:
     """The warm process of one run; ``start`` asks it for a child per batch."""
 
-    def __init__(self, spec: AppSpec, env: Mapping[str, str], cwd: Path) -> None:
+    def __init__(
+        self, spec: AppSpec, env: Mapping[str, str], cwd: Path, limit: float = LOAD_SECONDS
+    ) -> None:
         self.spec = spec
+        self.limit = limit
         # The environment it starts with: a batch is told only how its own differs, so what
         # the app's imports set in the warm process stays (os.environ["X"] = … at import).
         self._env = {os.fsencode(k): os.fsencode(v) for k, v in env.items()}
@@ -76,12 +85,16 @@ class WarmServer:
         try:
             self._handshake()
         except BaseException:  # Ctrl-C while it imports, too: no warm process left behind
-            self._process.kill()
             self.close()
             raise
 
     def _handshake(self) -> None:
-        line = self._control.makefile("rb").readline()
+        self._control.settimeout(self.limit)
+        try:
+            line = self._control.makefile("rb").readline()
+        except TimeoutError:
+            raise Unsafe(f"loading the app took longer than {self.limit:g}s") from None
+        self._control.settimeout(None)
         answer = json.loads(line) if line.strip() else {}
         if answer.get("ready"):
             return
@@ -131,12 +144,13 @@ class WarmServer:
         return ForkedChild(pid, out_read, err_read, status_read)
 
     def close(self) -> None:
+        """The warm process ends once its socket closes; whatever its loading started
+        (a child its top level did not wait for) is in its process group, and goes with
+        it. The batches lead sessions of their own, and have ended by now."""
         self._control.close()
-        try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        # Killed before it is reaped: its pid, the group's id, cannot be taken meanwhile.
+        signal_group(self._process.pid, signal.SIGKILL)
+        self._process.wait()
         self._log.close()
 
 
@@ -183,17 +197,23 @@ class ColdCalls(Spawner):
 
 
 def starter_for(
-    spec: AppSpec | None, env: Mapping[str, str], cwd: Path, notice: Any, warm: bool = True
+    spec: AppSpec | None,
+    env: Mapping[str, str],
+    cwd: Path,
+    notice: Any,
+    warm: bool = True,
+    limit: float | None = None,
 ) -> Starter:
-    """The warm process where fork is there and safe; otherwise a process per batch, with
-    one line saying so (none when the job itself asked for no warm process)."""
+    """The warm process where fork is there and safe and the app loads within ``limit``
+    seconds (the job's timeout, else ``LOAD_SECONDS``); otherwise a process per batch,
+    with one line saying so (none when the job itself asked for no warm process)."""
     if spec is None:
         return Spawner()
     if warm and not hasattr(os, "fork"):
         notice("warm starts need fork, which this system lacks: a new process per batch")
     elif warm:
         try:
-            return WarmServer(spec, env, cwd)
+            return WarmServer(spec, env, cwd, limit or LOAD_SECONDS)
         except Unsafe as why:
             notice(f"warm starts are not safe here ({why}): a new process per batch")
     return ColdCalls(spec) if spec.kind == "call" else Spawner()
