@@ -50,6 +50,12 @@ def project(root: Path) -> None:
         f"  {name}:\n    {command}\n    sets:\n      - each: {EACH}\n"
         for name, command in jobs.items()
     )
+    # The demo's own `train` job (4 batches of 3 runs each), as hydraflow.yaml has it.
+    for name, warm in (("demo-cold", "false"), ("demo-warm", "true")):
+        text += (
+            f"  {name}:\n    run: {py} examples/train.py\n    warm: {warm}\n    sets:\n"
+            "      - each: model=small,large optimizer=sgd,momentum\n        all: seed=0:2\n"
+        )
     (root / "hydraflow.yaml").write_text(text)
     (root / "sketch.py").write_text(SKETCH)
 
@@ -105,6 +111,8 @@ def main() -> None:
         "Hydra basic launcher, serial": app,
         "heavy import, a process per batch": [*hydraflow, "heavy-cold", "-j", "2"],
         "heavy import, warm: true": [*hydraflow, "heavy-warm", "-j", "2"],
+        "the demo's train job, cold": [*hydraflow, "demo-cold", "-j", "2"],
+        "the demo's train job, warm: true": [*hydraflow, "demo-warm", "-j", "2"],
         "sketch: a fork per run, plain run": [sys.executable, "sketch.py", "run"],
         "sketch: a fork per run, --multirun": [sys.executable, "sketch.py", "multirun"],
     }
@@ -128,6 +136,8 @@ def main() -> None:
     print(f"call / warm:   {call / warm:.2f}  (target within 10 %)")
     heavy = median["heavy import, warm: true"] / median["heavy import, a process per batch"]
     print(f"(favourable) heavy import, warm / cold: {heavy:.2f}")
+    demo = median["the demo's train job, warm: true"] / median["the demo's train job, cold"]
+    print(f"(the default) the demo's train job, warm / cold: {demo:.2f}")
     for mode in ("plain run", "--multirun"):
         sketch = median[f"sketch: a fork per run, {mode}"]
         ratios = f"{sketch / joblib:.2f}x joblib, {sketch / cold:.2f}x cold"

@@ -264,6 +264,76 @@ def test_a_warm_child_composes_a_checked_batch_once(project: Project) -> None:
     assert sorted(project.records()) == [[1, 2], [2, 2]]
 
 
+MODE_APP = """\
+import json, os
+import hydra
+from hydra._internal.hydra import Hydra
+
+composed = []
+_compose = Hydra.compose_config
+
+
+def counting(self, *args, **kwargs):
+    composed.append(1)
+    return _compose(self, *args, **kwargs)
+
+
+Hydra.compose_config = counting
+
+
+@hydra.main(version_base=None, config_path=".", config_name="config")
+def main(cfg):
+    from hydra.core.hydra_config import HydraConfig
+
+    hydra_cfg = HydraConfig.get()
+    with open(os.environ["RECORD"], "a") as out:
+        out.write(json.dumps([cfg.i, len(composed), str(hydra_cfg.mode)]) + "\\n")
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.parametrize("config", ["i: 0\n", "i: 0\nhydra:\n  mode: MULTIRUN\n"])
+def test_a_warm_child_skips_the_mode_composition_only_where_nothing_sets_the_mode(
+    project: Project, config: str
+) -> None:
+    """Hydra composes a run's config once only to read hydra.mode from it; where the check
+    saw no config and no word set it, a warm child takes the mode from --multirun."""
+    project.write("app.py", MODE_APP)
+    project.write("config.yaml", config)
+    project.yaml(
+        f"jobs:\n  w:\n    run: {PY} app.py\n    warm: true\n    sets:\n      - each: i=1,2\n"
+    )
+    assert project.here("run", "w").returncode == 0
+    skipped = "mode" not in config
+    assert sorted(project.records()) == [
+        [1, 1 if skipped else 2, "RunMode.MULTIRUN"],
+        [2, 1 if skipped else 2, "RunMode.MULTIRUN"],
+    ]
+    (project.root / "record.jsonl").unlink()
+    assert project.here("run", "w", "--", "hydra.mode=MULTIRUN").returncode == 0
+    assert [r[1] for r in project.records()] == [2, 2]  # a word sets it: composed to read it
+
+
+def test_the_mode_seam_holds_on_the_hydra_installed_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hydra reads the mode from a composed config, and takes --multirun where it is unset:
+    what the seam answers is what get_mode answers for such a config."""
+    from hydra._internal import utils
+    from hydra._internal.hydra import Hydra
+
+    assert "hydra.get_mode(" in inspect.getsource(utils._run_hydra)
+    run_app = inspect.getsource(utils._run_app)
+    assert "if mode is None:" in run_app and 'overrides.extend(["hydra.mode=MULTIRUN"])' in run_app
+    original = Hydra.get_mode
+    monkeypatch.setattr(Hydra, "get_mode", original)
+    assert not hydraflow_seams.skip_the_mode_composition("1.4.0")
+    assert Hydra.get_mode is original
+    assert hydraflow_seams.skip_the_mode_composition()
+    assert Hydra.get_mode(object(), "config", ["a=1"]) is None
+
+
 PLAIN_VALUES = st.one_of(
     st.integers(-(10**20), 10**20).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),

@@ -4,6 +4,7 @@ as it loads is given up after the job's --timeout, and leaves no process behind.
 
 from __future__ import annotations
 
+import inspect
 import json
 import shlex
 import sys
@@ -120,3 +121,50 @@ def alive(pid: int) -> bool:
         return "State:\tZ" not in status.read_text()
     except FileNotFoundError:
         return False
+
+
+# Each run notes the value its config had, then changes the file for the next run.
+EDITS_ITS_CONFIG = """\
+import json, os
+import hydra
+
+
+@hydra.main(version_base=None, config_path="conf", config_name="config")
+def main(cfg):
+    with open(os.environ["RECORD"], "a") as out:
+        out.write(json.dumps({"x": cfg.x}) + "\\n")
+    with open(os.path.join(os.environ["ROOT"], "conf", "config.yaml"), "w") as conf:
+        conf.write(f"x: {cfg.x + 1}\\n")
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_config_file_changed_during_a_warm_run_is_read_again(project: Project) -> None:
+    """The warm process keeps the app's config files parsed for its children; a file
+    edited since is read again, as a cold batch would read it."""
+    project.write("app.py", EDITS_ITS_CONFIG)
+    project.write("conf/config.yaml", "x: 0\n")
+    project.yaml(
+        f"jobs:\n  j:\n    run: {PY} app.py\n    warm: true\n    sets:\n      - each: +n=1:3\n"
+    )
+    ran = project.here("run", "j", env={"ROOT": str(project.root)})
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert [s["x"] for s in stamps(project)] == [0, 1, 2]
+
+
+def test_the_config_cache_seam_holds_on_the_hydra_installed_here() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hydraflow" / "_warm"))
+    import hydraflow_seams
+    from hydra._internal.core_plugins.file_config_source import FileConfigSource
+    from hydra._internal.core_plugins.importlib_resources_config_source import (
+        ImportlibResourcesConfigSource,
+    )
+
+    assert not hydraflow_seams.cache_config_files("1.4.0")
+    for source in (FileConfigSource, ImportlibResourcesConfigSource):
+        assert "def load_config(self, config_path: str) -> ConfigResult" in inspect.getsource(
+            source
+        )

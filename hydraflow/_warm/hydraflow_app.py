@@ -56,6 +56,12 @@ class HydraMain:
             # Hydra's own default then: the folder of the app's file
             self.config_path = "."
 
+    @classmethod
+    def of(cls, settings: dict[str, Any]) -> HydraMain:
+        """Settings as ``as_dict`` gave them (the check's, handed to the warm process)."""
+        names = ("config_path", "config_name", "version_base")
+        return cls({name: settings[name] for name in names}, settings.get("file"))
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "config_path": self.config_path,
@@ -267,3 +273,20 @@ def _record_hydra_main(recorder: _Recorder) -> Any:
         hydra.main = original
 
     return restore
+
+
+def initialize(main: HydraMain) -> Any:
+    """Hydra's global state set up as the app's ``hydra.main`` would set it up."""
+    import hydra
+
+    kwargs: dict[str, Any] = {}
+    if main.version_base != UNSET:
+        kwargs["version_base"] = main.version_base
+    path = main.config_path
+    if path is None:
+        return hydra.initialize(config_path=None, **kwargs)
+    if str(path).startswith("pkg://"):
+        return hydra.initialize_config_module(config_module=str(path)[len("pkg://") :], **kwargs)
+    if not os.path.isabs(path):
+        path = os.path.join(os.path.dirname(os.path.abspath(main.file or ".")), path)
+    return hydra.initialize_config_dir(config_dir=os.path.abspath(path), **kwargs)

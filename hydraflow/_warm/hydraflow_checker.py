@@ -83,6 +83,9 @@ class Checker:
         self.words = Words(self.loader)
         self.problems = Problems()
         self.composed = 0
+        # Whether a composed config sets hydra.mode: a warm batch may then not skip the
+        # composition Hydra makes only to read it (hydraflow_seams).
+        self.sets_mode = False
         self._entries: dict[tuple[str, bool], list[str]] = {}
         # (key, kind of its node, value) -> the reason it does not fit, or "" when it does
         self._verdicts: dict[tuple[str, Hashable, Hashable], str] = {}
@@ -155,6 +158,7 @@ class Checker:
             cfg = self._compose(combo, numbers)
             if cfg is None:
                 continue
+            self.sets_mode |= _sets_mode(cfg, checks)
             try:
                 self._check_values(cfg, checks)
                 self._check_mandatory(cfg, numbers, checks)
@@ -282,6 +286,14 @@ class Checker:
                 self.problems.add(f"{key}=???", key, message, unset)
 
 
+def _sets_mode(cfg: Any, checks: dict[str, tuple[Any, set[int]]]) -> bool:
+    """Whether the app's config, or a word of the batches, sets ``hydra.mode``."""
+    from omegaconf import OmegaConf
+
+    said = any(override.key_or_group == "hydra.mode" for override, _ in checks.values())
+    return said or OmegaConf.select(cfg, "hydra.mode", default=None) is not None
+
+
 def _choices(override: Any) -> list[str] | None:
     """The options a group word chooses, one or a sweep's; None for a list of options, a
     mapping or a glob, which the check leaves to Hydra's composition."""
@@ -344,6 +356,7 @@ def in_parallel(checker: Checker, work: list[Combo]) -> None:
             raise Unchecked(found["unchecked"])
         checker.problems.merge(found["problems"])
         checker.composed += found["composed"]
+        checker.sets_mode |= bool(found.get("sets_mode"))
 
 
 def _heard(pid: int, pipe: int) -> dict[str, Any] | None:
@@ -372,6 +385,7 @@ def _fork(checker: Checker, share: list[Combo]) -> tuple[int, int]:
         except Unchecked as why:
             said = {"unchecked": str(why)}
         said["composed"] = checker.composed
+        said["sets_mode"] = checker.sets_mode
         with os.fdopen(writer, "w", encoding="utf-8") as out:
             json.dump(said, out)
     finally:

@@ -21,10 +21,10 @@ import sys
 from typing import Any
 
 from hydraflow_app import (
-    UNSET,
     HydraMain,
     guarded,
     import_what_it_imports,
+    initialize,
     load,
     module_source,
     recording,
@@ -102,23 +102,6 @@ def as_the_words_say(main: HydraMain, words: list[str]) -> HydraMain | None:
     return main
 
 
-def initialize(main: HydraMain) -> Any:
-    """Hydra's global state set up as the app's ``hydra.main`` would set it up."""
-    import hydra
-
-    kwargs: dict[str, Any] = {}
-    if main.version_base != UNSET:
-        kwargs["version_base"] = main.version_base
-    path = main.config_path
-    if path is None:
-        return hydra.initialize(config_path=None, **kwargs)
-    if str(path).startswith("pkg://"):
-        return hydra.initialize_config_module(config_module=str(path)[len("pkg://") :], **kwargs)
-    if not os.path.isabs(path):
-        path = os.path.join(os.path.dirname(os.path.abspath(main.file or ".")), path)
-    return hydra.initialize_config_dir(config_dir=os.path.abspath(path), **kwargs)
-
-
 def answer(request: dict[str, Any]) -> dict[str, Any]:
     try:
         found = hydra_main_of(request)
@@ -137,7 +120,13 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
             checker.check(request["batches"])
     except Unchecked as why:
         return {"hydra": None, "why": str(why)}
-    return {"hydra": True, "configs": checker.composed, "problems": checker.problems.as_list()}
+    return {
+        "hydra": True,
+        "configs": checker.composed,
+        "problems": checker.problems.as_list(),
+        "sets_mode": checker.sets_mode,
+        "main": found.as_dict(),
+    }
 
 
 def _answer_channel() -> Any:

@@ -46,8 +46,8 @@ import threading
 import traceback
 from typing import Any
 
-from hydraflow_app import load
-from hydraflow_seams import trust_the_check
+from hydraflow_app import HydraMain, initialize, load
+from hydraflow_seams import cache_config_files, skip_the_mode_composition, trust_the_check
 
 _HEADER = struct.Struct("!I")
 _STATUS = struct.Struct("!i")
@@ -64,6 +64,11 @@ def prepare(spec: dict[str, Any]) -> Any:
         _warm_hydra()
         if spec.get("checked"):
             trust_the_check()
+        if spec.get("mode_free"):
+            skip_the_mode_composition()
+        if spec.get("primary") and cache_config_files():
+            _compose_primary(spec["primary"])
+    _warm_frames(spec)
     return function
 
 
@@ -76,6 +81,38 @@ def _warm_hydra() -> None:
 
         Plugins.instance()
         OverridesParser.create().parse_overrides(["a=1,2", "+b=[1,2]", "~c", "d={e:1}"])
+
+
+def _compose_primary(settings: dict[str, Any]) -> None:
+    """Compose the app's primary config once, as the check found its ``hydra.main``: the
+    files it reads are kept parsed (``cache_config_files``) for every child. Hydra's
+    global state is left as it was; a failure only means no files are kept."""
+    from hydra import compose
+    from hydra.core.global_hydra import GlobalHydra
+
+    main = HydraMain.of(settings)
+    with contextlib.suppress(Exception):
+        GlobalHydra.instance().clear()
+        with initialize(main):
+            compose(config_name=main.config_name, return_hydra_config=True)
+    GlobalHydra.instance().clear()
+
+
+def _warm_frames(spec: dict[str, Any]) -> None:
+    """What Hydra's ``hydra.main`` does in every run before the app's task: it looks at
+    the call stack (``inspect.stack``), which finds each loaded module's file and reads
+    the lines of each frame's source. Done once here, each child finds them known."""
+    import inspect
+    import linecache
+
+    with contextlib.suppress(Exception):
+        inspect.stack()
+        for name in ("hydra.main", "hydra._internal.utils"):
+            file = getattr(sys.modules.get(name), "__file__", None)
+            if file:
+                linecache.getlines(file)
+        if spec["kind"] == "script":
+            linecache.getlines(os.path.abspath(spec["target"]))
 
 
 def run_batch(spec: dict[str, Any], function: Any, argv: list[str]) -> int:

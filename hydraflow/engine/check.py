@@ -41,6 +41,8 @@ class Checked:
     hydra: bool
     configs: int = 0
     problems: tuple[Problem, ...] = field(default=())
+    sets_mode: bool = True  # a config or word sets hydra.mode (unknown: assume it does)
+    primary: str = ""  # the app's hydra.main settings as the check composed with them, JSON
 
 
 def probe(
@@ -88,7 +90,9 @@ def probe(
         Problem(tuple(map(str, p["words"])), str(p["key"]), str(p["message"]), int(p["batches"]))
         for p in found.get("problems", [])
     )
-    return Checked(True, int(found.get("configs", 0)), problems)
+    sets_mode = bool(found.get("sets_mode", True))
+    primary = json.dumps(found["main"]) if isinstance(found.get("main"), dict) else ""
+    return Checked(True, int(found.get("configs", 0)), problems, sets_mode, primary)
 
 
 def report(job: str, problems: Sequence[Problem], where: dict[str, str]) -> UsageError:

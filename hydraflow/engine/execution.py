@@ -94,7 +94,7 @@ class Execution:
     resume: Resume | None = None
     attempts: AttemptLog | None = None
     # the check before launch composed every batch: a warm child need not compose it twice
-    checked: bool = False
+    checked: Checked | None = None  # what the check before launch found, when it ran
     plan: Plan = field(init=False)
     counts: Counts = field(init=False)
     tally: Tally = field(init=False)
@@ -159,8 +159,11 @@ class Execution:
         process, or a fork of the warm process); in the project's folder, guarded by a
         watchdog that outlives this runner."""
         job, options = self.job, self.options
-        if app is not None and self.checked:
-            app = replace(app, checked=True)
+        if app is not None and self.checked is not None:
+            checked = self.checked
+            app = replace(
+                app, checked=True, mode_free=not checked.sets_mode, primary=checked.primary
+            )
         workers, devices = workers_and_devices(
             options.jobs, job.parallel, options.devices or job.devices
         )

@@ -77,7 +77,7 @@ def check_config(execution: Execution) -> int | None:
         raise report(job.key, checked.problems, where)
     batches = f"{len(planned)} batch{'es' if len(planned) != 1 else ''}"
     configs = f"{checked.configs} config{'s' if checked.configs != 1 else ''}"
-    execution.checked = True
+    execution.checked = checked
     execution.notice(f"checked: {batches}, {configs} composed", warning=False)
     return None
 

@@ -27,10 +27,14 @@ class AppSpec:
     preload: tuple[str, ...] = ()
     path: tuple[str, ...] = ()
     checked: bool = False  # hydraflow's check composed every batch before it started
+    mode_free: bool = False  # ... and none of their configs or words sets hydra.mode
+    primary: str = ""  # ... with the app's hydra.main settings as it found them (JSON)
 
     def as_json(self) -> str:
         fields = {"kind": self.kind, "target": self.target, "preload": list(self.preload)}
-        return json.dumps({**fields, "path": list(self.path), "checked": self.checked})
+        primary = json.loads(self.primary) if self.primary else None
+        checks = {"checked": self.checked, "mode_free": self.mode_free, "primary": primary}
+        return json.dumps({**fields, "path": list(self.path), **checks})
 
 
 def call_app(function: str, root: Path, preload: Sequence[str] = ()) -> AppSpec:
