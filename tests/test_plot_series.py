@@ -5,6 +5,8 @@ cell, and the mistakes that are usage errors or nothing to plot."""
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +227,31 @@ def test_the_tables_behind_each_kind() -> None:
     cells = table(prepare(sweep(), PlotRequest("model", "lr", z="loss", kind="heatmap", agg="max")))
     assert cells.header == ["model", "lr", "loss.max", "loss.std", "count"]
     assert cells.rows[0] == ["small", "0.001", "0.5", repr(statistics.stdev([0.3, 0.35, 0.5])), "3"]
+
+
+def test_runs_plot_draws_on_an_axes_and_names_a_wrong_key() -> None:
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from hydraflow.analysis.runs import Runs
+
+    ax = Figure().add_subplot()
+    assert Runs(sweep()).plot(x="lr", y="loss", hue="model", ax=ax) is ax
+    lines = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()}
+    assert lines["small (n=3)"] == pytest.approx(
+        [statistics.fmean(LOSSES["small", lr]) for lr in (0.001, 0.01, 0.1)]
+    )
+    assert ax.get_title() == "fit: loss against lr by model" and ax.get_xlabel() == "lr"
+    with pytest.raises(ValueError, match="did you mean 'loss'"):
+        Runs(sweep()).plot(x="lr", y="los", ax=ax)
+
+
+def test_nothing_of_the_plot_extra_is_imported_until_a_plot_is_drawn() -> None:
+    code = (
+        "import sys, hydraflow, hydraflow.analysis, hydraflow.app, hydraflow.cli, hydraflow.tasks\n"
+        "import hydraflow.analysis.series, hydraflow.analysis.figure\n"
+        "import hydraflow.display.plot_terminal\n"
+        "print(sorted(m for m in ('matplotlib', 'plotext', 'numpy') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
