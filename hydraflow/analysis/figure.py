@@ -25,6 +25,8 @@ FORMATS = (".png", ".svg", ".pdf")
 ANNOTATED = 400
 # Past this many text values along an axis, every k-th is labelled.
 LABELLED = 40
+# Past this many points a line is drawn without a dot at each.
+MARKED = 50
 # A band of ± one standard deviation, light enough that crossing lines stay readable.
 BAND_ALPHA = 0.2
 
@@ -91,7 +93,8 @@ def _lines(plot: Plot, ax: Axes) -> None:
         spread = [p.std or 0.0 for p in series.points]
         label = plot.label(series)
         if plot.numeric_x:
-            (line,) = ax.plot(xs, ys, marker="o", markersize=3, label=label)
+            marker = "o" if len(xs) <= MARKED else None  # past that, dots only thicken it
+            (line,) = ax.plot(xs, ys, marker=marker, markersize=3, label=label)
             if any(spread):
                 low = [y - s for y, s in zip(ys, spread, strict=True)]
                 high = [y + s for y, s in zip(ys, spread, strict=True)]
@@ -135,13 +138,17 @@ def _x_axis(plot: Plot, ax: Axes) -> None:
 
 
 def _categories(ax: Axes, axis: str, labels: Sequence[str]) -> None:
-    """Text values at 0, 1, 2…, every k-th labelled where there are many."""
-    step = max(1, math.ceil(len(labels) / LABELLED))
+    """Text values at 0, 1, 2…; where they would overlap, every k-th is labelled (along x
+    as many as fit side by side: about 90 characters across, long ones slanted)."""
+    longest = max(map(len, labels), default=1)
+    slanted = axis == "x" and longest > 8
+    room = LABELLED if axis == "y" or slanted else max(1, 90 // (longest + 2))
+    step = max(1, math.ceil(len(labels) / room))
     places = list(range(0, len(labels), step))
     shown = [labels[i] for i in places]
     if axis == "y":
         ax.set_yticks(places, shown)
-    elif max(map(len, shown), default=0) > 8:  # long words side by side would overlap
+    elif slanted:  # long words side by side would overlap
         ax.set_xticks(places, shown, rotation=30, ha="right")
     else:
         ax.set_xticks(places, shown)
