@@ -190,6 +190,14 @@ def test_numbers_however_written_are_one_x() -> None:
     assert [(p.value, p.count) for p in series.points] == [(2.0, 2)]
 
 
+def test_values_no_float_holds_make_x_text() -> None:
+    runs = [made(folder="a", x=10**400, loss=1.0), made(folder="b", x=2, loss=3.0)]
+    plot = prepare(runs, PlotRequest("x", "loss"))
+    assert not plot.numeric_x and plot.xs == (10**400, 2) and not plot.logx
+    flags = [made(folder="t", on=True, loss=1.0), made(folder="f", on=False, loss=2.0)]
+    assert prepare(flags, PlotRequest("on", "loss")).xs == (True, False)  # a bool is no 1
+
+
 @pytest.mark.parametrize(
     ("goal", "best"),
     [(Goal.MINIMIZE, ("large", 0.01)), (Goal.MAXIMIZE, ("large", 0.1)), (None, None)],

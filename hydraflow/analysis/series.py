@@ -132,7 +132,13 @@ def _drawn(runs: Sequence[Run], request: PlotRequest) -> tuple[Drawn, list[str]]
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """An int or float that a float holds: a bool, nan or an int of 400 digits has no
+    place on a numeric axis, and text that reads as a number stays the config's text."""
+    return not isinstance(value, str) and number_of(value) is not None
+
+
+def _float(value: Any) -> float:
+    return number_of(value) or 0.0
 
 
 def _left_out(status: RunStatus) -> str:
@@ -156,7 +162,7 @@ def _axis(key: str | None, values: Sequence[Any], hints: Hints) -> tuple[tuple[A
         distinct.setdefault(same_key(value), value)
     numeric = all(_is_number(v) for v in distinct.values())
     if numeric:
-        return tuple(sorted(distinct.values(), key=float)), True
+        return tuple(sorted(distinct.values(), key=_float)), True
     rank = hints.rank(key)
     first = {same: place for place, same in enumerate(distinct)}
     ordered = sorted(distinct, key=lambda same: (rank.get(same, len(rank)), first[same]))
@@ -164,14 +170,14 @@ def _axis(key: str | None, values: Sequence[Any], hints: Hints) -> tuple[tuple[A
 
 
 def _logx(request: PlotRequest, xs: Sequence[Any], numeric: bool, hints: Hints) -> bool:
-    positive = numeric and all(float(x) > 0 for x in xs)
+    positive = numeric and all(_float(x) > 0 for x in xs)
     if request.logx:
         if not positive:
             raise UsageError(f"--logx: {request.x} needs numbers above zero")
         return True
     if request.logx is False or not positive:
         return False
-    numbers = [float(x) for x in xs]
+    numbers = [_float(x) for x in xs]
     return hints.is_log(request.x) or max(numbers) / min(numbers) > LOG_SPAN
 
 
