@@ -25,7 +25,7 @@ def lint(c: Context) -> None:
 @task
 def bench(c: Context) -> None:
     """Run every benchmark in bench/."""
-    for script in ("sweep", "startup", "list", "pool", "results", "warm", "check"):
+    for script in ("sweep", "startup", "list", "pool", "results", "warm", "check", "plot"):
         c.run(f"python bench/{script}.py")
 
 

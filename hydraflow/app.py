@@ -11,9 +11,10 @@ from typing import IO, TYPE_CHECKING
 
 from hydraflow.config import Config, Job
 from hydraflow.errors import UsageError
-from hydraflow.flags import ForgetOptions, RunOptions
+from hydraflow.flags import ForgetOptions, PlotOptions, RunOptions
 
 if TYPE_CHECKING:
+    from hydraflow.analysis.plots import Plot, PlotRequest
     from hydraflow.analysis.query import Query
     from hydraflow.analysis.runs import Runs
     from hydraflow.forget import Choice, Outcome
@@ -254,3 +255,108 @@ def _done(choice: Choice, outcome: Outcome, delete: bool) -> str:
     if delete:
         line += f"; deleted {plural(len(outcome.deleted), 'folder')}"
     return line
+
+
+def plot(config: Config, options: PlotOptions, *, usage: str, out: IO[str] | None = None) -> int:
+    """``hydraflow plot``: the runs ``results`` would show, drawn into ``-o FILE``, on the
+    terminal, or (into a pipe) their numbers as CSV. What the drawing needs is checked
+    before any run is read: a missing extra says so at once."""
+    from hydraflow.analysis import collect
+    from hydraflow.analysis.hints import hints_of
+    from hydraflow.analysis.plots import NothingToPlot
+    from hydraflow.analysis.series import prepare
+    from hydraflow.analysis.table import unmatched, where
+
+    out = out or sys.stdout
+    if not options.job:
+        jobs = ", ".join(config.jobs)
+        raise UsageError(f"name the job to plot: {usage} (jobs: {jobs})")
+    request = _plot_request(options)
+    terminal = not options.output and _is_terminal(out)
+    _require_drawing(options.output, terminal)
+    job = config.job(options.job)
+    found = collect(config, job.key)
+    for problem in found.problems:
+        _say(f"warning: {problem}")
+    if not found:
+        raise NothingToPlot(f"no runs of {job.key!r} yet (`hydraflow run {job.key}` makes them)")
+    chosen = where(found, options.where) if options.where else list(found)
+    if not chosen:
+        raise NothingToPlot(unmatched(found, options.where))
+    drawn = prepare(chosen, request, found.goals, hints_of(job))
+    if options.output:
+        _save(drawn, options.output, out)
+    elif terminal:
+        from hydraflow.display.plot_terminal import draw_terminal
+
+        draw_terminal(drawn, out)
+    else:
+        from hydraflow.analysis.formats import as_csv
+        from hydraflow.analysis.plots import table
+
+        numbers = table(drawn)
+        out.write(as_csv([numbers.header, *numbers.rows]))
+        for note in drawn.notes:  # beside the CSV, which stays the numbers alone
+            _say(note)
+    return 0
+
+
+def _plot_request(options: PlotOptions) -> PlotRequest:
+    from hydraflow.analysis.plots import PlotRequest
+
+    kind = options.kind or "line"
+    if not options.x or not options.y:
+        wanted = "--x KEY --y KEY --z METRIC" if kind == "heatmap" else "--x KEY --y METRIC"
+        raise UsageError(f"plot needs {wanted}")
+    logx = True if options.logx else False if options.no_logx else None  # None: x decides
+    request = PlotRequest(
+        options.x,
+        options.y,
+        options.z,
+        options.hue,
+        kind,
+        options.agg or "mean",
+        logx,
+        options.logy,
+    )
+    request.check()
+    return request
+
+
+def _require_drawing(output: str | None, terminal: bool) -> None:
+    """The extra the drawing needs, before any run is read; its absence a usage error."""
+    from pathlib import Path
+
+    from hydraflow.analysis.figure import FORMATS, require
+    from hydraflow.analysis.plots import MissingExtra
+
+    if output is not None:
+        path = Path(output)
+        if path.suffix.lower() not in FORMATS:
+            raise UsageError(f"-o {output}: plots are written as {', '.join(FORMATS)}")
+        if not path.parent.is_dir():
+            raise UsageError(f"-o {output}: there is no folder {path.parent}")
+    try:
+        if output is not None:
+            require()
+        elif terminal:
+            from hydraflow.display.plot_terminal import require as require_plotext
+
+            require_plotext()
+    except MissingExtra as missing:
+        raise UsageError(str(missing)) from None
+
+
+def _save(drawn: Plot, output: str, out: IO[str]) -> None:
+    from pathlib import Path
+
+    from hydraflow.analysis.figure import save
+    from hydraflow.errors import HydraflowError
+
+    try:
+        save(drawn, Path(output))
+    except OSError as error:
+        raise HydraflowError(f"cannot write {output}: {error.strerror or error}") from None
+    for note in drawn.notes:
+        _say(note)
+    out.write(f"{output}\n")

@@ -10,7 +10,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from hydraflow.errors import HydraflowError, UsageError
-from hydraflow.flags import COMMANDS, FORGET, RESULTS, RUN, Command, ForgetOptions, RunOptions
+from hydraflow.flags import (
+    COMMANDS,
+    FORGET,
+    PLOT,
+    RESULTS,
+    RUN,
+    Command,
+    ForgetOptions,
+    PlotOptions,
+    RunOptions,
+)
 
 EXAMPLES = """\
 examples:
@@ -21,6 +31,7 @@ examples:
   hydraflow run train --resume           only what has not succeeded yet
   hydraflow status --failed              what failed, with its log
   hydraflow results train -g model       every run, then the mean of each model
+  hydraflow plot train -x seed -y loss   loss against seed, drawn here (-o a.png)
   hydraflow expand 'lr=1:5:m model=a,b'  try the sweep syntax
 """
 
@@ -161,6 +172,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_flags(_command_parser(commands, RESULTS, file_option), RESULTS)
     add_flags(_command_parser(commands, FORGET, file_option), FORGET)
+    add_flags(_command_parser(commands, PLOT, file_option), PLOT)
 
     expand = commands.add_parser("expand", help="expand a sweep expression")
     expand.add_argument(
@@ -340,6 +352,13 @@ def _forget(namespace: argparse.Namespace, extra: list[str]) -> int:
     return app.forget(_config(namespace), options, usage="hydraflow forget JOB")
 
 
+def _plot(namespace: argparse.Namespace, extra: list[str]) -> int:
+    from hydraflow import app
+
+    options = PlotOptions.parse(vars(namespace))
+    return app.plot(_config(namespace), options, usage="hydraflow plot JOB --x KEY --y METRIC")
+
+
 _HANDLERS: dict[str, Callable[[argparse.Namespace, list[str]], int]] = {
     "run": _run,
     "show": _show,
@@ -348,6 +367,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, list[str]], int]] = {
     "status": _status,
     "results": _results,
     "forget": _forget,
+    "plot": _plot,
 }
 
 if __name__ == "__main__":

@@ -262,7 +262,38 @@ FORGET = Command(
     ),
 )
 
-COMMANDS: dict[str, Command] = {command.name: command for command in (RUN, RESULTS, FORGET)}
+# --x, --y and --z are also -x, -y and -z: Invoke spells a one-letter flag only so.
+PLOT = Command(
+    "plot",
+    "a metric against a parameter, as a picture",
+    "Plot a job's runs as results shows them (the latest attempt of each config, --where): "
+    "a metric against a parameter, a line per --hue value with the mean ± std of the runs "
+    "that share x (seeds); every run as a dot (--kind scatter); or a metric over two "
+    "parameters (--kind heatmap --z METRIC). -o writes a PNG, SVG or PDF; on a terminal it "
+    "draws there; into a pipe it prints the numbers as CSV.",
+    (
+        Flag("job", "subject", "the job whose runs to plot", metavar="JOB"),
+        Flag("x", "value", "the parameter along x", metavar="KEY", short="x"),
+        Flag("y", "value", "the metric along y (heatmap: a parameter)", metavar="KEY", short="y"),
+        Flag("z", "value", "heatmap: the metric in each cell", metavar="METRIC", short="z"),
+        Flag("hue", "value", "a line (or colour) per value of KEY", metavar="KEY"),
+        Flag("kind", "value", "line (default), scatter or heatmap", metavar="KIND"),
+        Flag("agg", "value", "a point's value: mean (default), median, min, max", metavar="AGG"),
+        RESULTS.flag("where"),
+        Flag(
+            "logx",
+            "switch",
+            "a log x axis (default: when x is above zero and spans more than two decades, "
+            "or came from log(…))",
+            exclusive="logx",
+        ),
+        Flag("no_logx", "switch", "a linear x axis, whatever x spans", exclusive="logx"),
+        Flag("logy", "switch", "a log y axis"),
+        Flag("output", "value", "write it to FILE: .png, .svg or .pdf", metavar="FILE", short="o"),
+    ),
+)
+
+COMMANDS: dict[str, Command] = {command.name: command for command in (RUN, RESULTS, FORGET, PLOT)}
 
 
 @dataclass(frozen=True)
@@ -313,9 +344,32 @@ class ForgetOptions:
         return cls(**{k: v for k, v in FORGET.parse(raw).items() if v is not None})
 
 
+@dataclass(frozen=True)
+class PlotOptions:
+    """What to plot and where: ``PLOT``'s flags, checked (the values of ``--kind`` and
+    ``--agg`` by the plot, which knows them)."""
+
+    job: str | None = None
+    x: str | None = None
+    y: str | None = None
+    z: str | None = None
+    hue: str | None = None
+    kind: str | None = None
+    agg: str | None = None
+    where: tuple[str, ...] = ()
+    logx: bool = False
+    no_logx: bool = False
+    logy: bool = False
+    output: str | None = None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> PlotOptions:
+        return cls(**{k: v for k, v in PLOT.parse(raw).items() if v is not None})
+
+
 def _check_declarations() -> None:
     """A table that cannot be turned into flags stops the import, not a user's run."""
-    for command, options in ((RUN, RunOptions), (FORGET, ForgetOptions)):
+    for command, options in ((RUN, RunOptions), (FORGET, ForgetOptions), (PLOT, PlotOptions)):
         if {flag.name for flag in command.flags} != {spec.name for spec in fields(options)}:
             raise TypeError(f"{command.name.upper()}'s flags and {options.__name__} disagree")
     for command in COMMANDS.values():

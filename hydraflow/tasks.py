@@ -24,7 +24,16 @@ from hydraflow import config as config_module
 from hydraflow.config import Config, Job
 from hydraflow.config.cache import Listing, listing
 from hydraflow.errors import ConfigError, HydraflowError
-from hydraflow.flags import FORGET, RESULTS, RUN, Command, ForgetOptions, RunOptions
+from hydraflow.flags import (
+    FORGET,
+    PLOT,
+    RESULTS,
+    RUN,
+    Command,
+    ForgetOptions,
+    PlotOptions,
+    RunOptions,
+)
 from hydraflow.invoking import hooks
 from hydraflow.stdio import flush_output, open_closed_streams, reader_went_away
 
@@ -50,6 +59,7 @@ def collection(path: str | Path | None = None) -> Collection:
         namespace.add_task(JobTask(loaded, job, lines))
     namespace.add_task(ResultsTask(loaded))
     namespace.add_task(ForgetTask(loaded))
+    namespace.add_task(PlotTask(loaded))
     problems = [f"job {key!r} cannot run: {error}" for key, error in lines.problems.items()]
     hooked = hooks.install(problems=problems)
     for problem in problems:
@@ -87,7 +97,9 @@ def invoke_arguments(command: Command) -> list[Argument]:
     command's parser comes from."""
     arguments = []
     for flag in command.flags:
+        # A one-letter flag (plot's x) is its own short flag: Invoke spells it -x alone.
         names = [flag.name.replace("_", "-"), *([flag.short] if flag.short else [])]
+        names = list(dict.fromkeys(names))
         if flag.kind in ("switch", "negatable"):
             kind: Any = bool
             default: Any = flag.kind == "negatable"
@@ -231,6 +243,26 @@ class ForgetTask(_HydraflowTask):
             code = app.forget(self.loaded.check(), options, usage=self.usage)
         if code:
             raise Exit(code=code)
+
+
+class PlotTask(_HydraflowTask):
+    """``invoke plot``: a metric of a job's runs against a parameter, as a picture. Named
+    ``hydraflow-plot`` when a job already has the name."""
+
+    hydraflow_command = PLOT
+
+    def __init__(self, loaded: Config) -> None:
+        self.loaded = loaded
+        name = "hydraflow-plot" if "plot" in loaded.jobs else "plot"
+        self.usage = f"invoke {name} --job JOB -x KEY -y METRIC"
+        super().__init__(name, "Plot a metric of a job's runs against a parameter.")
+
+    def _call(self, c: Context, **flags: Any) -> None:
+        from hydraflow import app
+
+        with endings_for_invoke():
+            options = PlotOptions.parse(flags)
+            app.plot(self.loaded.check(), options, usage=self.usage)
 
 
 def _dry(c: Context) -> bool:

@@ -56,7 +56,7 @@ def test_list_shows_every_job_with_help(project: Project) -> None:
     assert "Train all models" in result.stdout
     listed = json.loads(project.invoke_here("--list", "--list-format=json").stdout)
     helps = {t["name"]: t["help"] for t in listed["tasks"]}
-    assert set(helps) == {"train", "eval-all", "big-sweep", "results", "forget"}
+    assert set(helps) == {"train", "eval-all", "big-sweep", "results", "forget", "plot"}
     assert helps["train"] == "Train all models"
     assert helps["eval-all"].endswith("record.py · 0 sets · 1 batch")
     assert helps["big-sweep"].endswith("· 1 set · 10000 batches")

@@ -207,6 +207,41 @@ class Runs(Sequence[Run]):
         params, metrics = titles(self._runs)
         return ["job", "status", *params.values(), *metrics.values(), "started", "duration", "dir"]
 
+    def plot(
+        self,
+        x: str,
+        y: str,
+        hue: str | None = None,
+        kind: str = "line",
+        ax: Any = None,
+        *,
+        z: str | None = None,
+        agg: str = "mean",
+        logx: bool | None = None,
+        logy: bool = False,
+    ) -> Any:
+        """The runs drawn on a matplotlib Axes (``ax``, else a new figure's), which it
+        returns: ``y`` against ``x``, a line per ``hue`` value with the ``agg`` (mean,
+        median, min, max) ± std of the runs that share x; ``kind="scatter"``, every run;
+        ``kind="heatmap"``, ``z`` over ``x`` and ``y``. As ``hydraflow plot`` draws them
+        (``pip install 'hydraflow[plot]'``); a key no run has is a ValueError."""
+        from hydraflow.analysis.figure import draw, require
+        from hydraflow.analysis.plots import PlotRequest
+        from hydraflow.analysis.series import prepare
+        from hydraflow.errors import HydraflowError
+
+        require("Runs.plot()")
+        request = PlotRequest(x, y, z, hue, kind, agg, logx, logy)
+        try:
+            made = prepare(self._runs, request, self.goals)
+        except HydraflowError as error:
+            raise ValueError(str(error)) from None
+        if ax is None:
+            from matplotlib import pyplot
+
+            _, ax = pyplot.subplots()
+        return draw(made, ax)
+
     def param_keys(self) -> list[str]:
         return param_keys(self._runs)
 
