@@ -16,7 +16,7 @@ from hydraflow.events import (
     Notice,
     Preview,
 )
-from hydraflow.report import duration
+from hydraflow.reporting import duration
 from hydraflow.statuses import BatchStatus
 from hydraflow.tally import Tally
 

@@ -14,7 +14,7 @@ from hydraflow.events import (
     Notice,
     Preview,
 )
-from hydraflow.report import (
+from hydraflow.reporting import (
     duration,
     failure_block,
     outputs_line,
