@@ -60,6 +60,9 @@ class PoolSettings:
     devices: tuple[str, ...] = ()
     grace: float = GRACE_SECONDS
     env: Mapping[str, str] = field(default_factory=dict)
+    # A batch that succeeds sets the failures back to none: the limit counts them in a row
+    # (a search, whose failed trials are part of searching, stops only at a run of them).
+    in_a_row: bool = False
     # The runs of a batch that exited 0 that left no record of success, given how many
     # Hydra announced: exit 0 alone is no proof that every run ran.
     unrecorded: Callable[[Launch, int], tuple[int, ...]] | None = None
@@ -317,6 +320,8 @@ class Pool:
 
     def _report(self, finished: BatchFinished, launch: Launch) -> None:
         """Say how an attempt ended, decide on a retry, and stop launches past the limit."""
+        if finished.status == BatchStatus.OK and self.settings.in_a_row:
+            self._failures = 0
         if finished.status != BatchStatus.OK:
             can_retry = (
                 finished.status in (BatchStatus.FAILED, BatchStatus.TIMEOUT, BatchStatus.INCOMPLETE)
