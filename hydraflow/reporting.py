@@ -24,7 +24,7 @@ _HINTS = re.compile(r"^(?:To append to your config use|full_key:|reference_type=
 
 def status_text(finished: BatchFinished) -> str:
     """``ok``, ``failed (exit 2)``, ``killed by SIGKILL``, ``timed out after 1m30s``, …"""
-    if finished.status in (BatchStatus.OK, BatchStatus.INTERRUPTED):
+    if finished.status in (BatchStatus.OK, BatchStatus.INTERRUPTED, BatchStatus.PRUNED):
         text = str(finished.status)
     elif finished.status == BatchStatus.TIMEOUT:
         # The limit the user set; the time the batch took to stop is shown beside it.
@@ -86,6 +86,7 @@ def summary_line(summary: Summary) -> str:
         (BatchStatus.FAILED, "failed"),
         (BatchStatus.TIMEOUT, "timed out"),
         (BatchStatus.INCOMPLETE, "incomplete"),
+        (BatchStatus.PRUNED, "pruned"),
         (BatchStatus.INTERRUPTED, "interrupted"),
     ):
         if count := summary.count(status):

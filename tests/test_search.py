@@ -79,7 +79,11 @@ class Outcome:
 
 
 def search(
-    root: Path, behaviour: Behaviour | None = None, config: Config | None = None, **flags: object
+    root: Path,
+    behaviour: Behaviour | None = None,
+    config: Config | None = None,
+    before: Callable[[tuple[str, ...], dict[str, str]], None] | None = None,
+    **flags: object,
 ) -> Outcome:
     """Run job ``tune`` with fake trials that write their loss as a run would."""
     config = config or project(root)
@@ -92,6 +96,8 @@ def search(
         run.mkdir(parents=True)
         x = float(overrides["+x"])
         (run / "metrics.json").write_text(json.dumps({"loss": (x - 2) ** 2}))
+        if before is not None:
+            before(argv, env)
         return behaviour(overrides)
 
     starter = FakeStarter(clock, script_for)
@@ -280,3 +286,49 @@ def test_a_missing_optuna_names_the_install_command(
     monkeypatch.setitem(sys.modules, "optuna", None)
     with pytest.raises(UsageError, match=r"pip install 'hydraflow\[search\]'"):
         search(tmp_path)
+
+
+# -- pruning ------------------------------------------------------------------------------------
+
+
+def test_a_trial_the_pruner_stops_is_stopped_and_told_pruned(tmp_path: Path) -> None:
+    # Every trial reports its loss at steps 0..4 at once, then runs 10 s: once five have
+    # completed (the median pruner's start), a worse one is stopped at its next look.
+    def reporting(overrides: dict[str, str]) -> Script:
+        return Script(ends_at=10.0)
+
+    config = project(tmp_path, trials=14)
+
+    def script_for_reports(argv: tuple[str, ...], env: dict[str, str]) -> None:
+        x = float(words(argv)["+x"])
+        path = Path(env["HYDRAFLOW_REPORTS"]) / f"{env['HYDRAFLOW_BATCH']}.jsonl"
+        with open(path, "a") as handle:
+            for step in range(5):
+                handle.write(json.dumps({"step": step, "value": (x - 2) ** 2}) + "\n")
+
+    outcome = search(tmp_path, reporting, config=config, jobs=2, before=script_for_reports)
+    assert outcome.code == ExitStatus.OK
+    pruned = [f for f in outcome.events.of(BatchFinished) if f.status == BatchStatus.PRUNED]
+    assert pruned
+    assert all(f.duration < 1.0 for f in pruned)  # stopped at once, not after 10 s
+    state = optuna.trial.TrialState
+    trials = trials_of(tmp_path)
+    assert len(trials) == 14
+    numbers = {int(f.batch.trial.rpartition("#")[2]) for f in pruned}
+    assert {t.number for t in trials if t.state == state.PRUNED} == numbers
+    assert "pruned" in summary_line(outcome.summary)
+
+
+def test_report_does_nothing_outside_a_search(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hydraflow
+
+    monkeypatch.delenv("HYDRAFLOW_REPORTS", raising=False)
+    hydraflow.report(1, 0.5)  # no error, no file
+    monkeypatch.setenv("HYDRAFLOW_REPORTS", str(tmp_path))
+    monkeypatch.setenv("HYDRAFLOW_BATCH", "7")
+    hydraflow.report(2, 0.25)
+    hydraflow.report(3, float("nan"))
+    assert (tmp_path / "7.jsonl").read_text() == '{"step": 2, "value": 0.25}\n'
+    assert list(tmp_path.iterdir()) == [tmp_path / "7.jsonl"]

@@ -155,3 +155,38 @@ def test_failed_trials_are_told_failed_and_the_search_finishes(project: Project)
     assert failed == {t.number for t in trials if t.params["+x"] < 0}
     assert failed  # the seed gives some x below 0
     assert len(trials) == 6
+
+
+PRUNED_APP = """\
+import time
+import hydra
+import hydraflow
+
+@hydra.main(version_base=None, config_path=None)
+def main(cfg):
+    x = float(cfg.x)
+    for step in range(8):
+        hydraflow.report(step, (x - 2) ** 2 + 1 / (step + 1))
+        time.sleep(0.15)
+    return {"loss": (x - 2) ** 2}
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_pruned_trial_is_stopped_and_recorded_as_pruned(project: Project) -> None:
+    setup(project, trials=12, warm=True)
+    project.write("app.py", PRUNED_APP)
+    ran = project.here("run", "tune", "-j", "2")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    trials = study_trials(project.root)
+    state = optuna.trial.TrialState
+    pruned = [t for t in trials if t.state == state.PRUNED]
+    assert pruned, [t.state for t in trials]
+    assert all(t.intermediate_values for t in pruned)
+    assert len([t for t in trials if t.state in (state.COMPLETE, state.PRUNED)]) == 12
+    assert f"{len(pruned)} pruned" in ran.stdout
+    # stopped before its 8 steps (1.2 s): the pruned run never returned its loss
+    listed = json.loads(project.here("results", "tune", "--json").stdout)
+    assert sum(row["status"] == "pruned" for row in listed) == len(pruned)

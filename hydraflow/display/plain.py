@@ -55,7 +55,7 @@ def closing_lines(event: ExecutionFinished, rerun: str | None) -> list[str]:
     if summary.broken:
         lines.append(f"error: {summary.broken}")
     for failure in summary.failures:
-        if failure.status != BatchStatus.INTERRUPTED:
+        if failure.status not in (BatchStatus.INTERRUPTED, BatchStatus.PRUNED):
             # A failed trial is not run again by --resume (the study goes on): its own command is.
             lines += failure_block(failure, None if summary.search else rerun)
     if where := outputs_line(summary.outputs):

@@ -23,8 +23,9 @@ from hydraflow.engine.launches import (
     Unclaimed,
     workers_and_devices,
 )
-from hydraflow.engine.pool import Pool, PoolSettings
+from hydraflow.engine.pool import Pool
 from hydraflow.engine.running import Launch
+from hydraflow.engine.settings import PoolSettings
 from hydraflow.engine.starters import Starter
 from hydraflow.engine.warm import probe_app, starter_for
 from hydraflow.engine.watchdog import Watchdog
@@ -183,6 +184,8 @@ class Execution:
         # Batches start in the project's folder, wherever the user called from.
         with contextlib.chdir(self.root), self.runtime.guard() as guard:
             env = {**guard.env, **record_env(job, os.environ), **_unbuffered(os.environ)}
+            if self.trials is not None:  # where a trial's hydraflow.report() writes
+                env.update(self.trials.environment())
             start = self.runtime.starter_for(
                 app, {**os.environ, **env}, self.root, self.notice, job.warm, options.timeout
             )
@@ -198,6 +201,7 @@ class Execution:
                     workers=workers,
                     failure_limit=options.search_failure_limit if trials else options.failure_limit,
                     in_a_row=trials is not None,
+                    watch=trials.watch if trials is not None else None,
                     timeout=options.timeout,
                     retries=options.retries,
                     devices=devices,

@@ -11,24 +11,40 @@ told before the pool asks again, so the next trial already knows it.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from hydraflow.analysis.reading import TooMany, numbers, read_metrics
 from hydraflow.config import Job
 from hydraflow.config.search import Search
 from hydraflow.errors import ConfigError
 from hydraflow.events import BatchFinished, Event, TrialTold
+from hydraflow.ids import new_id
 from hydraflow.plan import Batch
+from hydraflow.pruning import REPORTS
 from hydraflow.run_record import read_record
 from hydraflow.search.study import LOST, Study, open_study, study_name
 from hydraflow.statuses import BatchStatus
 from hydraflow.sweep.space import Choice, Dimension, Interval, Space, number_text
 
 Place = tuple[int, tuple[int, ...]]
+
+
+class Launched(Protocol):
+    """A launch as the pool hands it to ``watch``: only its batch is read."""
+
+    @property
+    def batch(self) -> Batch: ...
+
+
+L = TypeVar("L", bound=Launched)
+REPORTS_DIR = os.path.join(".hydraflow", "reports")
 
 
 def check_bases(job: Job, bases: Sequence[Batch]) -> None:
@@ -107,6 +123,10 @@ class Trials:
     _running: dict[Place, tuple[Study, int]] = field(default_factory=dict)
     _index: int = 0
     _said: bool = False
+    # Where trials' hydraflow.report() lines arrive, and how far each file is read.
+    reports: Path = field(default_factory=lambda: Path(REPORTS_DIR) / new_id())
+    _read: dict[Place, int] = field(default_factory=dict)
+    _pruned: set[Place] = field(default_factory=set)
 
     @classmethod
     def open(
@@ -125,7 +145,7 @@ class Trials:
             (base, open_study(root, search, goal, study_name(job.key, base.each), resume=resume))
             for base in bases
         ]
-        return cls(job, root, studies, emit, notice)
+        return cls(job, root, studies, emit, notice, reports=root / REPORTS_DIR / new_id())
 
     @property
     def left(self) -> int:
@@ -144,6 +164,51 @@ class Trials:
                 self._index += 1
                 self._running[batch.place] = (study, number)
                 yield batch
+
+    def environment(self) -> dict[str, str]:
+        """What a trial's batch needs for ``hydraflow.report`` to reach this process."""
+        self.reports.mkdir(parents=True, exist_ok=True)
+        return {REPORTS: str(self.reports)}
+
+    def watch(self, launches: Sequence[L]) -> list[L]:
+        """The running trials whose new reports make Optuna's pruner say stop."""
+        pruned = []
+        for launch in launches:
+            place = launch.batch.place
+            found = self._running.get(place)
+            if found is None or place in self._pruned:
+                continue
+            study, number = found
+            trial = study.asked.get(number)
+            reported = self._new_reports(place, launch.batch.index)
+            if trial is None or not reported:
+                continue
+            for step, value in reported:
+                trial.report(value, step)
+            if trial.should_prune():
+                self._pruned.add(place)
+                pruned.append(launch)
+        return pruned
+
+    def _new_reports(self, place: Place, index: int) -> list[tuple[int, float]]:
+        """The whole lines written to the batch's report file since it was last read."""
+        path = self.reports / f"{index}.jsonl"
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(self._read.get(place, 0))
+                data = handle.read(1 << 20)
+        except OSError:
+            return []
+        whole = data[: data.rfind(b"\n") + 1]
+        self._read[place] = self._read.get(place, 0) + len(whole)
+        found = []
+        for line in whole.splitlines():
+            try:
+                item = json.loads(line)
+                found.append((int(item["step"]), float(item["value"])))
+            except (ValueError, KeyError, TypeError):
+                continue  # not a line hydraflow.report wrote: the app's own business
+        return found
 
     def handle(self, event: Event) -> None:
         if not isinstance(event, BatchFinished) or event.retrying:
@@ -172,6 +237,8 @@ class Trials:
     def _outcome(self, event: BatchFinished, number: int) -> tuple[str, float | None]:
         if event.status == BatchStatus.INTERRUPTED:
             return LOST, None
+        if event.status == BatchStatus.PRUNED or event.batch.place in self._pruned:
+            return "pruned", None
         if event.status != BatchStatus.OK:
             return "failed", None
         value = metric_of(run_dir(self.root / event.sweep_dir), self.job)
@@ -194,6 +261,7 @@ class Trials:
         for _, study in self.studies:
             for number in list(study.asked):
                 study.tell(number, LOST)
+        shutil.rmtree(self.reports, ignore_errors=True)
 
 
 def _search(job: Job) -> Search:
