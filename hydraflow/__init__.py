@@ -7,11 +7,21 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hydraflow.analysis import results
+    from hydraflow.pruning import report
     from hydraflow.sweep import SweepError, collect, count, expand
     from hydraflow.tasks import collection
 
 __version__ = "0.1.0"
-__all__ = ["SweepError", "__version__", "collect", "collection", "count", "expand", "results"]
+__all__ = [
+    "SweepError",
+    "__version__",
+    "collect",
+    "collection",
+    "count",
+    "expand",
+    "report",
+    "results",
+]
 
 # Imported on first use: a tasks.py that only lists jobs pays for neither the
 # sweep engine nor anything else it does not touch.
@@ -22,6 +32,7 @@ _LAZY = {
     "expand": "hydraflow.sweep",
     "collection": "hydraflow.tasks",
     "results": "hydraflow.analysis",
+    "report": "hydraflow.pruning",
 }
 
 

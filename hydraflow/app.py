@@ -184,7 +184,7 @@ def _say(text: str) -> None:
 
 def _tell_choice(choice: Choice) -> None:
     """What the choice leaves out, on stderr: runs of a batch running now, or everything."""
-    from hydraflow.report import plural
+    from hydraflow.reporting import plural
 
     for problem in choice.problems:
         _say(f"warning: {problem}")
@@ -198,7 +198,7 @@ def _tell_choice(choice: Choice) -> None:
 
 def _asked(choice: Choice, options: ForgetOptions) -> str:
     """``forget 3 runs of train and delete their folders``."""
-    from hydraflow.report import plural
+    from hydraflow.reporting import plural
 
     deleting = " and delete their folders" if options.delete else ""
     return f"forget {plural(len(choice.runs), 'run')} of {choice.job}{deleting}"
@@ -207,7 +207,7 @@ def _asked(choice: Choice, options: ForgetOptions) -> str:
 def _consequences(choice: Choice) -> str:
     """What else follows, each part after ``; ``: batches left without a run, and the older
     attempts ``results`` shows once the latest are forgotten."""
-    from hydraflow.report import plural
+    from hydraflow.reporting import plural
 
     said = ""
     if choice.whole:
@@ -247,7 +247,7 @@ def _can_ask() -> bool:
 
 
 def _done(choice: Choice, outcome: Outcome, delete: bool) -> str:
-    from hydraflow.report import plural
+    from hydraflow.reporting import plural
 
     line = f"forgot {plural(outcome.forgotten, 'run')} of {choice.job}"
     if outcome.batches:

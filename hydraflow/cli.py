@@ -260,7 +260,7 @@ def _run(namespace: argparse.Namespace, extra: list[str]) -> int:
 def _show(namespace: argparse.Namespace, extra: list[str]) -> int:
     import yaml
 
-    from hydraflow.report import plural
+    from hydraflow.reporting import plural
 
     loaded = _config(namespace)
     jobs = [loaded.job(namespace.job)] if namespace.job else list(loaded.jobs.values())

@@ -27,6 +27,8 @@ class ExecutionStarted:
     runs: int
     workers: int
     skipped: int = 0
+    # A search: its batches are trials, whose failures are part of searching.
+    search: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,30 @@ class BatchFinished:
         return self.ended - self.started
 
 
+@dataclass(frozen=True)
+class TrialTold:
+    """A search told Optuna how a trial ended; its study's progress and best so far."""
+
+    study: str
+    trial: int  # Optuna's number of the trial in its study
+    state: str  # complete, pruned, failed, or lost (stopped with the search: not counted)
+    value: float | None
+    finished: int  # the study's finished trials, counted towards ``wanted``
+    wanted: int
+    metric: str
+    best: float | None = None
+    best_trial: int | None = None
+
+    def line(self) -> str:
+        """``trial 17/40, best loss 0.0612 (#12)``."""
+        best = (
+            ""
+            if self.best is None
+            else f", best {self.metric} {self.best:.4g} (#{self.best_trial})"
+        )
+        return f"trial {self.finished}/{self.wanted}{best}"
+
+
 class StopReason(StrEnum):
     INTERRUPT = "interrupt"  # Ctrl-C or SIGTERM
     OUTPUT_CLOSED = "output closed"  # whoever read the output went away
@@ -146,6 +172,9 @@ class Summary:
     ended: float = 0.0
     outputs: tuple[str, ...] = field(default=())  # sweep dirs, in the order they started
     handler: tuple[str, int] | None = None  # submit jobs: the handler and its exit status
+    # A search: failed trials are part of it; only one stopped short (--max-failures) fails.
+    search: bool = False
+    studies: tuple[TrialTold, ...] = ()  # a search: the last word of each study
 
     def count(self, status: BatchStatus) -> int:
         return sum(f.status == status for f in self.failures)
@@ -160,6 +189,8 @@ class Summary:
             return ExitStatus.OUTPUT_CLOSED
         if self.interrupted:
             return ExitStatus.INTERRUPTED
+        if self.search and not self.broken:
+            return ExitStatus.FAILED if self.not_started else ExitStatus.OK
         return ExitStatus.FAILED if self.failures or self.broken else ExitStatus.OK
 
 
@@ -177,6 +208,7 @@ Event = (
     | BatchOutput
     | RunsLaunched
     | BatchFinished
+    | TrialTold
     | Stopped
     | Problem
     | HandlerFinished

@@ -142,6 +142,9 @@ def parse_keys(text: str) -> tuple[str, ...]:
     return tuple(key.strip() for key in text.split(",") if key.strip())
 
 
+# A search stops after this many failed trials in a row: its app is broken, not its luck.
+SEARCH_FAILURES = 5
+
 RUN = Command(
     "run",
     "run a job",
@@ -158,7 +161,14 @@ RUN = Command(
             "j",
         ),
         Flag("keep_going", "switch", "run every batch even after failures", short="k"),
-        Flag("max_failures", "value", "stop launching batches after K failures", whole(1), "K"),
+        Flag(
+            "max_failures",
+            "value",
+            f"stop launching batches after K failures (a search: K in a row, default"
+            f" {SEARCH_FAILURES})",
+            whole(1),
+            "K",
+        ),
         Flag(
             "timeout",
             "value",
@@ -326,6 +336,14 @@ class RunOptions:
         if self.max_failures is not None:
             return self.max_failures
         return None if self.keep_going else 1
+
+    @property
+    def search_failure_limit(self) -> int | None:
+        """How many failed trials in a row stop a search: ``--max-failures``, else
+        ``SEARCH_FAILURES``; ``-k`` alone lets it go on whatever fails."""
+        if self.max_failures is not None:
+            return self.max_failures
+        return None if self.keep_going else SEARCH_FAILURES
 
 
 @dataclass(frozen=True)

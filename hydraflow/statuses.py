@@ -23,6 +23,8 @@ class BatchStatus(StrEnum):
     # Exited 0, but some of its runs left no record that they succeeded (the task
     # called sys.exit or os._exit, or the process was cut short from within).
     INCOMPLETE = "incomplete"
+    # A search's trial stopped on purpose: Optuna's pruner said its values were poor.
+    PRUNED = "pruned"
     # Beside those endings, how a ledger row can stand.
     RUNNING = "running"
     QUEUED = "queued"
@@ -69,6 +71,7 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"
     TIMEOUT = "timeout"
     LOST = "lost"
+    PRUNED = "pruned"
 
     @classmethod
     def of_batch(cls, status: BatchStatus) -> RunStatus:
@@ -80,6 +83,7 @@ _RUN_OF_BATCH = {
     BatchStatus.OK: RunStatus.OK,
     BatchStatus.INTERRUPTED: RunStatus.INTERRUPTED,
     BatchStatus.TIMEOUT: RunStatus.TIMEOUT,
+    BatchStatus.PRUNED: RunStatus.PRUNED,
     BatchStatus.LOST: RunStatus.LOST,
     BatchStatus.RUNNING: RunStatus.RUNNING,
     BatchStatus.QUEUED: RunStatus.RUNNING,

@@ -24,6 +24,7 @@ from hydraflow.events import (
     Stopped,
     StopReason,
     Summary,
+    TrialTold,
 )
 from hydraflow.plan import Batch
 from hydraflow.statuses import BatchStatus, ExitStatus, Skip
@@ -71,6 +72,9 @@ class Tally:
         self.broken = ""
         self.outputs: list[str] = []
         self.handler: tuple[str, int] | None = None
+        self.search = False
+        self.trial: TrialTold | None = None  # the last trial a search told
+        self.studies: dict[str, TrialTold] = {}
 
     def begin(self, batches: int, runs: int, skipped: int, started: float) -> None:
         """What the execution plans, as it starts."""
@@ -109,6 +113,9 @@ class Tally:
         elif isinstance(event, ExecutionStarted):
             self.job, self.batches, self.runs = event.job, event.batches, event.runs
             self.skipped = event.skipped
+            self.search = event.search
+        elif isinstance(event, TrialTold):
+            self.trial = self.studies[event.study] = event
         elif isinstance(event, Stopped):
             self.stopping = True
             self.output_closed = self.output_closed or event.reason == StopReason.OUTPUT_CLOSED
@@ -167,4 +174,6 @@ class Tally:
             ended=ended,
             outputs=tuple(self.outputs),
             handler=self.handler,
+            search=self.search,
+            studies=tuple(self.studies.values()),
         )

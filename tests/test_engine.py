@@ -32,7 +32,7 @@ from hydraflow.events import (
 )
 from hydraflow.flags import RunOptions
 from hydraflow.ledger import LEDGER, Ledger, Runner
-from hydraflow.report import summary_line
+from hydraflow.reporting import summary_line
 from hydraflow.statuses import BatchStatus, ExitStatus, Skip
 
 START = 1000.0

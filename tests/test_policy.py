@@ -24,7 +24,7 @@ from hydraflow.plan import (
     no_match,
     override_key,
 )
-from hydraflow.report import (
+from hydraflow.reporting import (
     cause_of,
     failure_block,
     outputs_line,

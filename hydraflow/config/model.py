@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
+from hydraflow.config.search import Search
 from hydraflow.config.source import Place, plain
 from hydraflow.errors import ConfigError, UsageError, did_you_mean
 from hydraflow.modes import Mode
@@ -145,6 +146,8 @@ class Job:
     # The metric that says which run is best, and which way (None: no run is best).
     metric: str | None = None
     goal: Goal | None = None
+    # A search job: its batches are Optuna's trials, one Hydra run each (None: a grid).
+    search: Search | None = None
 
     @cached_property
     def raw(self) -> Any:
@@ -154,6 +157,8 @@ class Job:
     def check(self) -> None:
         for job_set in self.sets:
             job_set.check()
+        if self.search is not None:
+            _ = self.search.space
 
     def line_of(self, key: str) -> int:
         """The line of one of the job's keys; the job's own line when it has none."""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from hydraflow.config.model import DEFAULT_METRICS, Config, Goal, Job, JobSet
+from hydraflow.config.search import SEARCH_KEYS, Pruner, Sampler, Search
 from hydraflow.config.source import check_aliases, compose, is_null, line, place, read
 from hydraflow.config.values import Values, kind
 from hydraflow.errors import ConfigError, did_you_mean, shown
@@ -18,13 +20,14 @@ from hydraflow.modes import MODES, Mode
 JOB_KEYS = (
     *MODES,
     *("name", "help", "add", "sets", "parallel", "devices", "record", "metrics", "warm", "check"),
-    *("metric", "goal"),
+    *("metric", "goal", "search"),
 )
 SET_KEYS = ("each", "all", "zip", "add")
 # Invoke turns job names into task names; a '.' would break every invoke command.
 JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 
 Entries = dict[str, tuple[yaml.Node, yaml.Node]]
+E = TypeVar("E", bound=StrEnum)
 
 
 def load(path: Path) -> Config:
@@ -129,6 +132,9 @@ class _Reader:
             k: self.values.text(entries[k][1], k) for k in ("name", "help", "add") if k in entries
         }
         sets_node = entries["sets"][1] if "sets" in entries else None
+        sets = tuple(self.sets(sets_node)) if sets_node is not None else ()
+        goal = self.goal(key, node, entries)
+        search = self.search(key, entries, mode, goal, sets) if "search" in entries else None
         return Job(
             key=key,
             name=text.get("name") or key,
@@ -138,7 +144,7 @@ class _Reader:
             add=tuple(
                 self.values.words(text.get("add", ""), entries.get("add", (node, node))[1], "add")
             ),
-            sets=tuple(self.sets(sets_node)) if sets_node is not None else (),
+            sets=sets,
             help=" ".join(text.get("help", "").split()),
             parallel=self.values.whole(entries["parallel"][1], "parallel")
             if "parallel" in entries
@@ -154,7 +160,8 @@ class _Reader:
             check_config=self.values.boolean(entries["check"][1], "check")
             if "check" in entries
             else True,
-            **self.goal(key, node, entries),
+            **goal,
+            search=search,
             line=line(node),
             node=node,
             path=self.path,
@@ -180,6 +187,79 @@ class _Reader:
             choices = _choices([g.value for g in Goal])
             raise self.error(f"goal must be {choices}, not {shown(goal)}", goal_node)
         return {"metric": metric, "goal": Goal(goal)}
+
+    def search(
+        self,
+        key: str,
+        entries: Mapping[str, tuple[yaml.Node, yaml.Node]],
+        mode: Mode,
+        goal: Mapping[str, Any],
+        sets: tuple[JobSet, ...],
+    ) -> Search:
+        """``search:``: trials of Optuna's, run by hydraflow's pool, for a run or call job
+        that says which metric to ``goal``."""
+        key_node, node = entries["search"]
+        if not mode.uses_pool:
+            raise self.error(
+                f"search is for run and call jobs: the batches of a {mode} job are started by"
+                " its handler, so no trial could be asked for when a worker frees",
+                key_node,
+            )
+        if not goal:
+            raise self.error(
+                f"job {key!r} searches but names no metric: add metric: and goal:"
+                " (metric: loss, goal: minimize)",
+                key_node,
+            )
+        for job_set in sets:
+            if job_set.all.strip():
+                raise ConfigError(
+                    "a search's trial is one Hydra run: all: would sweep inside it"
+                    " (each: makes one study per combination)",
+                    self.path,
+                    job_set.places["all"].line if "all" in job_set.places else job_set.line,
+                )
+        fields = self.mapping(node, "search")
+        self.known(fields, SEARCH_KEYS, "search")
+        for needed in ("trials", "space"):
+            if needed not in fields:
+                raise self.error(f"search needs {needed}:", key_node)
+        space_node = fields["space"][1]
+        space = self.values.text(space_node, "space")
+        if not space.strip():
+            raise self.error("space is empty: name a key to search", space_node)
+        return Search(
+            trials=self.values.whole(fields["trials"][1], "trials"),
+            space_text=space,
+            sampler=self.choice(fields, "sampler", Sampler, Sampler.TPE),
+            seed=self.values.number(fields["seed"][1], "seed", "a whole number")
+            if "seed" in fields
+            else None,
+            pruner=self.choice(fields, "pruner", Pruner, Pruner.MEDIAN),
+            path=self.path,
+            line=line(key_node),
+            place=place(space_node, self.text, space),
+        )
+
+    def choice(
+        self,
+        fields: Mapping[str, tuple[yaml.Node, yaml.Node]],
+        key: str,
+        kind: type[E],
+        default: E,
+    ) -> E:
+        """One of an enum's words, or its default when the key is not there."""
+        if key not in fields:
+            return default
+        value_node = fields[key][1]
+        word = self.values.text(value_node, key)
+        words = [str(member) for member in kind]
+        if word not in words:
+            hint = did_you_mean(word, words)
+            raise self.error(
+                f"{key} must be {_choices(words)}, not {shown(word)}{hint}", value_node
+            )
+        return kind(word)
 
     def warm(
         self, entries: Mapping[str, tuple[yaml.Node, yaml.Node]], mode: Mode

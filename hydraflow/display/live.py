@@ -16,7 +16,7 @@ from hydraflow.events import (
     Notice,
     Preview,
 )
-from hydraflow.report import duration
+from hydraflow.reporting import duration
 from hydraflow.statuses import BatchStatus
 from hydraflow.tally import Tally
 
@@ -82,6 +82,8 @@ class LiveDisplay:
         )
         bar.add_row(progress_bar, text)
         lines: list[Any] = [bar]
+        if t.trial is not None:
+            lines.append(Text(f"  {t.trial.line()}", style="bold"))
         for running in list(t.running.values()):  # Rich draws from a thread of its own
             batch = running.batch
             runs = f"  run {running.launched}/{batch.runs}" if batch.runs > 1 else ""

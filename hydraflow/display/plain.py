@@ -13,13 +13,15 @@ from hydraflow.events import (
     ExecutionStarted,
     Notice,
     Preview,
+    TrialTold,
 )
-from hydraflow.report import (
+from hydraflow.reporting import (
     duration,
     failure_block,
     outputs_line,
     plural,
     status_text,
+    study_lines,
     summary_line,
 )
 from hydraflow.statuses import BatchStatus
@@ -29,6 +31,9 @@ from hydraflow.tally import Tally
 def header(event: ExecutionStarted) -> str:
     """``train: 4 batches, 12 runs, 2 at once (1 skipped, done before)``."""
     at_once = f", {event.workers} at once" if event.workers > 1 else ""
+    if event.search:
+        done = f" ({event.skipped} done before)" if event.skipped else ""
+        return f"{event.job}: {plural(event.batches, 'trial')}{at_once}{done}"
     skipped = f" ({event.skipped} skipped, done before)" if event.skipped else ""
     runs = plural(event.runs, "run")
     return f"{event.job}: {plural(event.batches, 'batch')}, {runs}{at_once}{skipped}"
@@ -46,11 +51,13 @@ def closing_lines(event: ExecutionFinished, rerun: str | None) -> list[str]:
     outputs."""
     summary = event.summary
     lines = [line] if (line := summary_line(summary)) else []
+    lines += study_lines(summary)
     if summary.broken:
         lines.append(f"error: {summary.broken}")
     for failure in summary.failures:
-        if failure.status != BatchStatus.INTERRUPTED:
-            lines += failure_block(failure, rerun)
+        if failure.status not in (BatchStatus.INTERRUPTED, BatchStatus.PRUNED):
+            # A failed trial is not run again by --resume (the study goes on): its own command is.
+            lines += failure_block(failure, None if summary.search else rerun)
     if where := outputs_line(summary.outputs):
         lines.append(where)
     if summary.interrupted and rerun and not summary.output_closed:
@@ -92,6 +99,8 @@ class PlainDisplay:
             self._line(finished_line(event, self.tally.batches_done, self.tally.batches))
         elif isinstance(event, ExecutionStarted):
             self._line(header(event))
+        elif isinstance(event, TrialTold):
+            self._line(event.line())
         elif isinstance(event, Notice):
             if self.aside is not None:
                 self.aside.write(f"hydraflow: {event.text}\n")

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from typing import IO, Any
 
 from hydraflow.analysis.formats import printable as safe
-from hydraflow.report import log_text, recorded_text
+from hydraflow.reporting import log_text, recorded_text
 from hydraflow.status import STATES, JobStatus
 from hydraflow.statuses import BatchStatus
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from hydraflow.attempts import AttemptLog
 from hydraflow.config import Config, Job
@@ -17,9 +17,15 @@ from hydraflow.engine.broadcast import Broadcast
 from hydraflow.engine.check import Checked
 from hydraflow.engine.check import probe as probe_config
 from hydraflow.engine.clock import SYSTEM_CLOCK, Clock
-from hydraflow.engine.launches import Claiming, Launcher, Unclaimed, workers_and_devices
-from hydraflow.engine.pool import Pool, PoolSettings
+from hydraflow.engine.launches import (
+    Claiming,
+    Launcher,
+    Unclaimed,
+    workers_and_devices,
+)
+from hydraflow.engine.pool import Pool
 from hydraflow.engine.running import Launch
+from hydraflow.engine.settings import PoolSettings
 from hydraflow.engine.starters import Starter
 from hydraflow.engine.warm import probe_app, starter_for
 from hydraflow.engine.watchdog import Watchdog
@@ -34,6 +40,9 @@ from hydraflow.plan import Batch, Counts, Extras, Plan, new_sweep_dir, record_en
 from hydraflow.resume import Resume, unrecorded_runs
 from hydraflow.statuses import BatchStatus
 from hydraflow.tally import Tally
+
+if TYPE_CHECKING:
+    from hydraflow.search.trials import Trials
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,8 @@ class Execution:
     attempts: AttemptLog | None = None
     # the check before launch composed every batch: a warm child need not compose it twice
     checked: Checked | None = None  # what the check before launch found, when it ran
+    # A search job's trials: the batches the pool runs, asked as slots free.
+    trials: Trials | None = None
     plan: Plan = field(init=False)
     counts: Counts = field(init=False)
     tally: Tally = field(init=False)
@@ -136,6 +147,11 @@ class Execution:
     def preview_batches(self, line_of: LineOf) -> None:
         """A command per batch, a comment per batch skipped, and a comment before each
         run that is run again alone (its batch partly succeeded)."""
+        if self.trials is not None or self.job.search is not None:
+            from hydraflow.search.preview import preview_search
+
+            preview_search(self, line_of)
+            return
         for batch, skipped in self.plan.entries():
             if skipped:
                 self.show(f"# skipped, succeeded before: {batch.label}")
@@ -171,19 +187,24 @@ class Execution:
         # Batches start in the project's folder, wherever the user called from.
         with contextlib.chdir(self.root), self.runtime.guard() as guard:
             env = {**guard.env, **record_env(job, os.environ), **_unbuffered(os.environ)}
+            if self.trials is not None:  # where a trial's hydraflow.report() writes
+                env.update(self.trials.environment())
             start = self.runtime.starter_for(
                 app, {**os.environ, **env}, self.root, self.notice, job.warm, options.timeout
             )
             try:
+                counts, trials = self.counts, self.trials
                 self.emit(
                     ExecutionStarted(
-                        job.key, self.counts.to_run, self.counts.runs, workers, self.counts.skipped
+                        job.key, counts.to_run, counts.runs, workers, counts.skipped, bool(trials)
                     )
                 )
                 self.claims.guard(guard.pid)
                 settings = PoolSettings(
                     workers=workers,
-                    failure_limit=options.failure_limit,
+                    failure_limit=options.search_failure_limit if trials else options.failure_limit,
+                    in_a_row=trials is not None,
+                    watch=trials.watch if trials is not None else None,
                     timeout=options.timeout,
                     retries=options.retries,
                     devices=devices,
@@ -191,8 +212,16 @@ class Execution:
                     unrecorded=self._unrecorded if job.mode.records_runs(job) else None,
                 )
                 pool = Pool(settings, start, self.root, self.emit, self.runtime.clock)
-                launches = self.launcher().launches(self.plan.batches(), workers)
-                pool.run(launches, self.counts.to_run)
+                if trials is None:
+                    launches = self.launcher().launches(self.plan.batches(), workers)
+                else:  # one trial at a time, asked for when a slot frees
+                    self.emit.add(trials)
+                    launches = self.launcher().launches(trials.batches(), workers, most=1)
+                try:
+                    pool.run(launches, self.counts.to_run)
+                finally:
+                    if trials is not None:
+                        trials.close()
                 try:  # the ends still waiting to be written, while a failure can still be told
                     self.claims.flush()
                 except Exception as error:

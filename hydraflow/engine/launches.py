@@ -101,7 +101,7 @@ class Launcher:
         return results
 
     def launches(
-        self, batches: Iterable[Batch], workers: int = 1
+        self, batches: Iterable[Batch], workers: int = 1, most: int = MAX_GROUP
     ) -> Generator[Launch | None, None, None]:
         """Claim the planned batches as workers ask for them; None for one skipped at its
         claim.
@@ -109,7 +109,8 @@ class Launcher:
         The first claim is one batch per worker, as all of them start at once. Then
         batches shorter than ``QUICK_SECONDS`` are claimed a few at a time (one
         transaction for several, each claim waiting a moment for its slot); once
-        batches take longer, each is claimed alone when its slot frees. So another
+        batches take longer, each is claimed alone when its slot frees (always, with
+        ``most=1``: a search asks for its next trial only then). So another
         runner on the same project can still take the batches this one has not
         started, and a runner killed outright leaves claims of batches it never
         started (``lost``, hiding how they ended before) only among quick batches.
@@ -134,7 +135,7 @@ class Launcher:
             # them within QUICK_SECONDS apiece. Two slow batches that end together ask
             # twice at once, which says nothing of how long a batch takes.
             quick = len(asked) > workers and asked[-1] - asked[0] < QUICK_SECONDS * workers
-            group = min(group * 2, MAX_GROUP) if quick else 1
+            group = min(group * 2, most) if quick else 1
 
 
 def workers_and_devices(

@@ -20,14 +20,15 @@ import contextlib
 import os
 import select
 import signal
-from collections.abc import Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from hydraflow.engine.broadcast import OutputClosed
 from hydraflow.engine.clock import SYSTEM_CLOCK, Clock
 from hydraflow.engine.output import LineSplitter, hydra_run_number
 from hydraflow.engine.running import Launch, Log, Running
+from hydraflow.engine.settings import PoolSettings
 from hydraflow.engine.signals import signals_counted
 from hydraflow.engine.starters import Starter
 from hydraflow.events import (
@@ -42,27 +43,12 @@ from hydraflow.events import (
     StopReason,
 )
 from hydraflow.plan import Batch
-from hydraflow.process import GRACE_SECONDS
 from hydraflow.statuses import BatchStatus
 
 LOG_NAME = "hydraflow.log"
 _CHUNK = 1 << 16
 _POLL_SECONDS = 0.1  # how often to ask about a batch's end where no pidfd tells
 _READABLE = select.POLLIN | select.POLLHUP | select.POLLERR
-
-
-@dataclass(frozen=True)
-class PoolSettings:
-    workers: int = 1
-    failure_limit: int | None = 1
-    timeout: float | None = None
-    retries: int = 0
-    devices: tuple[str, ...] = ()
-    grace: float = GRACE_SECONDS
-    env: Mapping[str, str] = field(default_factory=dict)
-    # The runs of a batch that exited 0 that left no record of success, given how many
-    # Hydra announced: exit 0 alone is no proof that every run ran.
-    unrecorded: Callable[[Launch, int], tuple[int, ...]] | None = None
 
 
 class Pool:
@@ -91,6 +77,7 @@ class Pool:
         self._stop_reasons: set[StopReason] = set()
         self._output_closed = False
         self._failures = 0
+        self._watch_at = 0.0
         self._interrupts = 0
         self._handled_interrupts = 0
         # Encoded once: the environment would otherwise be encoded again for every batch.
@@ -150,6 +137,8 @@ class Pool:
         ]
         if any(r.child.exit_fd() is None and r.returncode is None for r in self._running.values()):
             timers.append(now + _POLL_SECONDS)
+        if self.settings.watch is not None and self._running:
+            timers.append(max(self._watch_at, now))
         timeout = max(0.0, min(timers) - now) if timers else None
         for fd, _ in self.clock.wait(self._poller, timeout):
             running = self._fds.get(fd)
@@ -160,6 +149,20 @@ class Pool:
         now = self.clock.monotonic()
         for running in list(self._running.values()):
             self._guarded(running, self._tick, now)
+        if self.settings.watch is not None and now >= self._watch_at:
+            self._watch_at = now + self.settings.watch_every
+            self._look(self.settings.watch)
+
+    def _look(self, watch: Callable[[Sequence[Launch]], Iterable[Launch]]) -> None:
+        """Stop the batches ``watch`` picks, as a timeout stops them."""
+        watched = [r for r in self._running.values() if r.watchable and not self._stopping]
+        try:
+            picked = {id(launch) for launch in watch([r.launch for r in watched])}
+        except Exception as error:
+            return self._break(error)
+        for running in (r for r in watched if id(r.launch) in picked):
+            running.pruned = True
+            self._stop(running)
 
     def _guarded(self, running: Running, action: Callable[..., None], *args: object) -> None:
         """Any failure while handling one batch stops that batch and fails the execution."""
@@ -306,6 +309,8 @@ class Pool:
         return running.slot
 
     def _status(self, running: Running) -> BatchStatus:
+        if running.pruned:
+            return BatchStatus.PRUNED
         if running.timed_out:
             return BatchStatus.TIMEOUT
         code = running.returncode
@@ -317,7 +322,10 @@ class Pool:
 
     def _report(self, finished: BatchFinished, launch: Launch) -> None:
         """Say how an attempt ended, decide on a retry, and stop launches past the limit."""
-        if finished.status != BatchStatus.OK:
+        ran = finished.status in (BatchStatus.OK, BatchStatus.PRUNED)
+        if ran and self.settings.in_a_row:
+            self._failures = 0
+        if not ran:
             can_retry = (
                 finished.status in (BatchStatus.FAILED, BatchStatus.TIMEOUT, BatchStatus.INCOMPLETE)
                 and finished.attempt <= self.settings.retries

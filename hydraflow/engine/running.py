@@ -43,10 +43,16 @@ class Running:
     )
     returncode: int | None = None
     timed_out: bool = False
+    pruned: bool = False
     kill_at: float | None = None
     give_up_at: float | None = None
     launched: int = 0
     problem: Exception | None = None
+
+    @property
+    def watchable(self) -> bool:
+        """Running, and not being stopped already: a pool's watch may still stop it."""
+        return self.returncode is None and not (self.pruned or self.timed_out)
 
     @property
     def done(self) -> bool:

@@ -25,7 +25,7 @@ from hydraflow.errors import UsageError
 from hydraflow.events import ExecutionFinished, Observer
 from hydraflow.ledger import LEDGER, Claims, Ledger
 from hydraflow.modes import AppSpec
-from hydraflow.plan import Extras, Plan, no_match, unknown_key
+from hydraflow.plan import Counts, Extras, Plan, no_match, unknown_key
 from hydraflow.plan.origins import origin
 from hydraflow.resume import Resume
 from hydraflow.selection import Selection
@@ -65,6 +65,10 @@ def check_config(execution: Execution) -> int | None:
         return None
     selection = Selection.parse(options.only)
     planned = list(Plan(job, execution.extras, selection).batches())
+    if job.search is not None:  # a study stands for its trials by a few examples
+        from hydraflow.search.trials import examples
+
+        planned = [one for base in planned for one in examples(base, job.search.space)]
     if not planned:
         return None
     # every batch, not each distinct one: a problem's count is of the batches it stops
@@ -122,6 +126,8 @@ def refresh(execution: Execution) -> int | None:
 def make_plan(execution: Execution) -> int | None:
     """The batches to run: ``--only`` chooses, ``--resume`` skips what succeeded before."""
     job, options = execution.job, execution.options
+    if job.search is not None:
+        return plan_search(execution)
     if options.resume and execution.ledger is not None:
         claims = execution.claims if isinstance(execution.claims, Claims) else None
         execution.resume = Resume(execution.ledger, job, execution.root, claims)
@@ -143,6 +149,40 @@ def make_plan(execution: Execution) -> int | None:
     execution.counts = execution.plan.count()
     if selection.rules and execution.counts.to_run + execution.counts.skipped == 0:
         raise UsageError(no_match(job, execution.extras, selection))
+    return None
+
+
+def plan_search(execution: Execution) -> int | None:
+    """A search's studies, one per combination that ``--only`` chooses, opened (or
+    resumed) in ``.hydraflow/optuna.db``; their trials are asked as the pool runs."""
+    from hydraflow.search.trials import Trials, check_bases
+
+    job, options = execution.job, execution.options
+    selection = Selection.parse(options.only)
+    if selection.rules and (unknown := unknown_key(job, execution.extras, selection)):
+        raise UsageError(unknown)
+    execution.plan = Plan(job, execution.extras, selection)
+    bases = list(execution.plan.batches())
+    if selection.rules and not bases:
+        raise UsageError(no_match(job, execution.extras, selection))
+    check_bases(job, bases)
+    if isinstance(execution.claims, Claims):
+        extra = job.mode.identity_extras(execution.extras)
+        execution.attempts = AttemptLog(execution.claims, extra, None)
+        execution.emit.add(execution.attempts, first=True)
+    if options.dry_run:  # the preview reads the studies; nothing is made
+        execution.counts = Counts(0, 0, 0)
+        return None
+    trials = Trials.open(
+        job,
+        execution.root,
+        bases,
+        resume=options.resume,
+        emit=execution.emit,
+        notice=execution.notice,
+    )
+    execution.trials = trials
+    execution.counts = Counts(trials.left, trials.done, trials.left)
     return None
 
 

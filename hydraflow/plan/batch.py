@@ -77,11 +77,15 @@ class Batch:
     # A batch that reruns some runs of an earlier one: that batch's key, and the runs.
     base: str = ""
     rerun: tuple[int, ...] = ()
+    # A search's trial (``tune #12``): part of its identity, as two trials may ask alike.
+    trial: str = ""
 
     @property
     def label(self) -> str:
         """How the batch is named in output and tables: its ``each`` overrides."""
         label = " ".join(self.each) or f"batch {self.index + 1}"
+        if self.trial:
+            return f"trial {self.trial.rpartition('#')[2]}: {label}"
         return f"{label} · run {','.join(map(str, self.rerun))}" if self.rerun else label
 
     @cached_property
@@ -93,7 +97,8 @@ class Batch:
         """
         if self.base:
             return f"{self.base}:{','.join(map(str, self.rerun))}"
-        canonical = "\0".join((*self.command, "\0", *self.before_dir, *self.after_dir))
+        trial = (self.trial,) if self.trial else ()
+        canonical = "\0".join((*trial, *self.command, "\0", *self.before_dir, *self.after_dir))
         return hashlib.sha256(canonical.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
     @property

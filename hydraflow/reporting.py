@@ -24,7 +24,7 @@ _HINTS = re.compile(r"^(?:To append to your config use|full_key:|reference_type=
 
 def status_text(finished: BatchFinished) -> str:
     """``ok``, ``failed (exit 2)``, ``killed by SIGKILL``, ``timed out after 1m30s``, …"""
-    if finished.status in (BatchStatus.OK, BatchStatus.INTERRUPTED):
+    if finished.status in (BatchStatus.OK, BatchStatus.INTERRUPTED, BatchStatus.PRUNED):
         text = str(finished.status)
     elif finished.status == BatchStatus.TIMEOUT:
         # The limit the user set; the time the batch took to stop is shown beside it.
@@ -86,6 +86,7 @@ def summary_line(summary: Summary) -> str:
         (BatchStatus.FAILED, "failed"),
         (BatchStatus.TIMEOUT, "timed out"),
         (BatchStatus.INCOMPLETE, "incomplete"),
+        (BatchStatus.PRUNED, "pruned"),
         (BatchStatus.INTERRUPTED, "interrupted"),
     ):
         if count := summary.count(status):
@@ -97,6 +98,8 @@ def summary_line(summary: Summary) -> str:
     if summary.not_started:
         parts.append(f"{summary.not_started} not started")
     size = f"{plural(summary.batches, 'batch')}, {plural(summary.runs, 'run')}"
+    if summary.search:
+        size = plural(summary.batches, "trial")
     # Say the execution was interrupted once: a batch stopped by it already says so.
     stopped = summary.interrupted and not summary.output_closed
     state = " (interrupted)" if stopped and not summary.count(BatchStatus.INTERRUPTED) else ""
@@ -105,6 +108,24 @@ def summary_line(summary: Summary) -> str:
     return f"{summary.job}: {size} in {duration(summary.ended - summary.started)}: " + (
         ", ".join(parts) + state + done
     )
+
+
+def study_lines(summary: Summary) -> list[str]:
+    """A search's end, a line per study: ``tune: best loss 0.0612 (trial 12), 40/40
+    trials``; and why it stopped short, when the failures in a row stopped it."""
+    lines = []
+    for told in summary.studies:
+        best = f"best {told.metric} {told.best:.6g} (trial {told.best_trial})"
+        lines.append(
+            f"{told.study}: {best if told.best is not None else 'no trial succeeded'},"
+            f" {told.finished}/{told.wanted} trials"
+        )
+    stopped = summary.interrupted or summary.broken
+    if summary.search and summary.not_started and not stopped:
+        lines.append(
+            "the search stopped: too many trials failed in a row (--max-failures); --resume goes on"
+        )
+    return lines
 
 
 def cause_of(lines: Sequence[str]) -> str:
