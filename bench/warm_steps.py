@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-FORKS = 15
+FORKS = 12
 ARGS = ["--multirun", "model=small", "optimizer=sgd", "seed=1", "hydra.job.name=b"]
 STEPS = ["loaded", "+files", "+validation", "+mode", "+frames"]
 
@@ -83,16 +83,29 @@ def cold_batch(root: Path) -> float:
     return statistics.median(times)
 
 
+ROUNDS = 3
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         shutil.copytree(REPO / "examples", root / "examples", ignore=shutil.ignore_patterns("seed"))
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-        cold = cold_batch(root)
-        print(f"one one-run batch of examples/train.py, median; cold: {cold * 1000:.0f} ms")
+        # Rounds in turn, so that a slow moment of the machine falls on every variant.
+        colds: list[float] = []
+        warms: list[list[float]] = [[] for _ in STEPS]
+        for _ in range(ROUNDS):
+            colds.append(cold_batch(root))
+            for step, times in enumerate(warms):
+                times.append(warm_child(root, step))
+        cold = statistics.median(colds)
+        print(
+            f"one one-run batch of examples/train.py, median of {ROUNDS} rounds;"
+            f" cold: {cold * 1000:.0f} ms"
+        )
         before = None
-        for step, name in enumerate(STEPS):
-            took = warm_child(root, step)
+        for name, times in zip(STEPS, warms, strict=True):
+            took = statistics.median(times)
             saved = "" if before is None else f"  ({(before - took) * 1000:+.0f} ms saved)"
             print(f"  warm, {name:<12} {took * 1000:6.0f} ms  {took / cold:.2f}x cold{saved}")
             before = took

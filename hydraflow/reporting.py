@@ -115,11 +115,10 @@ def study_lines(summary: Summary) -> list[str]:
     trials``; and why it stopped short, when the failures in a row stopped it."""
     lines = []
     for told in summary.studies:
-        best = f"best {told.metric} {told.best:.6g} (trial {told.best_trial})"
-        lines.append(
-            f"{told.study}: {best if told.best is not None else 'no trial succeeded'},"
-            f" {told.finished}/{told.wanted} trials"
-        )
+        best = "no trial succeeded"
+        if told.best is not None:
+            best = f"best {told.metric} {told.best:.6g} (trial {told.best_trial})"
+        lines.append(f"{told.study}: {best}, {told.finished}/{told.wanted} trials")
     stopped = summary.interrupted or summary.broken
     if summary.search and summary.not_started and not stopped:
         lines.append(

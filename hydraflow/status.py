@@ -29,6 +29,7 @@ STATE_HELP = {
     BatchStatus.RUNNING: "a live runner is running it now",
     BatchStatus.QUEUED: "handed to a scheduler (Slurm), not started yet",
     BatchStatus.CANCELLED: "the scheduler cancelled it (scancel, preemption)",
+    BatchStatus.PRUNED: "a search's pruner stopped the trial early",
     BatchStatus.NEVER_RUN: "the file makes this batch, the ledger has no attempt",
     BatchStatus.STALE: "the ledger has attempts of a batch the file no longer makes (edited since)",
 }
@@ -51,6 +52,7 @@ class JobStatus:
     batches: int
     counts: dict[BatchStatus, int]
     failed: list[FailedBatch] = field(default_factory=list)
+    studies: list[str] = field(default_factory=list)  # a search job's, one line each
 
     @property
     def name(self) -> str:
@@ -66,7 +68,33 @@ def job_status(job: Job, ledger: Ledger | None, root: Path | None = None) -> lis
         if not attempt.is_rerun:  # the batch it reruns runs of has its own rows
             by_extra[tuple(attempt.extra)][attempt.key] = attempt
     variants = [(), *sorted(extra for extra in by_extra if extra)]
+    if job.search is not None:
+        return [
+            _search(job, extra, by_extra.get(extra, {}), root or Path.cwd()) for extra in variants
+        ]
     return [_variant(job, extra, by_extra.get(extra, {}), root or Path.cwd()) for extra in variants]
+
+
+def _search(job: Job, extra: tuple[str, ...], latest: dict[str, Attempt], root: Path) -> JobStatus:
+    """A search job's batches are its trials, each asked once: every attempt is counted by
+    its state (none is stale, none never run), and each study says how far it got."""
+    from hydraflow.search.study import progress, study_name
+
+    search = job.search
+    assert search is not None
+    counts: Counter[BatchStatus] = Counter(attempt.state for attempt in latest.values())
+    failed = [
+        FailedBatch(a.label, a.state, a.exit_code, a.log_path, a.sweep_dir)
+        for a in latest.values()
+        if a.state.unsuccessful
+    ]
+    studies: list[str] = []
+    if not extra:
+        bases = dict.fromkeys(study_name(job.key, b.each) for b in batches(job, Extras()))
+        goal = str(job.goal or "minimize")
+        with contextlib.suppress(Exception):  # a status never fails on what Optuna keeps
+            studies = [p.line(job.metric or "value") for p in progress(root, search, goal, bases)]
+    return JobStatus(job.key, extra, len(latest), {s: counts[s] for s in STATES}, failed, studies)
 
 
 def _variant(job: Job, extra: tuple[str, ...], latest: dict[str, Attempt], root: Path) -> JobStatus:

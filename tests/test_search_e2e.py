@@ -94,6 +94,15 @@ def test_thirty_trials_at_j2_find_the_minimum(project: Project) -> None:
     listed = json.loads(project.here("results", "tune", "--json").stdout)
     assert len(listed) == 30
     assert listed[0]["metrics"]["loss"] == pytest.approx(min(t.value for t in trials))
+    # status: every trial a batch of its own, and the study's progress and best value
+    best_trial = min(trials, key=lambda t: t.value)
+    status = project.here("status", "tune").stdout
+    row = next(line.split() for line in status.splitlines() if line.startswith("tune "))
+    assert row[1:] == ["30", "30", "0", "0", "0"]  # batches, ok, failed, never run, stale
+    assert (
+        f"study tune: 30/30 trials, best loss {best_trial.value:.6g} (#{best_trial.number})"
+        in status
+    )
 
 
 def test_both_slots_stay_busy_while_trials_remain_each_on_its_device(project: Project) -> None:
@@ -158,6 +167,15 @@ def test_failed_trials_are_told_failed_and_the_search_finishes(project: Project)
     assert len(trials) == 6
 
 
+def test_a_search_whose_trials_all_fail_stops_and_says_so(project: Project) -> None:
+    path = setup(project, trials=10, warm=True, add="+unit=0 +fail_below=10")
+    ran = project.here("run", "tune", "-j", "2", "--max-failures", "3", env={"STAMPS": str(path)})
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    said = ran.stdout + ran.stderr
+    assert "Traceback" not in ran.stderr and "no trial succeeded" in said  # the app's own on stdout
+    assert "too many trials failed in a row" in said
+
+
 PRUNED_APP = """\
 import time
 import hydra
@@ -191,3 +209,5 @@ def test_a_pruned_trial_is_stopped_and_recorded_as_pruned(project: Project) -> N
     # stopped before its 8 steps (1.2 s): the pruned run never returned its loss
     listed = json.loads(project.here("results", "tune", "--json").stdout)
     assert sum(row["status"] == "pruned" for row in listed) == len(pruned)
+    counts = json.loads(project.here("status", "tune", "--json").stdout)["jobs"][0]["counts"]
+    assert counts["pruned"] == len(pruned) and counts["stale"] == 0

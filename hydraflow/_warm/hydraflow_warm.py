@@ -46,7 +46,7 @@ import threading
 import traceback
 from typing import Any
 
-from hydraflow_app import HydraMain, initialize, load
+from hydraflow_app import HydraMain, import_what_it_imports, initialize, load
 from hydraflow_seams import cache_config_files, skip_the_mode_composition, trust_the_check
 
 _HEADER = struct.Struct("!I")
@@ -60,6 +60,8 @@ def prepare(spec: dict[str, Any]) -> Any:
     under another name; one without the guard would do its work as it loads, so only
     what its top level imports is imported here, and the script runs in each child."""
     function, _ = load(spec)
+    if function is not None:  # a call job's function may import its app only as it runs
+        import_what_it_imports(function)
     if "hydra" in sys.modules:
         _warm_hydra()
         if spec.get("checked"):

@@ -52,6 +52,9 @@ def status_rows(report: Sequence[JobStatus]) -> tuple[list[str], list[list[str]]
 def print_status(report: Sequence[JobStatus], out: IO[str], *, failed: bool) -> None:
     headers, rows = status_rows(report)
     print_table(headers, rows, out, right=range(1, len(headers)))
+    studies = [line for entry in report for line in entry.studies]
+    if studies:
+        out.write("\n" + "".join(f"study {safe(line)}\n" for line in studies))
     if not failed:
         return
     if not any(entry.failed for entry in report):

@@ -256,3 +256,41 @@ def peek(root: Path, base: str) -> tuple[str, int] | None:
     ended = tuple(_state(name) for name in ("COMPLETE", "PRUNED", "FAIL"))
     trials = study.get_trials(deepcopy=False, states=ended)
     return latest, sum(t.user_attrs.get(ATTR) != LOST for t in trials)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a study stands, for ``hydraflow status``."""
+
+    study: str
+    finished: int
+    wanted: int
+    best: tuple[float, int] | None  # the best value and its trial's number
+
+    def line(self, metric: str) -> str:
+        """``tune[optimizer=sgd]: 12/40 trials, best loss 0.0612 (#12)``"""
+        best = f", best {metric} {self.best[0]:.6g} (#{self.best[1]})" if self.best else ""
+        return f"{self.study}: {self.finished}/{self.wanted} trials{best}"
+
+
+def progress(root: Path, search: Search, goal: str, bases: Iterable[str]) -> list[Progress]:
+    """The latest study of each of ``bases`` that exists, read only (Optuna is imported only
+    when the storage is there)."""
+    if not (root / STORAGE).is_file():
+        return []
+    stored = names(root)
+    found = []
+    for base in bases:
+        latest = latest_of(base, stored)
+        if latest is None:
+            continue
+        study = optuna_module().load_study(study_name=latest, storage=storage_url(root))
+        ended = tuple(_state(name) for name in ("COMPLETE", "PRUNED", "FAIL"))
+        trials = study.get_trials(deepcopy=False, states=ended)
+        finished = sum(t.user_attrs.get(ATTR) != LOST for t in trials)
+        complete = [t for t in trials if t.state == _state("COMPLETE") and t.value is not None]
+        pick = min if goal == "minimize" else max
+        chosen = pick(complete, key=lambda t: t.value) if complete else None
+        best = (float(chosen.value), int(chosen.number)) if chosen is not None else None
+        found.append(Progress(latest, finished, search.trials, best))
+    return found
