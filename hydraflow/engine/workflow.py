@@ -58,6 +58,10 @@ def check_config(execution: Execution) -> int | None:
     """Every distinct batch composed against the app's own config before anything starts
     (no folder, no ledger row, no sbatch): every problem is said at once, status 2."""
     job, options, root = execution.job, execution.options, execution.root
+    if job.search is not None and not options.dry_run:
+        from hydraflow.search.study import prefetch
+
+        prefetch()  # while the check composes, in a process of its own
     if not (options.check and job.check_config):
         return None
     app = job.mode.app(job, root, os.environ)

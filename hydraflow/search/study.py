@@ -8,6 +8,8 @@ combination. Optuna is imported here only, and only when a search runs or previe
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import importlib.util
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,6 +36,21 @@ def optuna_module() -> Any:
         raise UsageError(f"search jobs need Optuna: {INSTALL}") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna
+
+
+def prefetch() -> None:
+    """Import Optuna (and its storage's tables) in a thread of its own, so that it is ready
+    when the studies open: it takes about a second, which the check before launch (a
+    process of its own) and the ledger's start would otherwise wait for first. Where it
+    fails, opening the studies says why."""
+    import threading
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            importlib.import_module("optuna")
+            importlib.import_module("optuna.storages._rdb.models")
+
+    threading.Thread(target=load, name="hydraflow-optuna-import", daemon=True).start()
 
 
 def study_name(job: str, each: Iterable[str]) -> str:
