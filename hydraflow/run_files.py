@@ -73,14 +73,41 @@ def _construct_int(loader: Any, node: yaml.ScalarNode) -> int | None:
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
+# As deep as Python's own parsers go before 3.13 (whose JSON parser goes much deeper):
+# the same file reads the same on every supported Python.
+MAX_DEPTH = 900
+
+
+def _deeper_than(value: Any, most: int) -> bool:
+    """Whether lists and mappings nest more than ``most`` levels, walked without
+    recursion and each once: a YAML alias is one object however often it is used, and
+    walking it again would take as long as the alias bombs the readers bound."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    seen: set[int] = set()
+    while pending:
+        item, depth = pending.pop()
+        if depth > most:
+            return True
+        if not isinstance(item, dict | list) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        inner = item.values() if isinstance(item, dict) else item
+        pending.extend((each, depth + 1) for each in inner)
+    return False
+
+
 def load(path: str, limit: int = MAX_FILE) -> Any:
     """A JSON or YAML file (by its suffix) as data; Unreadable with the reason when it
     cannot be, whatever went wrong. A missing file raises FileNotFoundError."""
     data = read_bounded(path, limit)
     try:
         if path.endswith((".yaml", ".yml")):
-            return yaml.load(data, Loader=_Loader)
-        return json.loads(data, parse_int=_int)
+            loaded = yaml.load(data, Loader=_Loader)
+        else:
+            loaded = json.loads(data, parse_int=_int)
+        if _deeper_than(loaded, MAX_DEPTH):
+            raise RecursionError
+        return loaded
     except RecursionError:
         raise Unreadable("nested too deeply") from None
     except (ValueError, TypeError, yaml.YAMLError, MemoryError) as error:
