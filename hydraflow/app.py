@@ -210,10 +210,15 @@ def _consequences(choice: Choice) -> str:
     from hydraflow.reporting import plural
 
     said = ""
-    if choice.whole:
+    if choice.search:
+        said += "; a study keeps its trials: a forgotten trial is not run again"
+    elif choice.whole:
         have = "has" if len(choice.whole) == 1 else "have"
         said += f"; {plural(len(choice.whole), 'batch')} then {have} no run left and read as"
         said += " never run (--resume runs them again)"
+    if choice.partial and not choice.search:
+        said += f"; {plural(choice.partial, 'run')} of batches that keep other runs: --resume"
+        said += " takes those batches as done and does not run them again"
     if choice.older:
         said += f"; {plural(choice.older, 'other attempt')} of these configs stay, and results"
         said += " shows them instead (--all-attempts forgets them too)"
@@ -250,10 +255,14 @@ def _done(choice: Choice, outcome: Outcome, delete: bool) -> str:
     from hydraflow.reporting import plural
 
     line = f"forgot {plural(outcome.forgotten, 'run')} of {choice.job}"
-    if outcome.batches:
+    if outcome.batches and not choice.search:
         line += f"; {plural(outcome.batches, 'batch')} with no run left now read as never run"
     if delete:
         line += f"; deleted {plural(len(outcome.deleted), 'folder')}"
+    if choice.older:
+        line += f"; {plural(choice.older, 'earlier attempt')} of these configs stay, and show"
+    if choice.partial and not choice.search:
+        line += "; --resume takes the batches that keep other runs as done"
     return line
 
 

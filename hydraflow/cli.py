@@ -266,8 +266,9 @@ def _show(namespace: argparse.Namespace, extra: list[str]) -> int:
     jobs = [loaded.job(namespace.job)] if namespace.job else list(loaded.jobs.values())
     for job in jobs:
         sys.stdout.write(yaml.safe_dump({job.key: job.raw}, sort_keys=False, allow_unicode=True))
-        counts = [plural(len(job.sets), "set"), plural(job.batches, "batch")]
-        sys.stdout.write(f"# {', '.join(counts)}, {plural(job.runs, 'Hydra run')}\n")
+        batches, runs = job.counted
+        counts = [plural(len(job.sets), "set"), plural(batches, "batch")]
+        sys.stdout.write(f"# {', '.join(counts)}, {plural(runs, 'Hydra run')}\n")
     return 0
 
 
@@ -281,8 +282,8 @@ def _list(namespace: argparse.Namespace, extra: list[str]) -> int:
             str(job.mode),
             job.help or job.command_text,  # mode, sets and batches have columns here
             str(len(job.sets)),
-            str(job.batches),
-            str(job.runs),
+            str(job.counted[0]),
+            str(job.counted[1]),
         ]
         for job in loaded.jobs.values()
     ]
@@ -320,6 +321,8 @@ def _status(namespace: argparse.Namespace, extra: list[str]) -> int:
     from hydraflow.display.tables import print_status, print_status_json
     from hydraflow.status import project_status
 
+    if namespace.watch and namespace.json:
+        raise UsageError("--watch redraws a table; --json prints once: choose one")
     loaded = _config(namespace)
     if namespace.watch:
         from hydraflow.display.tables import watch_status

@@ -39,8 +39,14 @@ class Choice:
     whole: list[str]  # sweep dirs none of whose runs is left once these go
     columns: list[str]  # the parameters that vary among the runs it chose from
     older: int  # earlier attempts of the chosen configs, which stay (without --all-attempts)
+    search: bool = False  # a search job's runs are its trials: none is asked again
     problems: list[str] = field(default_factory=list)  # what could not be read
     unmatched: str = ""  # why --where chose nothing, with the values there are
+
+    @property
+    def partial(self) -> int:
+        """Runs going whose batch keeps other runs: ``--resume`` takes such a batch as done."""
+        return sum(1 for one in self.runs if one.sweep not in self.whole)
 
     def line(self, placed: Placed) -> str:
         """A run as a forget lists it: status, the parameters that vary, folder."""
@@ -78,6 +84,7 @@ def choose(config: Config, job: Job, where_: Sequence[str], *, all_attempts: boo
         whole=_emptied(placed, going),
         columns=varying(shown),
         older=_older(placed, going),
+        search=job.search is not None,
         problems=found.problems,
         unmatched=unmatched(shown, where_) if shown and where_ and not picked else "",
     )

@@ -384,12 +384,22 @@ def test_runs_filter_sort_group_and_aggregate_by_typed_values() -> None:
     with pytest.raises(ValueError, match="unknown aggregate"):
         runs.agg(loss="average")
     assert isinstance(runs[1:], Runs) and len(runs[1:]) == 3
-    with pytest.raises(LookupError, match="declares no metric and goal"):
+    with pytest.raises(LookupError, match="j declare no metric and goal"):
         runs.best()  # nothing is best without a declared goal, whatever the metric's name
+    for misspelt in (
+        lambda: runs.filter(lss=1),
+        lambda: runs.exclude(lss=1),
+        lambda: runs.sort("lss"),
+    ):
+        with pytest.raises(KeyError, match="no run has 'lss' \\(did you mean 'loss'\\?\\)"):
+            misspelt()
     from hydraflow.config import Goal
 
     judged = Runs(runs, goals={"j": ("loss", Goal.MAXIMIZE)})
     assert judged.best().folder == "m/j/A/0"
+    with pytest.raises(LookupError, match="no run that succeeded has 'loss'"):
+        judged.filter(status="failed").best()
+    assert repr(judged.group_by("model")) == "<Groups by model: 'small': 2 runs, 'big': 2 runs>"
     assert judged.group_by("model").best()["big"].folder == "m/j/B/1"  # the failed run never is
 
 

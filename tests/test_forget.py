@@ -79,6 +79,7 @@ def test_the_latest_attempt_goes_and_the_one_before_shows_again(fitted: Project)
     assert "2 other attempts of these configs stay, and results shows them instead" in told
     done = fitted.here("forget", "fit", "--where", "model=small", "--yes")
     assert done.returncode == 0 and "forgot 2 runs" in done.stdout
+    assert "2 earlier attempts of these configs stay, and show" in done.stdout
     shown = results(fitted)
     assert lrs(shown) == lrs(results(fitted, "--all-attempts")) and len(shown) == 4
     assert {str(r["dir"]) for r in shown} != latest  # the earlier attempts, back
@@ -177,3 +178,8 @@ def test_an_invoke_user_forgets_too(fitted: Project) -> None:
     assert len(results(fitted)) == 2
     fitted.yaml(JOB.replace("  fit:", "  forget:"))  # a job of that name keeps it
     assert "hydraflow-forget" in fitted.invoke_here("--list").stdout
+
+
+def test_status_watch_and_json_do_not_combine(fitted: Project) -> None:
+    both = fitted.here("status", "--watch", "--json")
+    assert both.returncode == 2 and "choose one" in both.stderr

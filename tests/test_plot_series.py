@@ -263,3 +263,13 @@ def test_nothing_of_the_plot_extra_is_imported_until_a_plot_is_drawn() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_search_space_on_a_log_scale_is_a_log_axis(tmp_path: Path) -> None:
+    (tmp_path / "hydraflow.yaml").write_text(
+        "jobs:\n  tune:\n    run: app\n    metric: loss\n    goal: minimize\n    search:\n"
+        "      trials: 4\n      space: optimizer.lr=tag(log, interval(1e-3, 1e-1))"
+        " +x=interval(0,1) model=a,b\n"
+    )
+    hints = hints_of(load(tmp_path / "hydraflow.yaml").check().job("tune"))
+    assert hints.log == {"optimizer.lr"}

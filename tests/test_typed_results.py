@@ -140,7 +140,7 @@ def test_without_a_goal_nothing_is_best(ran: Project, tmp_path: Path) -> None:
         assert shown.returncode == 2 and "needs a declared goal" in shown.stderr
         import hydraflow
 
-        with pytest.raises(LookupError, match="declares no metric and goal"):
+        with pytest.raises(LookupError, match="declare no metric and goal"):
             hydraflow.results("fit", file=ran.root).best()
     finally:
         ran.yaml(JOB)

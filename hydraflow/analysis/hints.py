@@ -62,7 +62,25 @@ def hints_of(job: Job) -> Hints:
         values = order.setdefault(key, [])
         room = MAX_VALUES - len(values)
         values.extend(from_word(word) for word in itertools.islice(assignment.values, room))
+    log |= _searched_on_a_log_scale(job)
     return Hints({key: tuple(values) for key, values in order.items()}, frozenset(log))
+
+
+def _searched_on_a_log_scale(job: Job) -> set[str]:
+    """A search job's keys whose space says ``tag(log, …)``: its trials' values came from
+    a log scale however few decades they span."""
+    if job.search is None:
+        return set()
+    try:
+        dimensions = job.search.space.dimensions
+    except ConfigError:  # a space that does not parse says so when the job runs
+        return set()
+    found = set()
+    for key, dimension in dimensions:
+        name = override_key(f"{key}=")
+        if name is not None and getattr(dimension, "log", False):
+            found.add(name)
+    return found
 
 
 def _assignments(job: Job) -> Iterator[Assignment]:

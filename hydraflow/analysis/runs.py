@@ -89,7 +89,7 @@ class Runs(Sequence[Run]):
         is a value (numbers equal as numbers), a list of values (any of them), a
         ``(low, high)`` pair (between, inclusive; None leaves a side open) or a function
         of the value; a function of the run is a condition on the whole run."""
-        test = _test(predicate, conditions)
+        test = _test(predicate, conditions, self._runs)
         return self._like(run for run in self._runs if test(run))
 
     def exclude(
@@ -99,7 +99,7 @@ class Runs(Sequence[Run]):
         **conditions: Condition,
     ) -> Runs:
         """The runs ``filter`` would leave out."""
-        test = _test(predicate, conditions)
+        test = _test(predicate, conditions, self._runs)
         return self._like(run for run in self._runs if not test(run))
 
     def sort(self, key: str | Callable[[Run], Any], *, reverse: bool = False) -> Runs:
@@ -107,6 +107,8 @@ class Runs(Sequence[Run]):
         without the key stay last either way."""
         from hydraflow.analysis.table import ordered
 
+        if not callable(key):
+            _known(self._runs, [key])
         value_of = key if callable(key) else (lambda run: run.value(key))
         return self._like(ordered(self._runs, value_of, reverse))
 
@@ -125,10 +127,14 @@ class Runs(Sequence[Run]):
         chosen = best_runs(self._runs, self.goals)
         if chosen is None:
             jobs = sorted({run.job for run in self._runs})
-            raise LookupError(
-                f"no best run: {', '.join(jobs) or 'no job'} declares no metric and goal"
-                " (metric: loss, goal: minimize), or no run that succeeded has the metric"
+            declared = [job for job in jobs if job in self.goals]
+            why = (
+                f"no run that succeeded has {self.goals[declared[0]][0]!r}"
+                if declared
+                else f"{', '.join(jobs) or 'these runs'} declare no metric and goal"
+                " (metric: loss and goal: minimize in hydraflow.yaml)"
             )
+            raise LookupError(f"no best run: {why}")
         return chosen
 
     # -- summing up --------------------------------------------------------------------
@@ -256,6 +262,10 @@ class Groups(Mapping[Any, Runs]):
         self.keys_by = tuple(keys)
         self._groups: dict[Any, Runs] = dict(groups)
 
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{value!r}: {len(runs)} runs" for value, runs in self._groups.items())
+        return f"<Groups by {', '.join(self.keys_by)}: {shown}>"
+
     def __getitem__(self, value: Any) -> Runs:
         for known, runs in self._groups.items():
             if bool(known == value) or (
@@ -303,14 +313,30 @@ def best_runs(runs: Sequence[Run], goals: Mapping[str, tuple[str, Goal]]) -> Run
     return pick(scored, key=lambda pair: pair[0])[1]
 
 
+def _known(runs: Sequence[Run], keys: Sequence[str]) -> None:
+    """A key no run has is a misspelling, not an empty answer: KeyError with the nearest
+    one (as ``--where`` says it). Without runs no key is known, and none is wrong."""
+    from hydraflow.analysis.table import known_keys
+    from hydraflow.errors import did_you_mean
+
+    if not runs:
+        return
+    known = known_keys(runs)
+    for key in keys:
+        if key not in known:
+            raise KeyError(f"no run has {key!r}{did_you_mean(key, known)}")
+
+
 def _test(
     predicate: Callable[[Run], bool] | Mapping[str, Condition] | None,
     conditions: Mapping[str, Condition],
+    runs: Sequence[Run],
 ) -> Callable[[Run], bool]:
     wanted = {key.replace("__", "."): value for key, value in conditions.items()}
     if isinstance(predicate, Mapping):
         wanted.update(predicate)
         predicate = None
+    _known(runs, list(wanted))
     checks = [(key, _condition(value)) for key, value in wanted.items()]
 
     def test(run: Run) -> bool:

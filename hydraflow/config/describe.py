@@ -24,7 +24,8 @@ def describe(job: Job) -> str:
             f" -> {job_set.batches} batches, {job_set.runs} Hydra runs"
         )
     lines += [
-        f"total: {job.batches} batches, {job.runs} Hydra runs.",
+        f"total: {job.counted[0]} batches, {job.counted[1]} Hydra runs"
+        + (f" ({job.search.trials} trials per study)." if job.search else "."),
         "Words after -- go to the command (KEY=VALUE overrides replace the job's own).",
         f"Examples: invoke {job.key} --dry-run | invoke {job.key} -j 2 | "
         f"invoke {job.key} --resume | invoke {job.key} -- epochs=1",

@@ -176,13 +176,23 @@ class Job:
     def runs(self) -> int:
         return sum(s.runs for s in self.sets) if self.sets else 1
 
+    @property
+    def counted(self) -> tuple[int, int]:
+        """Batches and Hydra runs as a listing counts them: a search's are its trials (one
+        run each), ``trials`` for each study its sets make."""
+        if self.search is not None:
+            trials = self.batches * self.search.trials
+            return trials, trials
+        return self.batches, self.runs
+
     def summary(self) -> str:
         """The one line shown when a job has no ``help``."""
         sets = len(self.sets)
-        return (
-            f"{self.mode}: {self.command_text} · {sets} set{'s' * (sets != 1)}"
-            f" · {self.batches} batch{'es' * (self.batches != 1)}"
-        )
+        head = f"{self.mode}: {self.command_text} · {sets} set{'s' * (sets != 1)}"
+        if self.search is not None:
+            studies = f"{self.batches} stud{'ies' if self.batches != 1 else 'y'}"
+            return f"{head} · search: {studies} of {self.search.trials} trials"
+        return f"{head} · {self.batches} batch{'es' * (self.batches != 1)}"
 
 
 @dataclass(frozen=True)
