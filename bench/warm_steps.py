@@ -7,7 +7,7 @@ per batch, one at a time, and times each child from fork to exit (median of many
 The steps: config files kept parsed from a composition of the primary config in the
 parent (which also does once what Hydra does lazily at its first composition); skip the
 basic sweeper's validation composition; skip the composition made only to read
-hydra.mode; the call stack's modules and source lines known beforehand.
+hydra.mode.
 The baseline, measured in the same run: a cold batch (`python examples/train.py
 --multirun …`, a new interpreter).
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 FORKS = 12
 ARGS = ["--multirun", "model=small", "optimizer=sgd", "seed=1", "hydra.job.name=b"]
-STEPS = ["loaded", "+files", "+validation", "+mode", "+frames"]
+STEPS = ["loaded", "+files", "+validation", "+mode"]
 
 CHILD = """
 import contextlib, os, runpy, statistics, sys, time
@@ -43,8 +43,6 @@ if step >= 3:
 if step >= 1 and seams.cache_config_files():
     warm._compose_primary({"config_path": "conf", "config_name": "config",
                            "version_base": None, "file": target})
-if step >= 4:
-    warm._warm_frames({"kind": "script", "target": target})
 times = []
 for number in range(forks):
     began = time.perf_counter()

@@ -10,13 +10,13 @@ arguments from them, so a flag cannot exist in one front end and not the other
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from hydraflow.config.devices import parse_devices
 from hydraflow.errors import UsageError
+from hydraflow.flag_values import parse_duration, parse_keys, whole
 
 # switch: --flag; negatable: --[no-]flag; value: --flag V; repeated: --flag V, again;
 # subject: the job the command is about (a positional word in the hydraflow command,
@@ -102,44 +102,6 @@ def _parsed(flag: Flag, value: Any) -> Any:
         return flag.parse(str(value))
     except ValueError as error:
         raise UsageError(f"{flag.long} {error}") from None
-
-
-def whole(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            number = int(text)
-        except ValueError:
-            raise ValueError(f"needs a whole number, got {text!r}") from None
-        if number < minimum:
-            raise ValueError(f"must be at least {minimum}, got {number}")
-        return number
-
-    return parse
-
-
-_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([hms])")
-_PLAIN_SECONDS = re.compile(r"\d+(?:\.\d+)?")
-
-
-def parse_duration(text: str) -> float:
-    """Seconds from ``90``, ``90s``, ``1.5m``, ``2h`` or ``1h30m``."""
-    compact = text.strip().lower()
-    parts = _DURATION_PART.findall(compact)
-    if _PLAIN_SECONDS.fullmatch(compact):
-        seconds = float(compact)
-    elif parts and "".join(n + u for n, u in parts) == compact:
-        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
-    else:
-        raise ValueError(f"needs a duration such as 90, 90s, 15m, 2h or 1h30m; got {text!r}")
-    if not seconds > 0 or seconds == float("inf"):
-        raise ValueError(f"must be a duration above zero, got {text!r}")
-    return seconds
-
-
-def parse_keys(text: str) -> tuple[str, ...]:
-    """``model,optimizer`` as its keys."""
-    return tuple(key.strip() for key in text.split(",") if key.strip())
 
 
 # A search stops after this many failed trials in a row: its app is broken, not its luck.
@@ -306,9 +268,22 @@ PLOT = Command(
 COMMANDS: dict[str, Command] = {command.name: command for command in (RUN, RESULTS, FORGET, PLOT)}
 
 
+class _Options:
+    """Options made from a command's table: what a front end parsed, checked by
+    ``Command.parse``; a flag not given keeps the dataclass's default."""
+
+    COMMAND: ClassVar[Command]
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Self:
+        return cls(**{k: v for k, v in cls.COMMAND.parse(raw).items() if v is not None})
+
+
 @dataclass(frozen=True)
-class RunOptions:
+class RunOptions(_Options):
     """How to run a job: ``RUN``'s flags, checked."""
+
+    COMMAND = RUN
 
     dry_run: bool = False
     jobs: int | None = None
@@ -323,10 +298,6 @@ class RunOptions:
     check: bool = True
     only: tuple[str, ...] = ()
     keep_file: bool = False
-
-    @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> RunOptions:
-        return cls(**{k: v for k, v in RUN.parse(raw).items() if v is not None})
 
     @property
     def failure_limit(self) -> int | None:
@@ -347,8 +318,10 @@ class RunOptions:
 
 
 @dataclass(frozen=True)
-class ForgetOptions:
+class ForgetOptions(_Options):
     """What to forget: ``FORGET``'s flags, checked."""
+
+    COMMAND = FORGET
 
     job: str | None = None
     where: tuple[str, ...] = ()
@@ -357,15 +330,13 @@ class ForgetOptions:
     dry_run: bool = False
     yes: bool = False
 
-    @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> ForgetOptions:
-        return cls(**{k: v for k, v in FORGET.parse(raw).items() if v is not None})
-
 
 @dataclass(frozen=True)
-class PlotOptions:
+class PlotOptions(_Options):
     """What to plot and where: ``PLOT``'s flags, checked (the values of ``--kind`` and
     ``--agg`` by the plot, which knows them)."""
+
+    COMMAND = PLOT
 
     job: str | None = None
     x: str | None = None
@@ -380,16 +351,13 @@ class PlotOptions:
     logy: bool = False
     output: str | None = None
 
-    @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> PlotOptions:
-        return cls(**{k: v for k, v in PLOT.parse(raw).items() if v is not None})
-
 
 def _check_declarations() -> None:
     """A table that cannot be turned into flags stops the import, not a user's run."""
-    for command, options in ((RUN, RunOptions), (FORGET, ForgetOptions), (PLOT, PlotOptions)):
-        if {flag.name for flag in command.flags} != {spec.name for spec in fields(options)}:
-            raise TypeError(f"{command.name.upper()}'s flags and {options.__name__} disagree")
+    for options in (RunOptions, ForgetOptions, PlotOptions):
+        declared = {flag.name for flag in options.COMMAND.flags}
+        if declared != {spec.name for spec in fields(options)}:
+            raise TypeError(f"{options.COMMAND.name}'s flags and {options.__name__} disagree")
     for command in COMMANDS.values():
         shorts = [flag.short for flag in command.flags if flag.short]
         if len(shorts) != len(set(shorts)):

@@ -70,7 +70,6 @@ def prepare(spec: dict[str, Any]) -> Any:
             skip_the_mode_composition()
         if spec.get("primary") and cache_config_files():
             _compose_primary(spec["primary"])
-    _warm_frames(spec)
     return function
 
 
@@ -98,23 +97,6 @@ def _compose_primary(settings: dict[str, Any]) -> None:
         with initialize(main):
             compose(config_name=main.config_name, return_hydra_config=True)
     GlobalHydra.instance().clear()
-
-
-def _warm_frames(spec: dict[str, Any]) -> None:
-    """What Hydra's ``hydra.main`` does in every run before the app's task: it looks at
-    the call stack (``inspect.stack``), which finds each loaded module's file and reads
-    the lines of each frame's source. Done once here, each child finds them known."""
-    import inspect
-    import linecache
-
-    with contextlib.suppress(Exception):
-        inspect.stack()
-        for name in ("hydra.main", "hydra._internal.utils"):
-            file = getattr(sys.modules.get(name), "__file__", None)
-            if file:
-                linecache.getlines(file)
-        if spec["kind"] == "script":
-            linecache.getlines(os.path.abspath(spec["target"]))
 
 
 def run_batch(spec: dict[str, Any], function: Any, argv: list[str]) -> int:
